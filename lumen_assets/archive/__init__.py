@@ -1,0 +1,1 @@
+"""Lumen's archive area: pure logic downstairs, Dagster wiring in defs.py."""

@@ -1,0 +1,87 @@
+"""Crash-safe file writes: temp file in the same folder, fsync, rename. A reader never sees half a file."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Yield a temp file beside `path`; on clean exit fsync it and rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    binary = "b" in mode
+    try:
+        with os.fdopen(fd, mode, encoding=None if binary else encoding, newline=None if binary else "") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def atomic_write_text(path: Path | str, text: str) -> None:
+    with atomic_open(path, "w") as handle:
+        handle.write(text)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+
+
+def atomic_write_jsonl(path: Path | str, records: Iterable[dict[str, Any]]) -> int:
+    """Rewrite a JSONL file whole (UTF-8, Korean unescaped as in the seed); returns the record count."""
+    count = 0
+    with atomic_open(path, "w") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
+            count += 1
+    return count
+
+
+@contextlib.contextmanager
+def file_lock(path: Path | str) -> Iterator[None]:
+    """An advisory exclusive lock (a sidecar `.lock` file) so concurrent runs serialise their upserts."""
+    lock_path = Path(f"{path}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def upsert_jsonl(path: Path | str, records: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], str]) -> tuple[int, int]:
+    """Merge records into a JSONL file by key, keeping file order and never duplicating a key.
+
+    Existing records win (an evidence record, once written, is not rewritten). Returns (added, total).
+    """
+    path = Path(path)
+    with file_lock(path):
+        existing: list[dict[str, Any]] = []
+        if path.exists():
+            with open(path, encoding="utf-8") as handle:
+                existing = [json.loads(line) for line in handle if line.strip()]
+        seen = {key(r) for r in existing}
+        added = []
+        for record in records:
+            k = key(record)
+            if k not in seen:
+                seen.add(k)
+                added.append(record)
+        if added or not path.exists():
+            atomic_write_jsonl(path, existing + added)
+        return len(added), len(existing) + len(added)

@@ -1,0 +1,236 @@
+"""Lumen's declarative config: one typed model per section of config/lumen.yaml, validated once at load.
+
+Resolution order (CLI contract): `--config FILE` > `WORKSPACE/lumen.yaml` > the project's `config/lumen.yaml`.
+Errors name the file, the key path, its line and what was expected; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from lumen_assets.alerts.settings import AlertsSettings
+from lumen_assets.archive.settings import ArchiveSettings
+from lumen_assets.attest.settings import AttestSettings
+from lumen_assets.evidence.settings import EvidenceSettings
+from lumen_assets.posteriors.settings import PosteriorsSettings
+from lumen_assets.reports.settings import ReportsSettings
+from lumen_assets.resonance.settings import ResonanceSettings
+from lumen_assets.section import Section
+from lumen_assets.tlog.settings import TlogSettings
+from lumen_assets.tuning.settings import TuningSettings
+
+PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "lumen.yaml"
+SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names file, key path and line."""
+
+
+class PathsSettings(Section):
+    """Where the seed layout keeps each file, relative to the workspace root."""
+
+    metrics_csv: str = "logs/metrics.csv"
+    rules_history: str = "controls/rules_history.jsonl"
+    effects_csv: str = "logs/rules_effects.csv"
+    gateway_yaml: str = "gateway_activation.yaml"
+    quarantine_dir: str = "logs/quarantine"
+    state_dir: str = ".lumen"
+    dagster_home: str = ".dagster"
+
+
+class LoopSettings(Section):
+    """The control loop's cadence and the reporting day's timezone."""
+
+    sample_rate_hz: float = Field(5.0, gt=0, le=1000)
+    timezone: str = "Asia/Seoul"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
+
+
+class MetricsSettings(Section):
+    """Ingest of logs/metrics.csv and its checks."""
+
+    quarantine_max_fraction: float = Field(0.01, ge=0, le=1)
+    freshness_max_age_s: float = Field(3600.0, gt=0)
+    gap_factor: float = Field(
+        2.5, gt=1, description="a gap is a step longer than gap_factor sample periods"
+    )
+
+
+class EffectsSettings(Section):
+    """Pre/post windows around each rule event (seed segA C17/C21)."""
+
+    pre_s: float = Field(30.0, gt=0)
+    post_s: float = Field(30.0, gt=0)
+    guard_s: float = Field(1.0, ge=0)
+    use_iqr: bool = True
+    iqr_k: float = Field(1.5, gt=0)
+    use_ema: bool = True
+    ema_alpha: float = Field(0.2, gt=0, le=1)
+    min_samples: int = Field(50, ge=1)
+
+    @model_validator(mode="after")
+    def _guard_inside_windows(self) -> EffectsSettings:
+        if self.guard_s >= min(self.pre_s, self.post_s):
+            raise ValueError("guard_s must be smaller than both pre_s and post_s")
+        return self
+
+
+class RulesSettings(Section):
+    """Maps the seed's rule names onto the thresholds they set (seed: nothing mapped them)."""
+
+    thresholds: dict[str, str] = Field(
+        default_factory=lambda: {"creative_min": "creative_band_min", "risk_max": "risk_band_max"}
+    )
+
+
+class ThresholdsSettings(Section):
+    """The gateway's signal thresholds (seed gateway_activation.yaml resonance.thresholds)."""
+
+    creative_band_min: float = Field(0.22, ge=0, le=1)
+    risk_band_max: float = Field(0.35, ge=0, le=1)
+
+
+class SensorSettings(Section):
+    """The rule-event sensor: how often it ticks and how much it takes per tick."""
+
+    interval_s: int = Field(30, ge=1)
+    max_events_per_tick: int = Field(500, ge=1)
+    max_bytes_per_tick: int = Field(8 * 1024 * 1024, ge=1024)
+
+
+class GatewaySettings(Section):
+    """The gateway activation state (seed segA C1-C8)."""
+
+    expected_signer: str = "Binoche"
+
+
+class LumenConfig(Section):
+    """The whole of config/lumen.yaml."""
+
+    paths: PathsSettings = PathsSettings()
+    loop: LoopSettings = LoopSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    effects: EffectsSettings = EffectsSettings()
+    rules: RulesSettings = RulesSettings()
+    thresholds: ThresholdsSettings = ThresholdsSettings()
+    sensor: SensorSettings = SensorSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    posteriors: PosteriorsSettings = PosteriorsSettings()
+    tuning: TuningSettings = TuningSettings()
+    evidence: EvidenceSettings = EvidenceSettings()
+    reports: ReportsSettings = ReportsSettings()
+    archive: ArchiveSettings = ArchiveSettings()
+    attest: AttestSettings = AttestSettings()
+    tlog: TlogSettings = TlogSettings()
+    resonance: ResonanceSettings = ResonanceSettings()
+    alerts: AlertsSettings = AlertsSettings()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.loop.timezone)
+
+    def digest(self) -> str:
+        """sha256 of the validated config, for provenance (changes when any value changes)."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at key path `loc`, or of the nearest existing parent."""
+    node, line = root, None
+    for part in loc:
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if getattr(k, "value", None) == str(part)]
+            node = match[0] if match else None
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            node = None
+    if node is not None:
+        line = node.start_mark.line + 1
+    return line
+
+
+def _key_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Line of the key itself for an unknown key (its value node may not exist in the model)."""
+    parent = root
+    for part in loc[:-1]:
+        if not isinstance(parent, yaml.MappingNode):
+            return None
+        match = [v for k, v in parent.value if getattr(k, "value", None) == str(part)]
+        parent = match[0] if match else None
+    if isinstance(parent, yaml.MappingNode):
+        for key, _ in parent.value:
+            if getattr(key, "value", None) == str(loc[-1]):
+                return key.start_mark.line + 1
+    return None
+
+
+def parse_config(text: str, source: str) -> LumenConfig:
+    """Validate YAML text as a LumenConfig; `source` names the file in error messages."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections at the top level, got {type(data).__name__}")
+    try:
+        return LumenConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            key_path = ".".join(str(p) for p in loc) or "(top level)"
+            line = _key_line(root, loc) if error["type"] == "extra_forbidden" else _line_of(root, loc)
+            where = f"{source}:{line}" if line else source
+            if error["type"] == "extra_forbidden":
+                problems.append(f"{where}: unknown key '{key_path}'")
+            else:
+                problems.append(f"{where}: key '{key_path}': {error['msg']} (got {error.get('input')!r})")
+        raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
+
+
+def load_config(path: Path | str | None = None) -> LumenConfig:
+    """Read and validate one config file (default: the project's config/lumen.yaml, else built-in defaults)."""
+    if path is None:
+        if not PROJECT_CONFIG.exists():
+            return LumenConfig()
+        path = PROJECT_CONFIG
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+    return parse_config(text, str(path))
+
+
+def resolve_config_path(workspace: Path | str, explicit: Path | str | None = None) -> Path | None:
+    """`--config` > `WORKSPACE/lumen.yaml` > the project's config/lumen.yaml (None: built-in defaults)."""
+    if explicit:
+        return Path(explicit)
+    local = Path(workspace) / "lumen.yaml"
+    if local.exists():
+        return local
+    return PROJECT_CONFIG if PROJECT_CONFIG.exists() else None

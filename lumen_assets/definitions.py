@@ -1,0 +1,58 @@
+"""The one Definitions object: each area contributes its assets, checks, sensors, schedules, jobs, resources.
+
+Nothing heavy happens at import: no file scans, no model compilation, no network.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import dagster as dg
+
+from resources.workspace import LumenWorkspace
+
+AREAS = (
+    "ingest",
+    "effects",
+    "gateway",
+    "posteriors",
+    "tuning",
+    "evidence",
+    "reports",
+    "archive",
+    "attest",
+    "tlog",
+    "resonance",
+    "alerts",
+)
+
+
+def build_definitions() -> dg.Definitions:
+    assets, checks, sensors, schedules, jobs = [], [], [], [], []
+    resources: dict[str, object] = {
+        # The CLI (and an operator running `dagster dev`) says which workspace via LUMEN_WORKSPACE;
+        # LUMEN_CONFIG is optional (else WORKSPACE/lumen.yaml, else the project's config/lumen.yaml).
+        "workspace": LumenWorkspace(
+            root=dg.EnvVar("LUMEN_WORKSPACE"), config_path=os.environ.get("LUMEN_CONFIG") or None
+        ),
+    }
+    for area in AREAS:
+        module = importlib.import_module(f"lumen_assets.{area}.defs")
+        assets += getattr(module, "assets", [])
+        checks += getattr(module, "asset_checks", [])
+        sensors += getattr(module, "sensors", [])
+        schedules += getattr(module, "schedules", [])
+        jobs += getattr(module, "jobs", [])
+        resources.update(getattr(module, "resources", {}))
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        sensors=sensors,
+        schedules=schedules,
+        jobs=jobs,
+        resources=resources,
+    )
+
+
+defs = build_definitions()

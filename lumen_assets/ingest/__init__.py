@@ -1,0 +1,1 @@
+"""Lumen's ingest area: pure logic downstairs, Dagster wiring in defs.py."""

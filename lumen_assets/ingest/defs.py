@@ -1,0 +1,6 @@
+assets: list = []
+asset_checks: list = []
+sensors: list = []
+schedules: list = []
+jobs: list = []
+resources: dict = {}

@@ -1,0 +1,1 @@
+"""Lumen's posteriors area: pure logic downstairs, Dagster wiring in defs.py."""

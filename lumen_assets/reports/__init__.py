@@ -1,0 +1,1 @@
+"""Lumen's reports area: pure logic downstairs, Dagster wiring in defs.py."""

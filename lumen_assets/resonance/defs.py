@@ -1,0 +1,8 @@
+"""Dagster definitions contributed by the resonance area."""
+
+assets: list = []
+asset_checks: list = []
+sensors: list = []
+schedules: list = []
+jobs: list = []
+resources: dict = {}

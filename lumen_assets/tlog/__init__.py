@@ -1,0 +1,1 @@
+"""Lumen's tlog area: pure logic downstairs, Dagster wiring in defs.py."""
