@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from lumen_assets.definitions import AREAS
+from lumen_assets.areas import AREAS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,62 @@
-"""Config section `alerts` of config/lumen.yaml."""
+"""Config section `alerts` of config/lumen.yaml: channels, rate limit and the alert sensors' pace.
+
+Secrets (the webhook URL and bearer token, the SMTP login) are not config: they come from environment
+variables through the `alert_channels` resource (resources/notifiers_alerts.py).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
 
 from lumen_assets.section import Section
 
 
+class FileChannelSettings(Section):
+    """The embedded default: one JSON object per alert, appended to a workspace file."""
+
+    enabled: bool = True
+    path: str = "logs/alerts.jsonl"
+
+
+class WebhookChannelSettings(Section):
+    """Slack-compatible JSON POST (`text` + `blocks`); the URL comes from LUMEN_ALERT_WEBHOOK_URL."""
+
+    enabled: bool = True  # used only when the URL is set
+    timeout_s: float = Field(10.0, gt=0)
+    retries: int = Field(2, ge=0, le=10)
+    backoff_s: float = Field(0.5, ge=0)
+
+
+class SmtpChannelSettings(Section):
+    """Mail through an SMTP relay (seed C8 `oncall` receiver); login from LUMEN_SMTP_USER/LUMEN_SMTP_PASSWORD."""
+
+    enabled: bool = False
+    host: str = "localhost"
+    port: int = Field(25, ge=1, le=65535)
+    starttls: bool = False
+    sender: str = "lumen@system.local"
+    recipients: list[str] = Field(default_factory=lambda: ["oncall@example.com"])
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class RateLimitSettings(Section):
+    """At most `max_alerts` deliveries per `window_s` across both alert sensors; the rest are counted."""
+
+    max_alerts: int = Field(20, ge=1)
+    window_s: float = Field(3600.0, gt=0)
+
+
 class AlertsSettings(Section):
-    """Parameters of the alerts area (filled in by the area's issue)."""
+    """Check-failure and run-failure alerts (seed segC C8-C10, segD §13.8)."""
+
+    file: FileChannelSettings = FileChannelSettings()
+    webhook: WebhookChannelSettings = WebhookChannelSettings()
+    smtp: SmtpChannelSettings = SmtpChannelSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    min_severity: Literal["WARN", "ERROR"] = "WARN"
+    ui_base_url: str = "http://localhost:3000"
+    interval_s: int = Field(30, ge=1)
+    batch_size: int = Field(200, ge=1, le=10000, description="check-evaluation events read per tick")
+    max_figures: int = Field(12, ge=0, le=50)

@@ -1,7 +1,88 @@
-"""Config section `archive` of config/lumen.yaml."""
+"""Config section `archive` of config/lumen.yaml (seed segC C2 `configs/archive.yaml`, C5/C6 `remote_archive.yaml`).
+
+Secrets never live here: the encryption key and the S3 credentials come from environment variables whose
+*names* are configured (seed C5 `crypto.env_key`, C7 secrets list).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from lumen_assets.section import Section
 
+SEED_SOURCES = (
+    "gateway_activation.yaml",
+    "logs/*.csv",
+    "logs/*.jsonl",
+    "controls/*.jsonl",
+    "controls/reports/*.md",
+    "controls/reports/*.pdf",
+)
+
+
+class RetentionSettings(Section):
+    """Grandfather-father-son retention (seed C2 retention: 60 daily / 8 weekly / 12 monthly; the seed deleted nothing)."""
+
+    keep_days: int = Field(60, ge=1)
+    keep_weekly: int = Field(8, ge=0)
+    keep_monthly: int = Field(12, ge=0)
+
+
+class EncryptionSettings(Section):
+    """Client-side AES-256-GCM (seed C5 `crypto`); Lumen writes the streaming v2 format, reads v1 and v2."""
+
+    enable: bool = False
+    env_key: str = Field("LUMEN_ARCHIVE_KEY", min_length=1, description="env var holding a base64 32-byte key or a passphrase")
+    key_kind: Literal["auto", "raw", "passphrase"] = "auto"
+    segment_size: int = Field(1 << 20, ge=4096, le=64 << 20, description="plaintext bytes per sealed segment")
+    scrypt_log2_n: int = Field(15, ge=10, le=20, description="scrypt work factor N = 2**log2_n for passphrases")
+    scrypt_r: int = Field(8, ge=1, le=32)
+    scrypt_p: int = Field(1, ge=1, le=16)
+
+
+class S3Settings(Section):
+    """An S3-compatible bucket (seed C5/C6 `s3`); credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
+
+    endpoint_url: str | None = None
+    region: str = "ap-northeast-2"
+    bucket: str = "lumen-archive-bucket"
+    prefix: str = "SystemC/snapshots"
+    sse: Literal["none", "AES256", "aws:kms"] = "none"
+    kms_key_id: str | None = None
+
+    @model_validator(mode="after")
+    def _kms_needs_key(self) -> S3Settings:
+        if self.sse == "aws:kms" and not self.kms_key_id:
+            raise ValueError("sse 'aws:kms' needs kms_key_id (the seed silently applied no SSE)")
+        return self
+
+
+class StoreSettings(Section):
+    """Where the daily bundle is copied: a local folder (embedded default) or S3."""
+
+    kind: Literal["local", "s3", "none"] = "local"
+    local_dir: str = Field(".lumen/archive_store", description="relative to the workspace (or absolute)")
+    s3: S3Settings = S3Settings()
+
 
 class ArchiveSettings(Section):
-    """Parameters of the archive area (filled in by the area's issue)."""
+    """Daily archive bundles: what to freeze, how to seal it, where to copy it, how long to keep it."""
+
+    label: str = "Symmetry Archive"
+    sources: list[str] = Field(default_factory=lambda: list(SEED_SOURCES))
+    exclude: list[str] = Field(default_factory=list, description="extra globs never bundled")
+    compression: Literal["none", "gz", "xz"] = "none"
+    archive_dir: str = "archive"
+    encryption: EncryptionSettings = EncryptionSettings()
+    store: StoreSettings = StoreSettings()
+    retention: RetentionSettings = RetentionSettings()
+
+    @field_validator("sources")
+    @classmethod
+    def _relative_globs(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if pattern.startswith("/") or ".." in pattern.split("/"):
+                raise ValueError(f"source glob {pattern!r} must stay inside the workspace")
+        return patterns

@@ -1,1 +1,1 @@
-"""Lumen's effects area: pure logic downstairs, Dagster wiring in defs.py."""
+"""Lumen's effects area: what each rule change did to the four signals (seed segA C17/C21)."""

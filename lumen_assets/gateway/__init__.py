@@ -1,1 +1,1 @@
-"""Lumen's gateway area: pure logic downstairs, Dagster wiring in defs.py."""
+"""Lumen's gateway area: the activation lifecycle and the signature hash (seed segA C1-C8)."""

@@ -1,0 +1,51 @@
+"""`archive/index.jsonl`: one line per frozen day, never a duplicate (seed segC C2 appended one per freeze).
+
+Each line keeps the seed's keys (`date`, `dir`) and anchors the day's manifest by its sha256, so a flipped
+byte anywhere in the manifest (even in a field no other file repeats) is caught by verify.
+Pure module: no dagster import.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lumen_assets.atomic import atomic_write_jsonl, file_lock
+
+
+class ArchiveIndexError(ValueError):
+    """A malformed index line; the message names the file and line."""
+
+
+def read_index(path: Path) -> dict[str, dict[str, Any]]:
+    """Records by date, in file order; a malformed line is an error naming its line number."""
+    records: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return records
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ArchiveIndexError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or not isinstance(record.get("date"), str):
+                raise ArchiveIndexError(f"{path}:{line_no}: expected an object with a 'date'")
+            records[record["date"]] = record
+    return records
+
+
+def upsert_index(path: Path, record: dict[str, Any]) -> None:
+    """Replace the line for `record['date']` (a re-freeze supersedes) or append it; atomic and locked."""
+    with file_lock(path):
+        records = read_index(path)
+        records[record["date"]] = record
+        atomic_write_jsonl(path, sorted(records.values(), key=lambda r: r["date"]))
+
+
+def remove_from_index(path: Path, dates: set[str]) -> None:
+    with file_lock(path):
+        records = read_index(path)
+        atomic_write_jsonl(path, [r for d, r in sorted(records.items()) if d not in dates])

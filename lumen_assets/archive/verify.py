@@ -1,0 +1,221 @@
+"""Verify a frozen day against itself: manifest, SHA256SUMS, Merkle root, the tar's members, the encrypted copy.
+
+Seed segC C2 `snapshot_verify.py` hashed the *live workspace* (so any log appended after the freeze
+"failed") and never opened the tarball. Here every check reads the archive: the manifest against its
+anchor in `archive/index.jsonl`, SHA256SUMS against the manifest byte for byte, the Merkle root recomputed,
+each tar member re-hashed, the bundle's and the encrypted file's own digests, and (with the key) the
+encrypted file decrypted and compared with the bundle. Every problem names the file that failed.
+Pure module: no dagster import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lumen_assets.archive.encryption import EncryptionError, iter_decrypt
+from lumen_assets.archive.manifest import (
+    MANIFEST_NAME,
+    SUMS_NAME,
+    FileEntry,
+    ManifestError,
+    files_merkle_root,
+    parse_manifest,
+    parse_sums,
+    render_sums,
+)
+from lumen_assets.archive.restore import unsafe_reason
+
+READ_CHUNK = 1 << 20
+TAR_MODES = {"none": "r|", "gz": "r|gz", "xz": "r|xz"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One failed check: the file (or object, or member) and what is wrong with it."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+@dataclass
+class VerifyReport:
+    day: str
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files: int = 0
+    manifest: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def fail(self, name: str, reason: str) -> None:
+        self.problems.append(Problem(name, reason))
+
+
+class HashingReader:
+    """A read-only stream that hashes and counts everything read through it."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(READ_CHUNK):
+            pass
+
+
+def sha256_stream(source: BinaryIO) -> tuple[str, int]:
+    reader = HashingReader(source)
+    reader.drain()
+    return reader.digest.hexdigest(), reader.size
+
+
+def check_tar(source: BinaryIO, compression: str, entries: list[FileEntry], name: str, report: VerifyReport) -> None:
+    """Stream the tar once: every member must be a safe regular file matching the manifest, in order."""
+    expected = {e.path: e for e in entries}
+    seen: list[str] = []
+    try:
+        with tarfile.open(fileobj=source, mode=TAR_MODES[compression]) as archive:
+            for member in archive:
+                reason = unsafe_reason(member)
+                if reason:
+                    report.fail(member.name, f"unsafe tar member ({reason})")
+                    continue
+                entry = expected.get(member.name)
+                if entry is None:
+                    report.fail(member.name, "in the bundle but not in the manifest")
+                    continue
+                seen.append(member.name)
+                if member.size != entry.size:
+                    report.fail(member.name, f"size {member.size} in the bundle, {entry.size} in the manifest")
+                    continue
+                digest = hashlib.sha256()
+                extracted = archive.extractfile(member)
+                assert extracted is not None
+                for chunk in iter(lambda: extracted.read(READ_CHUNK), b""):
+                    digest.update(chunk)
+                if digest.hexdigest() != entry.sha256:
+                    report.fail(member.name, "sha256 of the bundled bytes differs from the manifest")
+    except Exception as exc:  # TarError, EOFError, zlib/lzma errors: a broken bundle is a finding, not a crash
+        report.fail(name, f"not a readable tar ({type(exc).__name__}: {exc})")
+        return
+    for path in sorted(set(expected) - set(seen)):
+        report.fail(path, "in the manifest but missing from the bundle")
+    if seen != sorted(seen) or len(seen) != len(set(seen)):
+        report.fail(name, "members are not in sorted, unique order")
+
+
+def check_decrypts_to(source: BinaryIO, secret: str, bundle_sha256: str, bundle_size: int) -> str | None:
+    """None when the encrypted stream authenticates and decrypts to the bundle's bytes, else why not."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        for chunk in iter_decrypt(source, secret):
+            digest.update(chunk)
+            size += len(chunk)
+    except EncryptionError as exc:
+        return str(exc)
+    if digest.hexdigest() != bundle_sha256 or size != bundle_size:
+        return "decrypts to bytes that differ from the bundle"
+    return None
+
+
+def verify_day(day_dir: Path, index_record: dict[str, Any] | None, secret: str | None = None) -> VerifyReport:
+    """All local checks for one day's folder; `index_record` is the day's line of archive/index.jsonl."""
+    report = VerifyReport(day=day_dir.name)
+    manifest_path = day_dir / MANIFEST_NAME
+    if not manifest_path.exists():
+        report.fail(MANIFEST_NAME, "missing")
+        return report
+    manifest_bytes = manifest_path.read_bytes()
+    if index_record is None:
+        report.fail(MANIFEST_NAME, "the day has no line in archive/index.jsonl to anchor it")
+    elif hashlib.sha256(manifest_bytes).hexdigest() != index_record.get("manifest_sha256"):
+        report.fail(MANIFEST_NAME, "sha256 differs from the one recorded in archive/index.jsonl")
+    try:
+        manifest, entries = parse_manifest(manifest_bytes.decode("utf-8"), str(manifest_path))
+    except (ManifestError, UnicodeDecodeError) as exc:
+        report.fail(MANIFEST_NAME, f"unreadable ({exc})")
+        return report
+    report.manifest = manifest
+    report.files = len(entries)
+    if manifest["day"] != day_dir.name:
+        report.fail(MANIFEST_NAME, f"says day {manifest['day']}, folder is {day_dir.name}")
+    if manifest["hash"].get("values") != {e.path: e.sha256 for e in entries} or manifest["sources"] != [e.path for e in entries]:
+        report.fail(MANIFEST_NAME, "hash.values / sources disagree with files")
+    if [e.path for e in entries] != sorted({e.path for e in entries}):
+        report.fail(MANIFEST_NAME, "files are not sorted and unique")
+    if files_merkle_root(entries) != manifest["merkle"]["root"] or manifest["merkle"].get("size") != len(entries):
+        report.fail(MANIFEST_NAME, "Merkle root does not match the files")
+    _check_sums(day_dir, entries, report)
+
+    bundle = manifest["bundle"]
+    bundle_path = day_dir / bundle["name"]
+    if Path(bundle["name"]).name != bundle["name"]:
+        report.fail(MANIFEST_NAME, f"bundle name {bundle['name']!r} is not a plain file name")
+    elif not bundle_path.exists():
+        report.fail(bundle["name"], "missing")
+    else:
+        with open(bundle_path, "rb") as handle:
+            reader = HashingReader(handle)
+            check_tar(reader, bundle.get("compression", "none"), entries, bundle["name"], report)  # type: ignore[arg-type]
+            reader.drain()
+        if reader.digest.hexdigest() != bundle["sha256"] or reader.size != bundle["size"]:
+            report.fail(bundle["name"], "sha256 or size differs from the manifest")
+
+    encrypted = manifest.get("encrypted")
+    if encrypted:
+        enc_path = day_dir / encrypted["name"]
+        if Path(encrypted["name"]).name != encrypted["name"]:
+            report.fail(MANIFEST_NAME, f"encrypted name {encrypted['name']!r} is not a plain file name")
+        elif not enc_path.exists():
+            report.fail(encrypted["name"], "missing")
+        else:
+            with open(enc_path, "rb") as handle:
+                reader = HashingReader(handle)
+                if secret:
+                    why = check_decrypts_to(reader, secret, bundle["sha256"], bundle["size"])
+                    if why:
+                        report.fail(encrypted["name"], why)
+                else:
+                    report.notes.append(f"{encrypted['name']}: not decrypted (no archive key in the environment)")
+                reader.drain()
+            if reader.digest.hexdigest() != encrypted["sha256"] or reader.size != encrypted["size"]:
+                report.fail(encrypted["name"], "sha256 or size differs from the manifest")
+    return report
+
+
+def _check_sums(day_dir: Path, entries: list[FileEntry], report: VerifyReport) -> None:
+    sums_path = day_dir / SUMS_NAME
+    if not sums_path.exists():
+        report.fail(SUMS_NAME, "missing")
+        return
+    actual = sums_path.read_bytes()
+    expected = render_sums(entries).encode("utf-8", "surrogateescape")
+    if actual == expected:
+        return
+    try:
+        rows = parse_sums(actual.decode("utf-8"), str(sums_path))
+    except (ManifestError, UnicodeDecodeError) as exc:
+        report.fail(SUMS_NAME, f"unreadable ({exc})")
+        return
+    by_path = {e.path: e.sha256 for e in entries}
+    for digest, path in rows:
+        if by_path.get(path) != digest:
+            report.fail(SUMS_NAME, f"line for {path!r} disagrees with the manifest")
+            return
+    report.fail(SUMS_NAME, "differs from the manifest's file list")

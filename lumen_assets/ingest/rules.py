@@ -1,0 +1,166 @@
+"""controls/rules_history.jsonl: the append-only log of rule changes (seed segA C16).
+
+Each good line becomes a RuleEvent with a stable id (a hash of its canonical content, so the same event
+has the same id on every read and two events sharing a `ts` string stay distinct - the seed keyed on the raw
+ts string). A bad line is quarantined with its line number and reason and never stops the others (the
+seed's json.loads crashed the whole run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
+
+REQUIRED_FIELDS = ("ts", "rule", "new")
+
+
+@dataclass(frozen=True)
+class RuleEvent:
+    """One rule change as the loop (or tuner, or rollback) recorded it."""
+
+    event_id: str
+    ts: datetime
+    ts_text: str
+    actor: str
+    rule: str
+    old: float | None
+    new: float
+    note: str
+    line_no: int
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "ts": self.ts_text,
+            "actor": self.actor,
+            "rule": self.rule,
+            "old": self.old,
+            "new": self.new,
+            "note": self.note,
+            "line_no": self.line_no,
+        }
+
+
+@dataclass(frozen=True)
+class QuarantinedLine:
+    line_no: int
+    reason: str
+    text: str
+
+
+@dataclass
+class ParsedRules:
+    events: list[RuleEvent] = field(default_factory=list)
+    quarantined: list[QuarantinedLine] = field(default_factory=list)
+    incomplete_tail: str = ""  # a last line still being written (no newline, not yet valid JSON)
+
+    def by_id(self) -> dict[str, RuleEvent]:
+        return {event.event_id: event for event in self.events}
+
+
+def event_id_of(record: dict[str, Any]) -> str:
+    """Stable id: sha256 of the canonical JSON of the line's content (key order and spacing ignored)."""
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def _number(record: dict[str, Any], key: str, required: bool) -> float | None:
+    value = record.get(key)
+    if value is None:
+        if required:
+            raise ValueError(f"missing '{key}'")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"'{key}' must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"'{key}' must be finite, got {value!r}")
+    return float(value)
+
+
+def parse_rule_line(text: str, line_no: int) -> RuleEvent:
+    """Parse one JSONL line; raise ValueError with the reason when it is not a usable rule event."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    missing = [key for key in REQUIRED_FIELDS if key not in record or record[key] in (None, "")]
+    if missing:
+        raise ValueError("missing " + ", ".join(f"'{key}'" for key in missing))
+    try:
+        ts = parse_timestamp(record["ts"])
+    except TimestampError as exc:
+        raise ValueError(str(exc)) from None
+    rule = record["rule"]
+    if not isinstance(rule, str):
+        raise ValueError(f"'rule' must be a string, got {rule!r}")
+    new = _number(record, "new", required=True)
+    old = _number(record, "old", required=False)
+    actor, note = record.get("actor", ""), record.get("note", "")
+    if not isinstance(actor, str) or not isinstance(note, str):
+        raise ValueError("'actor' and 'note' must be strings when present")
+    assert new is not None
+    return RuleEvent(
+        event_id=event_id_of(record),
+        ts=ts,
+        ts_text=record["ts"],
+        actor=actor,
+        rule=rule,
+        old=old,
+        new=new,
+        note=note,
+        line_no=line_no,
+    )
+
+
+def parse_rule_lines(lines: list[str], first_line_no: int = 1) -> ParsedRules:
+    """Parse complete lines; blank lines are skipped, an event seen twice is quarantined as a duplicate."""
+    parsed = ParsedRules()
+    seen: dict[str, int] = {}
+    for offset, raw in enumerate(lines):
+        line_no = first_line_no + offset
+        text = raw.strip()
+        if not text:
+            continue
+        try:
+            event = parse_rule_line(text, line_no)
+        except ValueError as exc:
+            parsed.quarantined.append(QuarantinedLine(line_no, str(exc), text[:500]))
+            continue
+        if event.event_id in seen:
+            parsed.quarantined.append(
+                QuarantinedLine(line_no, f"duplicate of line {seen[event.event_id]}", text[:500])
+            )
+            continue
+        seen[event.event_id] = line_no
+        parsed.events.append(event)
+    return parsed
+
+
+def read_rule_events(path: Path | str) -> ParsedRules:
+    """Read the whole rules history. A missing file is an empty history. A last line without its
+    newline counts when it is already a whole JSON object; otherwise it is still being written and is
+    reported as `incomplete_tail`, not quarantined."""
+    path = Path(path)
+    if not path.exists():
+        return ParsedRules()
+    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
+    tail = lines.pop() if lines else ""
+    if tail.strip():
+        try:
+            json.loads(tail)
+            lines.append(tail)
+            tail = ""
+        except json.JSONDecodeError:
+            pass
+    parsed = parse_rule_lines(lines)
+    parsed.incomplete_tail = tail.strip()
+    return parsed

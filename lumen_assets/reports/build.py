@@ -1,0 +1,107 @@
+"""One call from plain inputs to the day's Markdown and PDF (what the daily_report asset runs)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lumen_assets.reports.content import (
+    DayWindow,
+    ReportContent,
+    RhythmSeries,
+    build_content,
+    metrics_of_day,
+    rhythm_series,
+)
+from lumen_assets.reports.fonts import korean_font
+from lumen_assets.reports.markdown import render_markdown
+from lumen_assets.reports.pdf import render_pdf
+from lumen_assets.reports.settings import ReportsSettings
+
+
+@dataclass
+class BuiltReport:
+    content: ReportContent
+    series: RhythmSeries
+    markdown: str
+    pdf: bytes
+
+
+def read_last_jsonl(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The last parseable JSON object of a JSONL file: (record, problem). Missing file is no problem."""
+    if not path.exists():
+        return None, None
+    last, problem = None, None
+    with open(path, encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                problem = f"{path}:{line_no}: not JSON ({exc})"
+                continue
+            if isinstance(record, dict):
+                last, problem = record, None
+    return last, problem
+
+
+def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """A JSON object file (logs/resonance.json): (data, problem); a missing file is simply absent."""
+    if not path.exists():
+        return None, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return None, f"{path}: not JSON ({exc})"
+    if not isinstance(data, dict):
+        return None, f"{path}: expected a JSON object"
+    return data, None
+
+
+def build_report(
+    *,
+    window: DayWindow,
+    settings: ReportsSettings,
+    thresholds: Mapping[str, float],
+    quotes: Iterable[Mapping[str, Any]],
+    risks: Iterable[Mapping[str, Any]],
+    effects: pd.DataFrame,
+    metrics: pd.DataFrame,
+    generated_at: datetime,
+    posterior_line: Mapping[str, Any] | None = None,
+    resonance: Mapping[str, Any] | None = None,
+    sources: Mapping[str, str] | None = None,
+) -> BuiltReport:
+    """Select the day, compute the figures, render both documents. `thresholds`: label -> line value."""
+    day_frame = metrics_of_day(metrics, window)
+    creative_min = next((v for k, v in thresholds.items() if "creative" in k), 0.22)
+    risk_max = next((v for k, v in thresholds.items() if "risk" in k), 0.35)
+    content = build_content(
+        window=window,
+        quotes=quotes,
+        risks=risks,
+        effects=effects,
+        metrics_day=day_frame,
+        generated_at=generated_at,
+        title=settings.title,
+        language=settings.language,
+        top_quotes=settings.top_quotes,
+        recent_risks=settings.recent_risks,
+        memo_band=settings.memo_delta_band,
+        creative_min=creative_min,
+        risk_max=risk_max,
+        posterior_line=posterior_line,
+        resonance=resonance,
+        sources=sources,
+    )
+    series = rhythm_series(day_frame, window, settings.chart_points, (e["ts"] for e in content.effects))
+    markdown = render_markdown(content)
+    pdf = render_pdf(content, series, korean_font(settings.font_path), dict(thresholds))
+    return BuiltReport(content, series, markdown, pdf)

@@ -1,0 +1,341 @@
+"""`lumen run` and `lumen demo`: materialise the graph in-process against a persistent DAGSTER_HOME.
+
+Runs are real Dagster runs recorded in the instance under DAGSTER_HOME (default WORKSPACE/.dagster), so
+`dagster dev` on the same workspace shows the same runs, materialisations and check results. The graph is
+executed in batches of one partitioning kind at a time, in dependency order: unpartitioned assets, all
+rule-event partitions in one single-run backfill, then one run per reporting day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+KIND_ORDER = ("unpartitioned", "event", "daily")
+
+
+class UsageError(Exception):
+    """A bad command-line argument or config; printed without a traceback, exit code 2."""
+
+
+@dataclass
+class CheckOutcome:
+    asset: str
+    name: str
+    passed: bool
+    severity: str
+    blocking: bool
+    partition: str | None
+
+
+@dataclass
+class RunSummary:
+    workspace: Path
+    dagster_home: Path
+    materialized: dict[str, int] = field(default_factory=dict)  # asset -> materialisation count
+    checks: list[CheckOutcome] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def blocking_failures(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if not c.passed and c.blocking and c.severity == "ERROR"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.blocking_failures
+
+
+def prepare_environment(workspace: Path, config_path: Path | None, dagster_home: Path | None) -> Path:
+    """Point Lumen's code location at this workspace and pick (and create) DAGSTER_HOME."""
+    from lumen_assets.config import load_config
+
+    config = load_config(config_path)
+    home = (dagster_home or workspace / config.paths.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["LUMEN_WORKSPACE"] = str(workspace.resolve())
+    if config_path:
+        os.environ["LUMEN_CONFIG"] = str(config_path.resolve())
+    else:
+        os.environ.pop("LUMEN_CONFIG", None)
+    return home
+
+
+def _kind(partitions_def: object) -> str:
+    import dagster as dg
+
+    if partitions_def is None:
+        return "unpartitioned"
+    if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
+        return "event"
+    return "daily"
+
+
+def plan_batches(graph: object, selected: set) -> list[tuple[str, set]]:
+    """Group selected asset keys into batches of one partitioning kind, in dependency order."""
+    done: set = set()
+    remaining = set(selected)
+    batches: list[tuple[str, set]] = []
+
+    def ready(key: object, extra: set) -> bool:
+        return all(p in done or p in extra or p not in selected for p in graph.get(key).parent_keys)
+
+    while remaining:
+        candidates = [k for k in remaining if ready(k, set())]
+        if not candidates:
+            raise UsageError(f"cannot order assets {sorted(map(str, remaining))}: dependency cycle")
+        kinds = {k: _kind(graph.get(k).partitions_def) for k in candidates}
+        kind = next(kd for kd in KIND_ORDER if kd in kinds.values())
+        batch = {k for k in candidates if kinds[k] == kind}
+        grew = True
+        while grew:
+            grew = False
+            for key in remaining - batch:
+                if _kind(graph.get(key).partitions_def) == kind and ready(key, batch):
+                    batch.add(key)
+                    grew = True
+        batches.append((kind, batch))
+        done |= batch
+        remaining -= batch
+    return batches
+
+
+def covered_days(workspace_root: Path, config: object) -> list[str]:
+    """Reporting days (configured timezone) that the metrics and rule events touch."""
+    import pandas as pd
+
+    from lumen_assets.ingest.rules import read_rule_events
+
+    days: set[str] = set()
+    parquet = workspace_root / config.paths.state_dir / "metrics.parquet"
+    if parquet.exists():
+        import pyarrow.parquet as pq
+
+        ts = pq.read_table(parquet, columns=["ts"]).column("ts").to_pandas()
+        if len(ts):
+            local = pd.to_datetime(ts, utc=True).dt.tz_convert(config.loop.timezone)
+            days |= set(local.dt.strftime("%Y-%m-%d").unique())
+    for event in read_rule_events(workspace_root / config.paths.rules_history).events:
+        days.add(event.ts.astimezone(config.tz).strftime("%Y-%m-%d"))
+    today = date.today().isoformat()
+    return sorted(d for d in days if "2025-01-01" <= d <= today)
+
+
+def _collect(result: object, summary: RunSummary, graph: object) -> None:
+    import dagster as dg
+
+    summary.runs.append(result.run_id)
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.to_user_string()
+        summary.materialized[key] = summary.materialized.get(key, 0) + 1
+    for evaluation in result.get_asset_check_evaluations():
+        spec = graph.get_check_spec(evaluation.asset_check_key)
+        summary.checks.append(
+            CheckOutcome(
+                asset=evaluation.asset_key.to_user_string(),
+                name=evaluation.check_name,
+                passed=evaluation.passed,
+                severity=evaluation.severity.value,
+                blocking=bool(spec.blocking),
+                partition=evaluation.partition if hasattr(evaluation, "partition") else None,
+            )
+        )
+    if not result.success:
+        for event in result.all_events:
+            if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                error = event.step_failure_data.error
+                message = error.message.strip().splitlines()[0] if error else "unknown error"
+                summary.failures.append(f"{event.step_key}: {message}")
+        if not summary.failures:
+            summary.failures.append(f"run {result.run_id} failed")
+
+
+def run_graph(
+    workspace: Path,
+    config_path: Path | None = None,
+    select: str | None = None,
+    day: str | None = None,
+    dagster_home: Path | None = None,
+    progress=print,
+) -> RunSummary:
+    """Materialise the whole graph (or a Dagster asset selection) against `workspace`."""
+    home = prepare_environment(workspace, config_path, dagster_home)
+    import dagster as dg
+
+    from lumen_assets.definitions import build_definitions
+    from resources.workspace import LumenWorkspace
+
+    started = time.time()
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    all_keys = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
+    if select:
+        try:
+            selection = dg.AssetSelection.from_string(select)
+            selected = set(selection.resolve(graph)) & all_keys
+        except Exception as exc:  # Dagster raises several types for a bad selection string
+            raise UsageError(f"--select {select!r}: {exc}") from None
+        if not selected:
+            raise UsageError(f"--select {select!r} matches no asset; known: {', '.join(sorted(k.to_user_string() for k in all_keys))}")
+    else:
+        selected = all_keys
+    job = defs.resolve_implicit_global_asset_job_def()
+    instance = dg.DagsterInstance.get()
+    summary = RunSummary(workspace=workspace.resolve(), dagster_home=home)
+    config = LumenWorkspace(root=str(workspace), config_path=str(config_path) if config_path else None).config
+    for kind, batch in plan_batches(graph, selected):
+        names = ", ".join(sorted(k.to_user_string() for k in batch))
+        if kind == "unpartitioned":
+            progress(f"[lumen] materialising {names}")
+            runs = [dict()]
+        elif kind == "event":
+            keys = instance.get_dynamic_partitions("rule_event")
+            if not keys:
+                summary.notes.append(f"no rule events yet: skipped {names}")
+                continue
+            progress(f"[lumen] materialising {names} for {len(keys)} rule events (one run)")
+            runs = [dict(tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})]
+        else:
+            days = [day] if day else covered_days(workspace, config)
+            if not days:
+                summary.notes.append(f"no day covered by the data: skipped {names}")
+                continue
+            progress(f"[lumen] materialising {names} for {len(days)} day(s): {', '.join(days)}")
+            runs = [dict(partition_key=d) for d in days]
+        for run_args in runs:
+            result = job.execute_in_process(
+                instance=instance,
+                asset_selection=sorted(batch, key=lambda k: k.to_user_string()),
+                run_config=QUIET_RUN_CONFIG,
+                raise_on_error=False,
+                **run_args,
+            )
+            _collect(result, summary, graph)
+        if not summary.ok:
+            break
+    skip = {config.paths.dagster_home.split("/")[0], config.paths.state_dir.split("/")[0]}
+    summary.outputs = sorted(
+        p for p in workspace.rglob("*")
+        if p.is_file() and p.stat().st_mtime >= started - 1 and p.relative_to(workspace).parts[0] not in skip
+        and not p.name.endswith(".lock")
+    )
+    return summary
+
+
+def print_summary(summary: RunSummary, out=sys.stdout) -> None:
+    write = lambda line="": print(line, file=out)  # noqa: E731
+    write()
+    write(f"Lumen run on {summary.workspace}")
+    total = sum(summary.materialized.values())
+    write(f"  assets materialised: {len(summary.materialized)} assets, {total} materialisations, {len(summary.runs)} runs")
+    for name, count in sorted(summary.materialized.items()):
+        write(f"    {name}" + (f" x{count}" if count > 1 else ""))
+    passed = sum(c.passed for c in summary.checks)
+    write(f"  checks: {passed} passed, {len(summary.checks) - passed} failed")
+    for check in summary.checks:
+        if not check.passed:
+            where = f" [{check.partition}]" if check.partition else ""
+            write(f"    FAILED {check.severity}{' blocking' if check.blocking else ''}: {check.asset}.{check.name}{where}")
+    for note in summary.notes:
+        write(f"  note: {note}")
+    for failure in summary.failures:
+        write(f"  ERROR {failure}")
+    write("  outputs:")
+    for path in summary.outputs[:40]:
+        write(f"    {path}")
+    if len(summary.outputs) > 40:
+        write(f"    ... and {len(summary.outputs) - 40} more under {summary.workspace}")
+    write(f"  DAGSTER_HOME: {summary.dagster_home}")
+    write("  open the UI on this history:")
+    write(f"    DAGSTER_HOME={summary.dagster_home} LUMEN_WORKSPACE={summary.workspace} dagster dev -w {WORKSPACE_YAML}")
+    write("ok" if summary.ok else "FAILED")
+
+
+WORKSPACE_YAML = Path(__file__).resolve().parent.parent / "workspace.yaml"
+
+
+def _valid_day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--date must be YYYY-MM-DD, got {text!r}") from None
+
+
+def _existing_dir(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"workspace {text!r} is not a folder")
+    return path
+
+
+def _execute(args: argparse.Namespace, workspace: Path) -> int:
+    from lumen_assets.config import ConfigError
+
+    config_path = Path(args.config) if getattr(args, "config", None) else None
+    if config_path and not config_path.exists():
+        print(f"lumen: --config {config_path}: file not found", file=sys.stderr)
+        return 2
+    try:
+        from lumen_assets.config import load_config, resolve_config_path
+
+        load_config(resolve_config_path(workspace, config_path))  # fail fast, with file/key/line
+        summary = run_graph(workspace, config_path, getattr(args, "select", None), getattr(args, "date", None),
+                            Path(args.dagster_home) if args.dagster_home else None)
+    except (ConfigError, UsageError) as exc:
+        print(f"lumen: {exc}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 0 if summary.ok else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _execute(args, args.workspace)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lumen_assets.demo import write_demo_workspace
+
+    workspace = Path(args.workspace).expanduser()
+    demo = write_demo_workspace(workspace)
+    print(f"[lumen] demo workspace {workspace.resolve()}: {demo.metrics_rows} metric rows at 5 Hz, "
+          f"{demo.events} rule events ({demo.start.isoformat()} .. {demo.end.isoformat()})")
+    try:
+        from lumen_assets.attest.demo_trust import bootstrap_demo_trust  # provided by the trust area
+    except ImportError:
+        bootstrap_demo_trust = None
+    if bootstrap_demo_trust is not None:
+        message = bootstrap_demo_trust(workspace)
+        if message:
+            print(f"[lumen] {message}")
+    return _execute(args, workspace)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="materialise the graph against a seed-layout workspace")
+    run.add_argument("--workspace", required=True, type=_existing_dir, help="the workspace folder")
+    run.add_argument("--config", help="config file (default: WORKSPACE/lumen.yaml, else config/lumen.yaml)")
+    run.add_argument("--select", help="a Dagster asset selection, e.g. 'rule_effects+' or 'group:ingest'")
+    run.add_argument("--date", type=_valid_day, help="materialise daily partitions for this day only")
+    run.add_argument("--dagster-home", help="DAGSTER_HOME to record runs in (default WORKSPACE/.dagster)")
+    run.set_defaults(func=cmd_run)
+
+    demo = subparsers.add_parser("demo", help="write the demo workspace and materialise everything on it")
+    demo.add_argument("--workspace", default="lumen-demo", help="where to write it (default ./lumen-demo)")
+    demo.add_argument("--config", help="config file (default: WORKSPACE/lumen.yaml, else config/lumen.yaml)")
+    demo.add_argument("--date", type=_valid_day, help="materialise daily partitions for this day only")
+    demo.add_argument("--dagster-home", help="DAGSTER_HOME (default WORKSPACE/.dagster)")
+    demo.set_defaults(func=cmd_demo)

@@ -1,0 +1,73 @@
+"""The `alert_channels` resource: the secret half of the alert channels (the other half is config `alerts:`).
+
+The webhook URL (a Slack incoming-webhook URL is itself a secret), its bearer token and the SMTP login come
+from environment variables as `dg.EnvVar`s, so Dagster resolves them at run time and never shows them in
+the UI. A variable that is not set leaves its channel off.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from lumen_assets.alerts.channels import Channel, FileChannel, SmtpChannel, WebhookChannel
+from lumen_assets.alerts.settings import AlertsSettings
+
+WEBHOOK_URL_ENV = "LUMEN_ALERT_WEBHOOK_URL"
+WEBHOOK_TOKEN_ENV = "LUMEN_ALERT_TOKEN"
+SMTP_USER_ENV = "LUMEN_SMTP_USER"
+SMTP_PASSWORD_ENV = "LUMEN_SMTP_PASSWORD"
+
+
+class AlertChannelsResource(dg.ConfigurableResource):
+    """Secrets for the alert channels; `channels(settings, root)` builds the enabled ones."""
+
+    webhook_url: str | None = None
+    webhook_token: str | None = None
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+
+    def channels(self, settings: AlertsSettings, workspace_root: Path) -> list[Channel]:
+        built: list[Channel] = []
+        if settings.file.enabled:
+            built.append(FileChannel(workspace_root / settings.file.path))
+        if settings.webhook.enabled and self.webhook_url:
+            built.append(
+                WebhookChannel(
+                    url=self.webhook_url,
+                    token=self.webhook_token,
+                    timeout_s=settings.webhook.timeout_s,
+                    retries=settings.webhook.retries,
+                    backoff_s=settings.webhook.backoff_s,
+                )
+            )
+        if settings.smtp.enabled:
+            built.append(
+                SmtpChannel(
+                    host=settings.smtp.host,
+                    port=settings.smtp.port,
+                    sender=settings.smtp.sender,
+                    recipients=list(settings.smtp.recipients),
+                    username=self.smtp_user,
+                    password=self.smtp_password,
+                    starttls=settings.smtp.starttls,
+                    timeout_s=settings.smtp.timeout_s,
+                )
+            )
+        return built
+
+
+def alert_channels_from_env() -> AlertChannelsResource:
+    """Each secret as a dg.EnvVar when its variable is set (an unset EnvVar would fail every tick)."""
+
+    def secret(name: str) -> dg.EnvVar | None:
+        return dg.EnvVar(name) if os.environ.get(name) else None
+
+    return AlertChannelsResource(
+        webhook_url=secret(WEBHOOK_URL_ENV),
+        webhook_token=secret(WEBHOOK_TOKEN_ENV),
+        smtp_user=secret(SMTP_USER_ENV),
+        smtp_password=secret(SMTP_PASSWORD_ENV),
+    )
