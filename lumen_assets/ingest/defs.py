@@ -17,6 +17,7 @@ from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
 from resources.workspace import LumenWorkspace
+from sensors.rule_events import rule_event_sensor
 
 METRICS_CHECKS = [
     dg.AssetCheckSpec("metrics_schema_range_order", asset="metrics", blocking=True,
@@ -154,7 +155,7 @@ def _schema_check(frame) -> dg.AssetCheckResult:
 
 assets = [rule_events, metrics]
 asset_checks: list = []
-sensors: list = []
+sensors = [rule_event_sensor]
 schedules: list = []
 jobs: list = []
 resources: dict = {}

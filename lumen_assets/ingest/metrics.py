@@ -95,10 +95,11 @@ def _fast_table(path: Path) -> tuple[pa.Table, list[str]] | None:
         return None
     for name in SIGNALS:
         column = table.column(name)
-        values = column.to_numpy(zero_copy_only=False)
-        finite_or_nan = np.isnan(values) | ((values >= 0) & (values <= 1))
-        if not finite_or_nan.all():
-            return None
+        bounds = pc.min_max(column).as_py()  # nulls (blank cells) and NaN are skipped here
+        if pc.any(pc.is_nan(column)).as_py():
+            return None  # a literal "nan" is not a blank cell: quarantine it with its line
+        if bounds["min"] is not None and not (0.0 <= bounds["min"] and bounds["max"] <= 1.0):
+            return None  # NaN or out-of-range values: let the row-by-row path name each line
     return table.set_column(0, "ts", ts), invalid_rows
 
 
@@ -158,6 +159,26 @@ def measure_gaps(ts_ns: np.ndarray, sample_rate_hz: float, gap_factor: float) ->
     return Gaps(int(len(long_steps)), float(long_steps.max()), float((long_steps - period_s).sum()))
 
 
+def _drop_exact_duplicates(frame: pd.DataFrame, ts_ns: np.ndarray) -> tuple[pd.DataFrame, int]:
+    """Drop rows identical in every column (first kept). Only rows sharing a timestamp can be duplicates,
+    and in time order they are adjacent, so only those few rows are compared."""
+    if len(ts_ns) < 2:
+        return frame, 0
+    same = np.diff(ts_ns) == 0
+    if not same.any():
+        return frame, 0
+    candidates = np.zeros(len(ts_ns), dtype=bool)
+    candidates[1:] |= same
+    candidates[:-1] |= same
+    positions = np.nonzero(candidates)[0]
+    duplicated = frame.iloc[positions].duplicated(keep="first").to_numpy()
+    if not duplicated.any():
+        return frame, 0
+    keep = np.ones(len(frame), dtype=bool)
+    keep[positions[duplicated]] = False
+    return frame[keep].reset_index(drop=True), int(duplicated.sum())
+
+
 def read_metrics_csv(path: Path | str, sample_rate_hz: float = 5.0, gap_factor: float = 2.5) -> MetricsIngest:
     """Read, validate and clean logs/metrics.csv (see module docstring for what cleaning means)."""
     path = Path(path)
@@ -177,12 +198,10 @@ def read_metrics_csv(path: Path | str, sample_rate_hz: float = 5.0, gap_factor: 
     rows_read = len(frame) + len(quarantined)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     out_of_order = int((np.diff(ts_ns) < 0).sum()) if len(ts_ns) > 1 else 0
-    before = len(frame)
-    frame = frame.drop_duplicates(keep="first")
-    duplicates = before - len(frame)
     if out_of_order:
-        frame = frame.sort_values("ts", kind="stable")
-    frame = frame.reset_index(drop=True)
+        frame = frame.iloc[np.argsort(ts_ns, kind="stable")].reset_index(drop=True)
+        ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+    frame, duplicates = _drop_exact_duplicates(frame, ts_ns)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     return MetricsIngest(
         frame=frame,

@@ -1,0 +1,1 @@
+"""Sensors: the rule-event sensor (here) and the alert sensors (alerts area)."""

@@ -1,0 +1,102 @@
+"""The rule-event sensor: every new line of controls/rules_history.jsonl becomes a partition and, once its
+post window has elapsed and the metrics cover it, one run of its effects (run_key = event id)."""
+
+import hashlib
+import time
+
+import dagster as dg
+
+from lumen_assets.atomic import upsert_jsonl
+from lumen_assets.ingest.rules import parse_rule_lines
+from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_lines
+from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
+from lumen_assets.location_config import location_config
+from lumen_assets.partitions import rule_event_partitions
+from resources.workspace import LumenWorkspace
+
+
+ON_RULE_EVENT_TAG = "lumen/on_rule_event"  # an unpartitioned asset with this tag = "true" runs with each event
+
+
+def event_run_selection(context: dg.SensorEvaluationContext) -> list[dg.AssetKey]:
+    """metrics (so the effects see fresh data), rule_effects, and the opted-in cheap downstream assets."""
+    selection = [dg.AssetKey("metrics"), dg.AssetKey("rule_effects")]
+    repository = context.repository_def
+    if repository is None:
+        return selection
+    graph = repository.asset_graph
+    for key in dg.AssetSelection.assets("rule_effects").downstream(include_self=False).resolve(graph):
+        node = graph.get(key)
+        if node.partitions_def is None and node.tags.get(ON_RULE_EVENT_TAG) == "true":
+            selection.append(key)
+    return selection
+
+
+def _metrics_coverage_ns(workspace: LumenWorkspace) -> int | None:
+    text = last_line_timestamp(workspace.path(workspace.config.paths.metrics_csv))
+    if not text:
+        return None
+    try:
+        return int(parse_timestamp(text).timestamp() * 1e9)
+    except TimestampError:
+        return None
+
+
+@dg.sensor(
+    name="rule_event_sensor",
+    minimum_interval_seconds=location_config().sensor.interval_s,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    asset_selection=dg.AssetSelection.assets("metrics", "rule_effects")
+    | dg.AssetSelection.tag(ON_RULE_EVENT_TAG, "true"),
+    description="Tails controls/rules_history.jsonl; adds a rule_event partition per new event and requests "
+    "its effects run once the post window has elapsed.",
+)
+def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorkspace) -> dg.SensorResult:
+    config = workspace.config
+    source = workspace.path(config.paths.rules_history)
+    cursor = TailCursor.from_json(context.cursor)
+    read = read_new_lines(source, cursor, config.sensor.max_bytes_per_tick, config.sensor.max_events_per_tick)
+    if read.reset_reason:
+        context.log.info(f"{source} was {read.reset_reason}; reading it again from the start")
+    next_cursor = read.cursor
+    parsed = parse_rule_lines([text for _, text in read.lines], read.lines[0][0] if read.lines else 1)
+    if parsed.quarantined:
+        upsert_jsonl(
+            workspace.path(config.paths.quarantine_dir) / "rules_history.sensor.jsonl",
+            ({"source": str(source), "line": q.line_no, "reason": q.reason, "text": q.text} for q in parsed.quarantined),
+            key=lambda r: f"{r['line']}:{hashlib.sha256(r['text'].encode()).hexdigest()}",
+        )
+        for q in parsed.quarantined:
+            context.log.warning(f"{source}:{q.line_no}: quarantined: {q.reason}")
+    pending_ids = {entry[0] for entry in next_cursor.pending}
+    post_ns = int(config.effects.post_s * 1e9)
+    new_events = [e for e in parsed.events if e.event_id not in pending_ids]
+    for event in new_events:
+        due_ns = int(event.ts.timestamp() * 1e9) + post_ns
+        next_cursor.pending.append([event.event_id, due_ns, event.actor, event.rule])
+    known = set(context.instance.get_dynamic_partitions(rule_event_partitions.name)) if new_events else set()
+    new_keys = list(dict.fromkeys(e.event_id for e in new_events if e.event_id not in known))
+
+    coverage = _metrics_coverage_ns(workspace)
+    ready_before = min(time.time_ns(), coverage) if coverage is not None else None
+    requests, still_pending = [], []
+    selection = event_run_selection(context) if next_cursor.pending else []
+    for entry in next_cursor.pending:
+        event_id, due_ns, actor, rule = entry
+        if ready_before is not None and due_ns <= ready_before and len(requests) < config.sensor.max_events_per_tick:
+            requests.append(
+                dg.RunRequest(
+                    run_key=event_id,
+                    partition_key=event_id,
+                    asset_selection=selection,
+                    tags={"lumen/actor": actor or "unknown", "lumen/rule": rule, "lumen/event_id": event_id},
+                )
+            )
+        else:
+            still_pending.append(entry)
+    next_cursor.pending = still_pending
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=next_cursor.to_json(),
+        dynamic_partitions_requests=[rule_event_partitions.build_add_request(new_keys)] if new_keys else [],
+    )
