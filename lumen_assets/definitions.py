@@ -12,11 +12,10 @@ import warnings
 import dagster as dg
 
 from lumen_assets.areas import AREAS
+from resources.workspace import LumenWorkspace
 
 # single-run backfills of the rule-event partitions are "beta" in Dagster 1.13; we rely on them knowingly
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
-
-from resources.workspace import LumenWorkspace
 
 
 

@@ -321,7 +321,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         message = bootstrap_demo_trust(workspace)
         if message:
             print(f"[lumen] {message}")
-    return _execute(args, workspace)
+    code = _execute(args, workspace)
+    if args.live:
+        from lumen_assets.live import run_live
+
+        return run_live(workspace, event_every_s=args.event_every_s)
+    return code
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -338,4 +343,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--config", help="config file (default: WORKSPACE/lumen.yaml, else config/lumen.yaml)")
     demo.add_argument("--date", type=_valid_day, help="materialise daily partitions for this day only")
     demo.add_argument("--dagster-home", help="DAGSTER_HOME (default WORKSPACE/.dagster)")
+    demo.add_argument("--live", action="store_true",
+                      help="then keep appending 5 Hz metrics and a rule event every few minutes (Ctrl+C stops)")
+    demo.add_argument("--event-every-s", type=float, default=180.0, help="with --live: seconds between rule events")
     demo.set_defaults(func=cmd_demo)

@@ -14,7 +14,6 @@ from lumen_assets.location_config import location_config
 from lumen_assets.partitions import rule_event_partitions
 from resources.workspace import LumenWorkspace
 
-
 ON_RULE_EVENT_TAG = "lumen/on_rule_event"  # an unpartitioned asset with this tag = "true" runs with each event
 
 
