@@ -57,6 +57,5 @@ class AlertsSettings(Section):
     rate_limit: RateLimitSettings = RateLimitSettings()
     min_severity: Literal["WARN", "ERROR"] = "WARN"
     ui_base_url: str = "http://localhost:3000"
-    interval_s: int = Field(30, ge=1)
     batch_size: int = Field(200, ge=1, le=10000, description="check-evaluation events read per tick")
     max_figures: int = Field(12, ge=0, le=50)

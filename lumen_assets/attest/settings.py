@@ -1,7 +1,48 @@
-"""Config section `attest` of config/lumen.yaml."""
+"""Config section `attest` of config/lumen.yaml: what gets attested, where trust material and keys live."""
+
+from __future__ import annotations
+
+from pydantic import Field
 
 from lumen_assets.section import Section
 
 
+class AttestedArtifact(Section):
+    """A glob of workspace files and the asset that produces them (the attestation's lineage)."""
+
+    glob: str
+    asset: str
+    exclude: list[str] = Field(default_factory=list)
+
+
+def _default_artifacts() -> list[AttestedArtifact]:
+    return [
+        AttestedArtifact(glob="controls/reports/report_*.md", asset="daily_report"),
+        AttestedArtifact(glob="controls/reports/report_*.pdf", asset="daily_report"),
+        AttestedArtifact(glob="archive/*/*", asset="archive_bundle", exclude=["archive/*/*.tmp"]),
+        AttestedArtifact(glob="logs/bayes_posterior.jsonl", asset="effect_posteriors"),
+    ]
+
+
+class CustodySettings(Section):
+    """Root custody (seed segD §4-§5): where the ceremony record lives and when it is overdue."""
+
+    records_dir: str = "attest/custody/records"
+    prints_dir: str = "attest/custody/prints"
+    max_age_days: int = Field(180, ge=1, description="custody age at which the resonance safety score reaches 0")
+
+
 class AttestSettings(Section):
-    """Parameters of the attest area (filled in by the area's issue)."""
+    """Attestations and the trust chain (seed segD §2-§3, §7)."""
+
+    attest_dir: str = "attest"
+    trust_dir: str = "attest/trust"
+    keystore_dir: str = Field(".lumen/keys", description="signer and log keys (encrypted); relative to the workspace or absolute")
+    passphrase_env: str = "LUMEN_SIGNER_PASS"
+    root_passphrase_env: str = "LUMEN_ROOT_PASS"
+    root_years: int = Field(10, ge=1, le=30)
+    signer_days: int = Field(180, ge=1, le=825)
+    overlap_days: int = Field(14, ge=0)
+    crl_next_update_days: int = Field(30, ge=1)
+    artifacts: list[AttestedArtifact] = Field(default_factory=_default_artifacts)
+    custody: CustodySettings = CustodySettings()

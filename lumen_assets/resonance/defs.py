@@ -1,8 +1,312 @@
-"""Dagster definitions contributed by the resonance area."""
+"""Dagster definitions contributed by the resonance area: `resonance_scores`, its SLO checks, a schedule."""
 
-assets: list = []
-asset_checks: list = []
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from lumen_assets.atomic import atomic_write_text
+from lumen_assets.metadata import markdown_table
+from lumen_assets.resonance.custody import custody_age
+from lumen_assets.resonance.mapper import COMPONENTS
+from lumen_assets.resonance.report import build_report
+from lumen_assets.resonance.slo import (
+    SloVerdict,
+    band_verdict,
+    coherence_verdict,
+    freshness_verdict,
+    phase_verdict,
+    run_success_verdict,
+)
+from resources.workspace import LumenWorkspace
+
+GROUP = "observability"
+
+
+def _metrics_frame(workspace: LumenWorkspace):
+    from lumen_assets.ingest.metrics import read_metrics_parquet
+
+    path = workspace.state_dir / "metrics.parquet"
+    return (read_metrics_parquet(path) if path.exists() else None), path
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"json"},
+    owners=["team:lumen"],
+    deps=["metrics"],
+    description=(
+        "Resonance per window and observer channel (seed segD §13): symmetry, continuity, entropy, safety, "
+        "phase, coherence from the signals, Lumen's own run history, integrity-check outcomes and custody "
+        "age; written to logs/resonance.json."
+    ),
+)
+def resonance_scores(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
+    from lumen_assets.resonance.instance_inputs import proof_outcomes, run_outcomes
+
+    config = workspace.config
+    settings = config.resonance
+    now = datetime.now(UTC)
+    frame, metrics_path = _metrics_frame(workspace)
+    if frame is None:
+        context.log.warning(f"{metrics_path} not found: signal components are unknown until `metrics` runs")
+    longest = max(
+        [w.span_s for w in settings.windows]
+        + [settings.run_success.window_s]
+        + [b.long_s for b in settings.run_success.burn_windows]
+    )
+    runs = run_outcomes(
+        context.instance, now - timedelta(seconds=longest), limit=settings.run_success.max_runs, exclude_run_id=context.run.run_id
+    )
+    groups = settings.safety_checks.model_dump()
+    proofs, proof_details = proof_outcomes(context.instance, groups)
+    custody = custody_age(workspace.path(settings.custody_records), now)
+    for problem in custody.unreadable:
+        context.log.warning(f"{settings.custody_records}/{problem}")
+    document = build_report(
+        settings,
+        metrics=frame,
+        runs=runs,
+        proofs=proofs,
+        proof_details=proof_details,
+        custody_age_d=custody.age_days,
+        now=now,
+        sample_rate_hz=config.loop.sample_rate_hz,
+        gap_factor=config.metrics.gap_factor,
+    )
+    document["custody"] = {
+        "records": custody.records,
+        "newest_record": custody.newest_record,
+        "unreadable": len(custody.unreadable),
+    }
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    output = workspace.path(settings.output)
+    atomic_write_text(output, text)
+    return dg.MaterializeResult(metadata=_metadata(document, output, text))
+
+
+def _metadata(document: dict[str, Any], output: Path, text: str) -> dict[str, Any]:
+    windows = document["windows"]
+    channel_names = list(next(iter(windows.values()))["channels"])
+    score_rows = [
+        (name, *(w["scores"][c] for c in (*COMPONENTS, "phase", "coherence")), *(w["channels"][c] for c in channel_names))
+        for name, w in windows.items()
+    ]
+    input_rows = []
+    for name, w in windows.items():
+        signals = w["inputs"]["signals"] or {}
+        runs = w["inputs"]["runs"]
+        input_rows.append(
+            (
+                name,
+                signals.get("samples", 0),
+                signals.get("coverage"),
+                signals.get("gap_minutes"),
+                runs["runs"],
+                runs["failed"],
+                ", ".join(f"{k}={v}" for k, v in runs["failure_hist"].items()) or "-",
+                runs["duration_p95_s"],
+                ", ".join(f"{k}={v}" for k, v in w["inputs"]["proofs"].items()),
+                w["inputs"]["custody_age_d"],
+                ", ".join(w["unknown"]) or "-",
+            )
+        )
+    sli = document["sli"]["run_success"]
+    burn_rows = [
+        (f"{int(b['long_s'])}s / {int(b['short_s'])}s", b["factor"], b["long_rate"], b["short_rate"], b["firing"], b["severity"])
+        for b in document["sli"]["burn"]
+    ]
+    proof_rows = [(k, v["status"], v["run_id"] or "-") for k, v in document.get("proof_checks", {}).items()]
+    slo = windows[document["slo_window"]]
+    meta: dict[str, Any] = {
+        "scores": dg.MetadataValue.md(
+            markdown_table(["window", *COMPONENTS, "phase", "coherence", *(f"coherence[{c}]" for c in channel_names)], score_rows)
+        ),
+        "inputs": dg.MetadataValue.md(
+            markdown_table(
+                ["window", "samples", "coverage", "gap_min", "runs", "failed", "failure classes", "p95_s", "proofs",
+                 "custody_age_d", "unknown"],
+                input_rows,
+            )
+        ),
+        "run_success_sli": dg.MetadataValue.md(
+            f"SLI {sli['ratio']} over {int(sli['window_s'])} s ({sli['success']}/{sli['total']} logical runs), "
+            f"target {sli['target']}\n\n"
+            + markdown_table(["burn pair", "factor", "long rate", "short rate", "firing", "severity"], burn_rows)
+        ),
+        "proof_checks": dg.MetadataValue.md(markdown_table(["check", "latest", "run"], proof_rows)),
+        "path": dg.MetadataValue.path(str(output)),
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "data_end": str(document["data_end"]),
+    }
+    for component in (*COMPONENTS, "phase", "coherence"):
+        value = slo["scores"][component]
+        if value is not None:
+            meta[f"{component}_{document['slo_window']}"] = float(value)
+    return meta
+
+
+# ---- SLO checks --------------------------------------------------------------------------------
+
+
+def _load_document(workspace: LumenWorkspace) -> dict[str, Any] | None:
+    path = workspace.path(workspace.config.resonance.output)
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _result(verdict: SloVerdict) -> dg.AssetCheckResult:
+    metadata: dict[str, Any] = {"summary": verdict.summary}
+    for key, value in verdict.figures.items():
+        if value is None:
+            metadata[key] = dg.MetadataValue.null()
+        elif isinstance(value, bool | int | float | str):
+            metadata[key] = value
+    return dg.AssetCheckResult(
+        passed=verdict.passed,
+        severity=dg.AssetCheckSeverity(verdict.severity),
+        description=verdict.summary,
+        metadata=metadata,
+    )
+
+
+def _missing() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="logs/resonance.json not found: materialise resonance_scores first",
+    )
+
+
+def _document_check(name: str, description: str, judge):
+    @dg.asset_check(asset=resonance_scores, name=name, description=description)
+    def _check(workspace: LumenWorkspace) -> dg.AssetCheckResult:
+        document = _load_document(workspace)
+        if document is None:
+            return _missing()
+        return _result(judge(document, workspace))
+
+    return _check
+
+
+coherence_slo = _document_check(
+    "coherence_slo",
+    "Coherence of every observer channel in the SLO window: < 0.7 ERROR (page), < 0.85 WARN (segD §13.9).",
+    lambda doc, ws: coherence_verdict(doc, ws.config.resonance),
+)
+phase_slo = _document_check(
+    "phase_slo",
+    "Phase (p95 run duration / scale + failure rate): > 1.2 ERROR, > 0.7 WARN (segD §13.9).",
+    lambda doc, ws: phase_verdict(doc, ws.config.resonance),
+)
+creative_band_slo = _document_check(
+    "creative_band_slo",
+    "Window mean of creative_band >= the gateway's creative_band_min (0.22).",
+    lambda doc, ws: band_verdict(
+        doc, ws.config.resonance, "creative_band", ws.config.thresholds.creative_band_min, at_least=True
+    ),
+)
+risk_band_slo = _document_check(
+    "risk_band_slo",
+    "Window mean of risk_band <= the gateway's risk_band_max (0.35).",
+    lambda doc, ws: band_verdict(doc, ws.config.resonance, "risk_band", ws.config.thresholds.risk_band_max, at_least=False),
+)
+run_success_slo = _document_check(
+    "run_success_slo",
+    "Lumen's own run success SLI >= 99 % over 7 days, with multi-window burn-rate alerting (segC C9, fixed).",
+    lambda doc, ws: run_success_verdict(doc, ws.config.resonance),
+)
+
+
+def _newest_report_day(reports_dir: Path) -> date | None:
+    days = []
+    for path in reports_dir.glob("report_*.md") if reports_dir.is_dir() else []:
+        try:
+            days.append(date.fromisoformat(path.stem.removeprefix("report_")))
+        except ValueError:
+            continue
+    return max(days) if days else None
+
+
+def _newest_sample(path: Path) -> datetime | None:
+    """Newest metrics timestamp, reading only the ts column of the Parquet."""
+    if not path.exists():
+        return None
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    newest = pc.max(pq.read_table(path, columns=["ts"])["ts"]).as_py()
+    if newest is None:
+        return None
+    return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+
+
+@dg.asset_check(
+    asset=resonance_scores,
+    name="freshness_slo",
+    description="Freshness of the metrics stream, the effects table and the daily report.",
+)
+def freshness_slo(workspace: LumenWorkspace) -> dg.AssetCheckResult:
+    config = workspace.config
+    fresh = config.resonance.freshness
+    now = datetime.now(UTC)
+    last_ts = _newest_sample(workspace.state_dir / "metrics.parquet")
+    effects = workspace.path(config.paths.effects_csv)
+    history = workspace.path(config.paths.rules_history)
+    verdict = freshness_verdict(
+        now=now,
+        metrics_last_ts=last_ts,
+        metrics_max_age_s=fresh.metrics_max_age_s or config.metrics.freshness_max_age_s,
+        effects_mtime=datetime.fromtimestamp(effects.stat().st_mtime, UTC) if effects.exists() else None,
+        effects_expected=history.exists() and history.stat().st_size > 0,
+        effects_max_age_s=fresh.effects_max_age_s,
+        newest_report_day=_newest_report_day(workspace.path(fresh.reports_dir)),
+        today=now.astimezone(config.tz).date(),
+        report_max_age_days=fresh.report_max_age_days,
+        severity=fresh.severity,
+    )
+    return _result(verdict)
+
+
+resonance_job = dg.define_asset_job(
+    "resonance_job",
+    selection=dg.AssetSelection.assets(resonance_scores),
+    description="Recompute resonance scores and their SLO checks.",
+)
+
+
+def _schedules() -> list[dg.ScheduleDefinition]:
+    import os
+
+    from lumen_assets.config import load_config, resolve_config_path
+
+    try:
+        cron = load_config(
+            resolve_config_path(os.environ.get("LUMEN_WORKSPACE", "."), os.environ.get("LUMEN_CONFIG"))
+        ).resonance.schedule_cron
+    except Exception:  # a bad config is reported by the assets with file and key; never break loading
+        cron = "*/10 * * * *"
+    if not cron:
+        return []
+    return [
+        dg.ScheduleDefinition(
+            name="resonance_schedule",
+            job=resonance_job,
+            cron_schedule=cron,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description="Seed cadence was 1 min collect/map, 5 min push; Lumen recomputes on this cron.",
+        )
+    ]
+
+
+assets: list = [resonance_scores]
+asset_checks: list = [coherence_slo, phase_slo, creative_band_slo, risk_band_slo, run_success_slo, freshness_slo]
 sensors: list = []
-schedules: list = []
-jobs: list = []
+schedules: list = _schedules()
+jobs: list = [resonance_job]
 resources: dict = {}

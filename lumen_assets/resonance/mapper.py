@@ -27,13 +27,19 @@ def clamp01(value: float) -> float:
     return max(0.0, min(1.0, value))
 
 
-def normalized_variation(values: Sequence[float]) -> float:
-    """Relative mean absolute deviation Σ|x-μ| / (n·max(|μ|, eps)); 0 for an empty or flat series."""
+def normalized_variation(values: Sequence[float], scale: float | None = None) -> float:
+    """Mean absolute deviation over a scale: Σ|x-μ| / (n·max(|scale|, eps)); 0 for an empty or flat series.
+
+    The seed's scale is the series' own mean μ (`max(μ, 1e-9)`), which explodes for a non-positive or
+    near-zero mean; |μ| bounds it. Signal deltas pass the signal's level as the scale instead, because
+    the mean of a balanced signal's changes is ~0 by construction.
+    """
     xs = [float(x) for x in values if x is not None and math.isfinite(float(x))]
     if not xs or max(xs) == min(xs):
         return 0.0
     mean = sum(xs) / len(xs)
-    return sum(abs(x - mean) for x in xs) / (len(xs) * max(abs(mean), EPS))
+    denominator = abs(mean) if scale is None else abs(scale)
+    return sum(abs(x - mean) for x in xs) / (len(xs) * max(denominator, EPS))
 
 
 def normalized_entropy(histogram: Mapping[str, int]) -> float:
@@ -47,18 +53,26 @@ def normalized_entropy(histogram: Mapping[str, int]) -> float:
     return entropy / math.log2(len(counts))
 
 
-def symmetry_score(series_deltas: Sequence[float] | Mapping[str, Sequence[float]]) -> float | None:
-    """1 - normalized_variation(deltas), clamped; the mean over signals when given one series per signal.
+def symmetry_score(
+    series_deltas: Sequence[float] | Mapping[str, Sequence[float]], scales: Mapping[str, float] | None = None
+) -> float | None:
+    """1 - normalized_variation(deltas), clamped; the mean over signals when given one series per signal
+    (each scaled by `scales[signal]` when given, else by its own mean as in the seed).
 
     None when there is no series at all (the seed defaulted to `[0]`, i.e. "perfectly symmetric").
     """
     if isinstance(series_deltas, Mapping):
-        per_signal = [symmetry_score(deltas) for deltas in series_deltas.values()]
+        scales = scales or {}
+        per_signal = [_symmetry_one(deltas, scales.get(name)) for name, deltas in series_deltas.items()]
         known = [s for s in per_signal if s is not None]
         return sum(known) / len(known) if known else None
-    if len(series_deltas) == 0:
+    return _symmetry_one(series_deltas, None)
+
+
+def _symmetry_one(deltas: Sequence[float], scale: float | None) -> float | None:
+    if len(deltas) == 0:
         return None
-    return clamp01(1.0 - normalized_variation(series_deltas))
+    return clamp01(1.0 - normalized_variation(deltas, scale))
 
 
 def continuity_score(gap_minutes: float, tau_minutes: float = 120.0) -> float:
@@ -91,6 +105,7 @@ class ResonanceInputs:
     """What the mapper needs (the seed's flat `metrics.json`, segD §13.3), None where unknown."""
 
     series_deltas: Sequence[float] | Mapping[str, Sequence[float]] = ()  # one series, or one per signal
+    series_scales: Mapping[str, float] | None = None  # per signal: its level (window mean)
     gap_minutes: float | None = 0.0
     failure_hist: Mapping[str, int] = field(default_factory=dict)
     proofs: Mapping[str, bool | None] = field(default_factory=dict)  # signatures / chain / tlog
@@ -142,7 +157,7 @@ def map_resonance(
     duration_scale_s: float = 1.0,
 ) -> ResonanceScores:
     """The seed mapper, fixed. `duration_scale_s` is the seed's latency unit (1 s: phase = p95_ms/1000 + fail_rate)."""
-    symmetry = symmetry_score(inputs.series_deltas)
+    symmetry = symmetry_score(inputs.series_deltas, inputs.series_scales)
     continuity = None if inputs.gap_minutes is None else clamp01(continuity_score(inputs.gap_minutes, tau_minutes))
     entropy = clamp01(normalized_entropy(inputs.failure_hist))
     safety = safety_score(inputs.proofs, custody_score(inputs.custody_age_d, custody_max_age_d))

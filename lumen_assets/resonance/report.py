@@ -96,6 +96,7 @@ def build_report(
         run_side = run_inputs(outcomes, now, span)
         inputs = ResonanceInputs(
             series_deltas=signal.minute_deltas if signal is not None else {},
+            series_scales={k: v for k, v in signal.means.items() if v is not None} if signal is not None else None,
             gap_minutes=signal.gap_minutes if signal is not None else None,
             failure_hist=run_side["failure_hist"],
             proofs=dict(proofs),

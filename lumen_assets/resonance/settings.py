@@ -113,9 +113,12 @@ class SafetyChecksSettings(Section):
     The latest evaluation of each feeds `safety`; a check never evaluated is unknown, not ok.
     """
 
-    signatures: list[str] = Field(default_factory=lambda: ["attestations:dsse_signatures_valid"])
-    chain: list[str] = Field(default_factory=lambda: ["attestations:cert_chain_valid", "attestations:signer_not_revoked"])
-    tlog: list[str] = Field(default_factory=lambda: ["transparency_log:inclusion_proofs_valid"])
+    # `lumen verify` over every attested artefact covers DSSE signatures and the chain/CRL together
+    signatures: list[str] = Field(default_factory=lambda: ["transparency_log:attested_artefacts_verify"])
+    chain: list[str] = Field(default_factory=lambda: ["transparency_log:attested_artefacts_verify"])
+    tlog: list[str] = Field(
+        default_factory=lambda: ["transparency_log:new_leaves_included", "transparency_log:checkpoint_consistent"]
+    )
 
     @field_validator("signatures", "chain", "tlog")
     @classmethod
@@ -135,7 +138,7 @@ class ResonanceSettings(Section):
     channels: dict[str, ChannelWeights] = Field(default_factory=_seed_channels)
     tau_minutes: float = Field(120.0, gt=0)
     custody_max_age_d: float = Field(180.0, gt=0)
-    custody_records: str = "custody/records"
+    custody_records: str = "attest/custody/records"
     duration_scale_s: float = Field(
         600.0, gt=0, description="phase = p95 run duration / this + failure rate (seed: latency in seconds)"
     )

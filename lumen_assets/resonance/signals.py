@@ -1,7 +1,8 @@
 """Signal-side inputs of the resonance mapper, from the typed metrics frame (ts UTC + four signals).
 
-- symmetry input: absolute per-minute changes of each signal's one-minute mean (the seed's
-  "1 - normalized_variation(diff(rate(metrics)))", segD §13.2; its collector was a stub);
+- symmetry input: per-minute changes of each signal's one-minute mean (the seed's
+  "1 - normalized_variation(diff(rate(metrics)))", segD §13.2; its collector was a stub), whose
+  deviation is measured against the signal's level: spikes and drops lower symmetry, steady noise does not;
 - continuity input: minutes lost to gaps, i.e. for every step longer than `gap_factor` sample periods, the
   time beyond one period (a blank cell is a missing value, not a gap: the row was still written);
 - the SLO inputs: window means of creative_band and risk_band (blank cells skipped, never read as 0).
@@ -56,12 +57,12 @@ def gap_minutes(ts: pd.Series, sample_rate_hz: float, gap_factor: float) -> tupl
 
 
 def minute_deltas(frame: pd.DataFrame, signal: str) -> list[float]:
-    """|Δ| between consecutive one-minute means of a signal (minutes without data are skipped, not 0)."""
+    """Signed Δ between consecutive one-minute means of a signal (minutes without data are skipped, not 0)."""
     series = frame.set_index("ts")[signal].dropna()
     if series.empty:
         return []
     per_minute = series.resample("1min").mean().dropna()
-    return [float(abs(d)) for d in per_minute.diff().dropna().to_numpy()]
+    return [float(d) for d in per_minute.diff().dropna().to_numpy()]
 
 
 def summarise_window(

@@ -1,7 +1,135 @@
-"""Dagster definitions contributed by the tlog area."""
+"""Dagster definitions contributed by the tlog area: the `transparency_log` asset and its integrity checks."""
 
-assets: list = []
-asset_checks: list = []
+
+import json
+
+import dagster as dg
+
+from lumen_assets.attest.issue import find_artifacts, log_envelopes, unlogged_envelopes
+from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
+from lumen_assets.attest.verifier import TrustLayout, verify_artifact
+from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
+from lumen_assets.tlog.log import TransparencyLog
+from lumen_assets.tlog.merkle import leaf_hash, verify_inclusion
+from lumen_assets.tlog.publish import check_consistency
+from resources.signer import LumenSigner
+from resources.workspace import LumenWorkspace
+
+INCLUSION_CHECK = "new_leaves_included"
+CONSISTENCY_CHECK = "checkpoint_consistent"
+
+
+@dg.asset(
+    key="transparency_log",
+    group_name="trust",
+    deps=[dg.AssetKey("attestations")],
+    kinds={"rfc9162"},
+    owners=["team:lumen"],
+    check_specs=[
+        dg.AssetCheckSpec(INCLUSION_CHECK, asset="transparency_log", blocking=True,
+                          description="every new leaf's inclusion proof verifies against the new checkpoint"),
+        dg.AssetCheckSpec(CONSISTENCY_CHECK, asset="transparency_log", blocking=True,
+                          description="the new checkpoint is consistent with the previous one (append-only)"),
+    ],
+    description=(
+        "Append-only RFC 9162 Merkle log of the attestation envelopes under tlog/, a signed C2SP checkpoint "
+        "after every append (tlog/checkpoint, history in tlog/checkpoints/), and attest/<path>.proof.json "
+        "beside each envelope (seed segD §7.9, §8)."
+    ),
+)
+def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspace, signer: LumenSigner) -> dg.MaterializeResult:
+    config = workspace.config
+    root = workspace.root_path
+    keystore = signer.keystore(root, config.attest.keystore_dir)
+    try:
+        name, key = signer.log_key(keystore)
+    except TrustError as exc:
+        raise dg.Failure(description=f"no usable log key: {exc}") from exc
+    vkey = (root / config.attest.trust_dir / TRUST_LOG_VKEY).read_text().strip()
+    tlog_dir = root / config.tlog.dir
+    pending = unlogged_envelopes(root, config.attest.attest_dir)
+    results = []
+    for start in range(0, max(len(pending), 1), config.tlog.batch_size):
+        results.append(log_envelopes(root, pending[start:start + config.tlog.batch_size], tlog_dir, config.tlog.origin,
+                                     name, key, attest_dir=config.attest.attest_dir))
+    first, last = results[0], results[-1]
+
+    # Check 1: every new leaf verifies against the new checkpoint (re-read from disk, as a verifier would).
+    failures = []
+    try:
+        checkpoint = open_checkpoint((tlog_dir / "checkpoint").read_text(), vkey, origin=config.tlog.origin)
+    except CheckpointError as exc:
+        checkpoint, failures = None, [f"checkpoint: {exc}"]
+    leaves = [leaf for result in results for leaf in result.leaves]
+    if checkpoint is not None:
+        for leaf in leaves:
+            rel = leaf["name"]
+            envelope = (root / config.attest.attest_dir / (rel + ".dsse.json")).read_bytes()
+            with TransparencyLog(tlog_dir) as log:
+                proof = log.inclusion_proof(leaf["index"], checkpoint.tree_size)
+            if not verify_inclusion(leaf_hash(envelope), leaf["index"], checkpoint.tree_size, proof, checkpoint.root_hash):
+                failures.append(rel)
+    inclusion = dg.AssetCheckResult(
+        check_name=INCLUSION_CHECK, passed=not failures, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"new_leaves": len(leaves), "failed": dg.MetadataValue.json(failures[:50])},
+    )
+
+    # Check 2: previous checkpoint -> new checkpoint is an append-only extension.
+    consistent, detail = True, "first checkpoint"
+    if first.previous_note is not None and checkpoint is not None:
+        try:
+            previous = open_checkpoint(first.previous_note, vkey, origin=config.tlog.origin)
+            consistent = check_consistency(tlog_dir, previous, checkpoint)
+            detail = f"{previous.tree_size} -> {checkpoint.tree_size}"
+        except CheckpointError as exc:
+            consistent, detail = False, f"previous checkpoint does not verify: {exc}"
+    elif checkpoint is None:
+        consistent, detail = False, "no verifiable checkpoint"
+    consistency = dg.AssetCheckResult(
+        check_name=CONSISTENCY_CHECK, passed=consistent, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"sizes": detail},
+    )
+
+    table = "| index | envelope of | leaf hash |\n|---|---|---|\n" + "".join(
+        f"| {leaf['index']} | `{leaf['name']}` | `{leaf['leaf_hash'][:16]}…` |\n" for leaf in leaves[:200]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "tree_size": dg.MetadataValue.int(last.checkpoint.tree_size),
+            "root_hash": dg.MetadataValue.text(last.checkpoint.root_hash.hex()),
+            "new_leaves": dg.MetadataValue.int(len(leaves)),
+            "checkpoint": dg.MetadataValue.md(f"```\n{last.note}```"),
+            "leaves": dg.MetadataValue.md(table),
+            "tlog_dir": dg.MetadataValue.path(str(tlog_dir)),
+        },
+        check_results=[inclusion, consistency],
+    )
+
+
+@dg.asset_check(
+    asset=transparency_log,
+    name="attested_artefacts_verify",
+    description="`lumen verify` passes for every attested artefact (signature, chain, CRL, subject, inclusion, log audit)",
+)
+def attested_artefacts_verify(workspace: LumenWorkspace) -> dg.AssetCheckResult:
+    config = workspace.config
+    root = workspace.root_path
+    layout = TrustLayout(config.attest.attest_dir, config.attest.trust_dir, config.tlog.dir, config.tlog.origin)
+    failures, count = {}, 0
+    for spec in config.attest.artifacts:
+        for rel in find_artifacts(root, [spec.glob], spec.exclude):
+            count += 1
+            report = verify_artifact(root / rel, root, layout, audit_log=False)
+            if not report.ok:
+                failures[rel] = report.failure
+    return dg.AssetCheckResult(
+        passed=not failures, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"verified": count, "failures": dg.MetadataValue.json(json.loads(json.dumps(failures))) if failures else "none"},
+    )
+
+
+assets: list = [transparency_log]
+asset_checks: list = [attested_artefacts_verify]
 sensors: list = []
 schedules: list = []
 jobs: list = []

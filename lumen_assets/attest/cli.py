@@ -1,0 +1,277 @@
+"""`lumen keys ...`, `lumen verify ...`, `lumen custody ...` (seed segD §2-§5, §8.3)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _config(workspace: Path | None, config: str | None):
+    from lumen_assets.config import load_config, resolve_config_path
+
+    return load_config(resolve_config_path(workspace or Path.cwd(), config))
+
+
+def _secret(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise SystemExit(f"lumen: set the passphrase in ${name} (it is read from the environment only)")
+    return value
+
+
+def _err(message: str) -> int:
+    print(f"lumen: {message}", file=sys.stderr)
+    return EXIT_FAIL
+
+
+# -- keys -------------------------------------------------------------------------------------------
+
+
+def cmd_init_root(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.keys import TrustError, fingerprint, init_root, load_cert
+
+    settings = _config(args.workspace, args.config).attest
+    try:
+        paths = init_root(Path(args.out), _secret(settings.root_passphrase_env), common_name=args.name,
+                          years=args.years or settings.root_years, workspace=args.workspace)
+    except TrustError as exc:
+        return _err(str(exc))
+    print(f"root CA created in {paths.directory} (key encrypted, 0600); keep this folder offline")
+    print(f"root fingerprint sha256 {fingerprint(load_cert(paths.cert))}")
+    return EXIT_OK
+
+
+def cmd_issue_signer(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.keys import TrustError, init_log_key, issue_signer
+
+    config = _config(args.workspace, args.config)
+    settings = config.attest
+    keystore = _keystore(args.workspace, settings.keystore_dir)
+    try:
+        cert = issue_signer(Path(args.root), _secret(settings.root_passphrase_env), keystore,
+                            _secret(settings.passphrase_env), args.workspace / settings.trust_dir,
+                            days=args.days or settings.signer_days, overlap_days=settings.overlap_days
+                            if args.overlap_days is None else args.overlap_days)
+        if not (keystore / "log" / "key.pem").exists():
+            init_log_key(keystore, _secret(settings.passphrase_env), args.workspace / settings.trust_dir,
+                         config.tlog.origin)
+    except TrustError as exc:
+        return _err(str(exc))
+    print(f"signer {cert.serial_number:x} issued, valid until {cert.not_valid_after_utc.isoformat()}; "
+          f"public certificate in {settings.trust_dir}/signers/")
+    return EXIT_OK
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.keys import TrustError, revoke
+
+    settings = _config(args.workspace, args.config).attest
+    try:
+        revoke(Path(args.root), _secret(settings.root_passphrase_env), args.serial, reason=args.reason,
+               trust_dir=args.workspace / settings.trust_dir if args.workspace else None)
+    except (TrustError, ValueError) as exc:
+        return _err(str(exc))
+    print(f"serial {args.serial} revoked; CRL re-signed" + (" and published to the workspace" if args.workspace else ""))
+    return EXIT_OK
+
+
+def cmd_init_log(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.keys import TrustError, init_log_key
+
+    config = _config(args.workspace, args.config)
+    try:
+        vkey = init_log_key(_keystore(args.workspace, config.attest.keystore_dir),
+                            _secret(config.attest.passphrase_env), args.workspace / config.attest.trust_dir,
+                            args.name or config.tlog.origin)
+    except TrustError as exc:
+        return _err(str(exc))
+    print(f"log verifier key: {vkey}")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.keys import read_keystore
+
+    settings = _config(args.workspace, args.config).attest
+    meta = read_keystore(_keystore(args.workspace, settings.keystore_dir))
+    print(json.dumps(meta, indent=2, sort_keys=True))
+    return EXIT_OK
+
+
+def cmd_retire(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.keys import retire_signers
+
+    settings = _config(args.workspace, args.config).attest
+    retired = retire_signers(_keystore(args.workspace, settings.keystore_dir))
+    print(f"retired {len(retired)} signer key(s): {', '.join(retired) or '-'}")
+    return EXIT_OK
+
+
+def _keystore(workspace: Path, rel: str) -> Path:
+    path = Path(rel).expanduser()
+    return path if path.is_absolute() else workspace / path
+
+
+# -- verify -----------------------------------------------------------------------------------------
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.verifier import TrustLayout, verify_artifact
+
+    workspace = (args.workspace or _guess_workspace(Path(args.path))).resolve()
+    config = _config(workspace, args.config)
+    layout = TrustLayout(config.attest.attest_dir, config.attest.trust_dir, config.tlog.dir, config.tlog.origin)
+    if args.sigstore_bundle:
+        return _verify_sigstore(Path(args.path), Path(args.sigstore_bundle), args)
+    report = verify_artifact(Path(args.path), workspace, layout, root_cert=Path(args.root) if args.root else None,
+                             audit_log=not args.no_log_audit)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for step in report.steps:
+            print(f"{'ok  ' if step['ok'] else 'FAIL'} {step['step']:<12} {step['detail']}")
+        print(f"{report.artifact}: {'VERIFIED' if report.ok else 'NOT VERIFIED: ' + str(report.failure)}")
+    return EXIT_OK if report.ok else EXIT_FAIL
+
+
+def _guess_workspace(path: Path) -> Path:
+    """The nearest parent holding attest/trust (so `lumen verify FILE` works from anywhere)."""
+    for parent in path.resolve().parents:
+        if (parent / "attest" / "trust").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def _verify_sigstore(path: Path, bundle: Path, args: argparse.Namespace) -> int:
+    try:
+        from sigstore.models import Bundle
+        from sigstore.verify import Verifier, policy
+    except ImportError:
+        return _err("--sigstore-bundle needs the optional `sigstore` package (pip install sigstore)")
+    try:
+        verifier = Verifier.production(offline=True)
+        verifier.verify_artifact(path.read_bytes(), Bundle.from_json(bundle.read_bytes()), policy.UnsafeNoOp()
+                                 if not args.identity else policy.Identity(identity=args.identity, issuer=args.issuer))
+    except Exception as exc:  # noqa: BLE001 - sigstore raises several types; the message is what matters
+        return _err(f"sigstore bundle does not verify: {exc}")
+    print(f"{path}: sigstore bundle VERIFIED (offline, sigstore's trusted root)")
+    return EXIT_OK
+
+
+# -- custody ----------------------------------------------------------------------------------------
+
+
+def cmd_custody_record(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.custody import CustodyError, write_record
+    from lumen_assets.attest.keys import TRUST_ROOT, fingerprint, load_cert
+
+    settings = _config(args.workspace, args.config).attest
+    root_pem = args.workspace / settings.trust_dir / TRUST_ROOT
+    try:
+        path, digest = write_record(
+            args.workspace / settings.custody.records_dir, args.event,
+            [w.strip() for w in args.witnesses.split(",") if w.strip()], notes=args.notes,
+            root_fingerprint=fingerprint(load_cert(root_pem)) if root_pem.exists() else None,
+            auditors=[a.strip() for a in (args.auditors or "").split(",") if a.strip()],
+            seal_ok=args.seal_ok, photos=[Path(p) for p in args.photo or []],
+        )
+    except (CustodyError, OSError) as exc:
+        return _err(str(exc))
+    print(json.dumps({"path": str(path), "sha256": digest}))
+    return EXIT_OK
+
+
+def cmd_custody_packet(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.custody import render_packet
+    from lumen_assets.attest.keys import TRUST_ROOT, TrustError, fingerprint, load_cert
+
+    settings = _config(args.workspace, args.config).attest
+    try:
+        root = load_cert(Path(args.root_cert) if args.root_cert else args.workspace / settings.trust_dir / TRUST_ROOT)
+    except TrustError as exc:
+        return _err(str(exc))
+    out = Path(args.out) if args.out else args.workspace / settings.custody.prints_dir / "ceremony_packet.pdf"
+    render_packet(out, fingerprint(root), root.subject.rfc4514_string())
+    print(f"ceremony packet: {out}")
+    return EXIT_OK
+
+
+# -- registration ---------------------------------------------------------------------------------
+
+
+def _workspace_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--workspace", type=lambda s: Path(s).expanduser().resolve(), required=required,
+                        help="the workspace folder")
+    parser.add_argument("--config", help="config file (default: WORKSPACE/lumen.yaml, else config/lumen.yaml)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    keys = subparsers.add_parser("keys", help="root CA, signer certificates, CRL, log key")
+    sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+
+    p = sub.add_parser("init-root", help="create the offline root CA (passphrase: $LUMEN_ROOT_PASS)")
+    p.add_argument("--out", required=True, help="an offline folder OUTSIDE the workspace")
+    p.add_argument("--name", default="Lumen Root CA")
+    p.add_argument("--years", type=int)
+    _workspace_arg(p, required=False)
+    p.set_defaults(func=cmd_init_root)
+
+    p = sub.add_parser("issue-signer", help="issue (or rotate to) a new signer certificate from the root")
+    p.add_argument("--root", required=True, help="the root folder made by init-root")
+    p.add_argument("--days", type=int)
+    p.add_argument("--overlap-days", type=int, help="how long the previous signer stays usable")
+    _workspace_arg(p)
+    p.set_defaults(func=cmd_issue_signer)
+
+    p = sub.add_parser("revoke", help="revoke a certificate serial (hex) in the root-signed CRL")
+    p.add_argument("serial")
+    p.add_argument("--root", required=True)
+    p.add_argument("--reason", default="unspecified")
+    _workspace_arg(p, required=False)
+    p.set_defaults(func=cmd_revoke)
+
+    p = sub.add_parser("init-log", help="create the transparency log's checkpoint key")
+    p.add_argument("--name", help="key name (default: tlog.origin)")
+    _workspace_arg(p)
+    p.set_defaults(func=cmd_init_log)
+
+    p = sub.add_parser("list", help="show the keystore: current signer, rotations, log key")
+    _workspace_arg(p)
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("retire", help="delete private keys of rotated-out signers whose overlap ended")
+    _workspace_arg(p)
+    p.set_defaults(func=cmd_retire)
+
+    v = subparsers.add_parser("verify", help="verify an artefact: digest, DSSE, chain, CRL, inclusion, log")
+    v.add_argument("path")
+    _workspace_arg(v, required=False)
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--root", help="pin this root certificate instead of WORKSPACE/attest/trust/root.pem")
+    v.add_argument("--no-log-audit", action="store_true", help="skip the full audit of the workspace log")
+    v.add_argument("--sigstore-bundle", help="verify a sigstore bundle offline instead (needs `sigstore`)")
+    v.add_argument("--identity", help="with --sigstore-bundle: expected signer identity")
+    v.add_argument("--issuer", help="with --sigstore-bundle: expected OIDC issuer")
+    v.set_defaults(func=cmd_verify)
+
+    custody = subparsers.add_parser("custody", help="root custody: ceremony records and the printable packet")
+    csub = custody.add_subparsers(dest="custody_command", required=True, metavar="ACTION")
+    p = csub.add_parser("record", help="write a ceremony record (its sha256 goes into records.jsonl)")
+    p.add_argument("--event", required=True, help="initial, quarterly_audit, offline_signing, incident, restore_drill")
+    p.add_argument("--witnesses", default="", help="comma-separated names")
+    p.add_argument("--auditors", default="")
+    p.add_argument("--seal-ok", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--photo", action="append", help="a photo file to hash into the record (repeatable)")
+    p.add_argument("--notes", default="")
+    _workspace_arg(p)
+    p.set_defaults(func=cmd_custody_record)
+    p = csub.add_parser("packet", help="render the ceremony checklist PDF with the root fingerprint QR")
+    p.add_argument("--out", help="PDF path (default: custody.prints_dir/ceremony_packet.pdf)")
+    p.add_argument("--root-cert", help="root certificate (default: the workspace trust folder's)")
+    _workspace_arg(p)
+    p.set_defaults(func=cmd_custody_packet)

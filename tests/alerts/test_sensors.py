@@ -1,0 +1,177 @@
+"""The alert sensors end to end: real HTTP receiver and SMTP server on 127.0.0.1, real Dagster instance.
+
+Data breaks an SLO -> the check fails -> one alert per channel; data fixed -> one resolution per channel.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lumen_assets.alerts.sensors import check_alert_sensor, run_failure_alert_sensor
+from lumen_assets.resonance.defs import asset_checks, resonance_scores
+from resources.notifiers_alerts import AlertChannelsResource
+from resources.workspace import LumenWorkspace
+from tests.resonance.conftest import write_metrics, write_report
+
+
+def configure(root: Path, smtp_port: int, **alerts) -> None:
+    config = {
+        "resonance": {"schedule_cron": None},
+        "alerts": {
+            "smtp": {"enabled": True, "host": "127.0.0.1", "port": smtp_port, "recipients": ["oncall@example.com"]},
+            "webhook": {"backoff_s": 0.01},
+            "ui_base_url": "http://dagster.local:3000",
+            **alerts,
+        },
+    }
+    (root / "lumen.yaml").write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
+
+
+def resources(root: Path, webhook_url: str | None) -> dict:
+    return {
+        "workspace": LumenWorkspace(root=str(root)),
+        "alert_channels": AlertChannelsResource(webhook_url=webhook_url, webhook_token="tok-not-in-messages"),
+    }
+
+
+def tick(instance, res, cursor):
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=res) as context:
+        result = check_alert_sensor.evaluate_tick(context)
+    assert result.run_requests == []
+    return result.cursor
+
+
+def materialize(root, instance):
+    result = dg.materialize(
+        [resonance_scores, *asset_checks], resources={"workspace": LumenWorkspace(root=str(root))}, instance=instance
+    )
+    assert result.success
+    return result
+
+
+def file_alerts(root: Path) -> list[dict]:
+    path = root / "logs" / "alerts.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.integration
+def test_one_alert_per_channel_then_one_resolution(tmp_path, http_receiver, smtp_server):
+    configure(tmp_path, smtp_server.port)
+    res = resources(tmp_path, http_receiver.url)
+    instance = dg.DagsterInstance.ephemeral()
+    write_report(tmp_path)
+
+    write_metrics(tmp_path, creative=0.10)  # breaks creative_band mean >= 0.22
+    materialize(tmp_path, instance)
+    cursor = tick(instance, res, None)
+
+    assert len(http_receiver.requests) == 1
+    assert len(smtp_server.messages) == 1
+    assert len(file_alerts(tmp_path)) == 1
+    payload = http_receiver.requests[0]["json"]
+    assert payload["text"] == "[Lumen] FIRING WARN: resonance_scores/creative_band_slo"
+    body = json.dumps(payload)
+    assert "creative_band_mean" in body and "0.1" in body and "http://dagster.local:3000/runs/" in body
+    assert "tok-not-in-messages" not in body
+    assert smtp_server.messages[0]["Subject"] == payload["text"]
+    record = file_alerts(tmp_path)[0]
+    assert (record["kind"], record["asset"], record["check"], record["severity"]) == (
+        "firing", "resonance_scores", "creative_band_slo", "WARN"
+    )
+
+    # still broken, evaluated again: nothing in between
+    materialize(tmp_path, instance)
+    cursor = tick(instance, res, cursor)
+    assert len(http_receiver.requests) == 1 and len(smtp_server.messages) == 1 and len(file_alerts(tmp_path)) == 1
+
+    write_metrics(tmp_path, creative=0.30)  # fixed
+    materialize(tmp_path, instance)
+    cursor = tick(instance, res, cursor)
+    assert len(http_receiver.requests) == 2 and len(smtp_server.messages) == 2 and len(file_alerts(tmp_path)) == 2
+    assert http_receiver.requests[1]["json"]["text"] == "[Lumen] RESOLVED WARN: resonance_scores/creative_band_slo"
+    assert file_alerts(tmp_path)[1]["since"] is not None
+
+    # a further tick with no new evaluations sends nothing and keeps the cursor
+    assert tick(instance, res, cursor) == cursor
+    assert len(http_receiver.requests) == 2
+
+
+def test_bounded_batches_walk_the_backlog_in_order(tmp_path):
+    configure(tmp_path, 25, batch_size=2, smtp={"enabled": False})
+    res = resources(tmp_path, None)
+    instance = dg.DagsterInstance.ephemeral()
+    write_report(tmp_path)
+    write_metrics(tmp_path, creative=0.10)
+    materialize(tmp_path, instance)  # 6 evaluations, one failing
+    write_metrics(tmp_path, creative=0.30)
+    materialize(tmp_path, instance)  # 6 more, all passing
+    cursor, ticks = None, 0
+    while True:
+        new = tick(instance, res, cursor)
+        ticks += 1
+        if new == cursor:
+            break
+        cursor = new
+    assert ticks == 7  # 12 evaluations / 2 per tick + one idle tick
+    assert [a["kind"] for a in file_alerts(tmp_path)] == ["firing", "resolved"]
+
+
+def test_rate_limit_suppresses_and_keeps_resolution_silent(tmp_path):
+    configure(tmp_path, 25, rate_limit={"max_alerts": 1, "window_s": 3600}, smtp={"enabled": False})
+    res = resources(tmp_path, None)
+    instance = dg.DagsterInstance.ephemeral()
+    write_metrics(tmp_path, creative=0.10, risk=0.5)  # two failing checks, and freshness (no report)
+    materialize(tmp_path, instance)
+    cursor = tick(instance, res, None)
+    assert len(file_alerts(tmp_path)) == 1
+    write_metrics(tmp_path, creative=0.30, risk=0.2)
+    write_report(tmp_path)
+    materialize(tmp_path, instance)
+    tick(instance, res, cursor)
+    # only the resolution of the alert that was actually sent (and the limit is still spent)
+    assert [a["kind"] for a in file_alerts(tmp_path)] == ["firing"]
+
+
+@dg.asset
+def broken_asset():
+    raise ConnectionResetError("Connection reset by peer (password=hunter2)")
+
+
+def _failure_context(instance, run, res):
+    failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0].dagster_event
+    return dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor",
+        dagster_instance=instance,
+        dagster_run=run,
+        dagster_event=failure,
+        resources=res,
+    ).for_run_failure()
+
+
+def test_run_failure_alert_classifies_without_leaking(tmp_path):
+    configure(tmp_path, 25, smtp={"enabled": False})
+    res = resources(tmp_path, None)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([broken_asset], instance=instance, raise_on_error=False)
+    run = instance.get_run_by_id(result.run_id)
+    run_failure_alert_sensor(_failure_context(instance, run, res))
+    (alert,) = file_alerts(tmp_path)
+    assert alert["kind"] == "run_failure" and alert["run_id"] == run.run_id
+    assert alert["figures"]["failure_class"] == "network"
+    assert alert["asset"] == "broken_asset"
+    assert "hunter2" not in json.dumps(alert) and "Connection reset" not in json.dumps(alert)
+
+
+def test_run_that_will_be_retried_is_skipped(tmp_path):
+    configure(tmp_path, 25, smtp={"enabled": False})
+    res = resources(tmp_path, None)
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([broken_asset], instance=instance, raise_on_error=False, tags={"dagster/will_retry": "true"})
+    run = instance.get_run_by_id(result.run_id)
+    outcome = run_failure_alert_sensor(_failure_context(instance, run, res))
+    assert isinstance(outcome, dg.SkipReason) and "will be retried" in outcome.skip_message
+    assert file_alerts(tmp_path) == []

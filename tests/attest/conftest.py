@@ -1,0 +1,44 @@
+"""A small attested workspace: demo trust (root outside), two artefacts signed and logged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lumen_assets.attest.issue import attest_artifact, log_envelopes
+from lumen_assets.attest.keys import DEMO_PASSPHRASE, DemoTrust, bootstrap_demo_trust, current_signer, log_key
+
+ORIGIN = "lumen.local/tlog"
+
+
+@dataclass
+class Attested:
+    workspace: Path
+    trust: DemoTrust
+    report: Path
+    posterior: Path
+
+
+def attest_and_log(workspace: Path, rels: list[str], trust: DemoTrust) -> None:
+    signer = current_signer(trust.keystore, DEMO_PASSPHRASE)
+    for rel in rels:
+        attest_artifact(workspace, rel, signer, asset_key="test_asset", run_id="run-1", config_digest="0" * 64,
+                        materials=[{"uri": "logs/metrics.csv", "digest": {"sha256": "1" * 64}}])
+    name, key = log_key(trust.keystore, DEMO_PASSPHRASE)
+    log_envelopes(workspace, rels, workspace / "tlog", ORIGIN, name, key)
+
+
+@pytest.fixture
+def attested(tmp_path: Path) -> Attested:
+    workspace = tmp_path / "ws"
+    (workspace / "controls" / "reports").mkdir(parents=True)
+    (workspace / "logs").mkdir()
+    report = workspace / "controls" / "reports" / "report_2025-01-02.md"
+    report.write_text("# 일일 리포트\n\nall good\n", encoding="utf-8")
+    posterior = workspace / "logs" / "bayes_posterior.jsonl"
+    posterior.write_text('{"rule":"creative_min","p_improve":0.9}\n')
+    trust = bootstrap_demo_trust(workspace, tmp_path / "offline-root")
+    attest_and_log(workspace, ["controls/reports/report_2025-01-02.md", "logs/bayes_posterior.jsonl"], trust)
+    return Attested(workspace, trust, report, posterior)

@@ -1,0 +1,86 @@
+"""The Dagster layer: attestations -> transparency_log materialise, checks pass, a second run stays consistent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from lumen_assets.attest.defs import attestations
+from lumen_assets.attest.keys import DEMO_PASSPHRASE, bootstrap_demo_trust
+from lumen_assets.attest.verifier import TrustLayout, verify_artifact
+from lumen_assets.tlog.defs import attested_artefacts_verify, transparency_log
+from resources.signer import LumenSigner
+from resources.workspace import LumenWorkspace
+
+
+def _workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    (ws / "controls" / "reports").mkdir(parents=True)
+    (ws / "logs").mkdir()
+    (ws / "archive" / "2025-01-02").mkdir(parents=True)
+    (ws / "controls" / "reports" / "report_2025-01-02.md").write_text("# report\n")
+    (ws / "controls" / "reports" / "report_2025-01-02.pdf").write_bytes(b"%PDF-1.4 fake\n")
+    (ws / "archive" / "2025-01-02" / "bundle.tar.gz").write_bytes(b"\x1f\x8b tar")
+    (ws / "logs" / "bayes_posterior.jsonl").write_text('{"rule":"risk_max"}\n')
+    (ws / "logs" / "metrics.csv").write_text("ts,phase_diff,entropy_rate,creative_band,risk_band\n")
+    bootstrap_demo_trust(ws, tmp_path / "offline-root")
+    return ws
+
+
+def _run(ws: Path, instance: dg.DagsterInstance) -> dg.ExecuteInJobResult:
+    return dg.materialize(
+        [attestations, transparency_log],
+        resources={"workspace": LumenWorkspace(root=str(ws)), "signer": LumenSigner(passphrase=DEMO_PASSPHRASE)},
+        instance=instance,
+    )
+
+
+def test_materialise_attests_logs_and_checks(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    result = _run(ws, instance)
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"new_leaves_included": True, "checkpoint_consistent": True}
+    meta = result.asset_materializations_for_node("attestations")[0].metadata
+    assert meta["attested"].value == 4 and meta["new_envelopes"].value == 4
+    envelope = json.loads((ws / "attest/controls/reports/report_2025-01-02.pdf.dsse.json").read_text())
+    statement = json.loads(__import__("base64").b64decode(envelope["payload"]))
+    assert statement["predicate"]["partition"] == "2025-01-02"
+    assert statement["predicate"]["assetKey"] == "daily_report"
+    assert statement["predicate"]["materials"][0]["uri"] == "logs/metrics.csv"
+    layout = TrustLayout(log_origin="lumen.local/tlog")
+    for rel in ("controls/reports/report_2025-01-02.md", "archive/2025-01-02/bundle.tar.gz", "logs/bayes_posterior.jsonl"):
+        report = verify_artifact(ws / rel, ws, layout)
+        assert report.ok, report.failure
+
+    # A second run with one changed artefact appends one leaf; the new checkpoint is consistent with the old.
+    (ws / "logs" / "bayes_posterior.jsonl").write_text('{"rule":"risk_max","p_improve":0.7}\n')
+    second = _run(ws, instance)
+    assert second.success
+    tlog_meta = second.asset_materializations_for_node("transparency_log")[0].metadata
+    assert tlog_meta["tree_size"].value == 5 and tlog_meta["new_leaves"].value == 1
+    assert all(e.passed for e in second.get_asset_check_evaluations())
+    assert len(list((ws / "tlog" / "checkpoints").iterdir())) == 2
+
+    check = attested_artefacts_verify(LumenWorkspace(root=str(ws)))
+    assert check.passed
+    (ws / "controls" / "reports" / "report_2025-01-02.md").write_text("# tampered\n")
+    check = attested_artefacts_verify(LumenWorkspace(root=str(ws)))
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_missing_signer_fails_with_a_clear_message(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "logs").mkdir(parents=True)
+    (ws / "logs" / "bayes_posterior.jsonl").write_text("{}\n")
+    result = dg.materialize(
+        [attestations],
+        resources={"workspace": LumenWorkspace(root=str(ws)), "signer": LumenSigner(passphrase="x")},
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.failure_data_for_node("attestations")
+    assert "no signer has been issued" in str(failure.user_failure_data.description)
