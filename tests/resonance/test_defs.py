@@ -100,7 +100,7 @@ def test_failed_runs_feed_entropy_phase_and_the_sli(workspace_root):
 def test_failed_integrity_check_makes_safety_zero(workspace_root):
     write_metrics(workspace_root)
     (workspace_root / "attest" / "custody" / "records").mkdir(parents=True)
-    (workspace_root / "custody" / "records" / "initial_20250101T000000Z.json").write_text(
+    (workspace_root / "attest" / "custody" / "records" / "initial_20250101T000000Z.json").write_text(
         json.dumps({"ts_utc": (datetime.now(UTC) - timedelta(days=90)).isoformat(), "event": "initial"})
     )
     instance = dg.DagsterInstance.ephemeral()
