@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -90,19 +90,22 @@ class EffectsSettings(Section):
         return self
 
 
-class RulesSettings(Section):
-    """Maps the seed's rule names onto the thresholds they set (seed: nothing mapped them)."""
-
-    thresholds: dict[str, str] = Field(
-        default_factory=lambda: {"creative_min": "creative_band_min", "risk_max": "risk_band_max"}
-    )
-
-
 class ThresholdsSettings(Section):
     """The gateway's signal thresholds (seed gateway_activation.yaml resonance.thresholds)."""
 
     creative_band_min: float = Field(0.22, ge=0, le=1)
     risk_band_max: float = Field(0.35, ge=0, le=1)
+
+
+ThresholdName = Literal.__getitem__(tuple(ThresholdsSettings.model_fields))  # a key of `thresholds`
+
+
+class RulesSettings(Section):
+    """Maps the seed's rule names onto the thresholds they set (seed: nothing mapped them)."""
+
+    thresholds: dict[str, ThresholdName] = Field(
+        default_factory=lambda: {"creative_min": "creative_band_min", "risk_max": "risk_band_max"}
+    )
 
 
 class SensorSettings(Section):

@@ -12,7 +12,9 @@ slower row-by-row validation run, so a clean 13 M-row file reads in a few second
 from __future__ import annotations
 
 import math
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
+from lumen_assets.ingest.timestamps import ISO_WITH_OFFSET, TimestampError, parse_timestamp
 
 SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
 COLUMNS = ("ts", *SIGNALS)
@@ -62,11 +64,23 @@ class MetricsIngest:
 def _check_header(path: Path) -> None:
     with open(path, encoding="utf-8", newline="") as handle:
         header = handle.readline().strip().lstrip("\ufeff")
-    names = [name.strip() for name in header.split(",")]
+    names = header.split(",")
     if names != list(COLUMNS):
         raise MetricsFormatError(
             f"{path}:1: header must be {','.join(COLUMNS)!r}, got {header!r}"
         )
+
+
+def _all_timestamps_well_formed(column: pa.ChunkedArray) -> bool:
+    """True when every ts has exactly the shape the row-by-row parser accepts (Arrow's cast alone would
+    also take `+09` or a time without seconds, so a row's fate would depend on the other rows)."""
+    pattern = ISO_WITH_OFFSET.pattern
+
+    def chunk_ok(chunk: pa.Array) -> bool:
+        return chunk.null_count == 0 and pc.all(pc.match_substring_regex(chunk, pattern)).as_py() is not False
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        return all(pool.map(chunk_ok, column.chunks))
 
 
 def _fast_table(path: Path) -> tuple[pa.Table, list[str]] | None:
@@ -88,10 +102,10 @@ def _fast_table(path: Path) -> tuple[pa.Table, list[str]] | None:
                 include_columns=list(COLUMNS),
             ),
         )
+        if invalid_rows or not _all_timestamps_well_formed(table.column("ts")):
+            return None
         ts = pc.cast(table.column("ts"), TS_TYPE)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if invalid_rows:
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError):
         return None
     for name in SIGNALS:
         column = table.column(name)
@@ -119,7 +133,8 @@ def _slow_rows(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
                 quarantined.append((line_no, f"expected {len(COLUMNS)} fields, got {len(cells)}", text))
                 continue
             try:
-                ts = parse_timestamp(cells[0])
+                parse_timestamp(cells[0])  # validates the shape and the offset
+                ts_ns = pd.Timestamp(cells[0].strip()).value  # keeps nanoseconds, as the fast path does
             except TimestampError as exc:
                 quarantined.append((line_no, f"ts: {exc}", text))
                 continue
@@ -140,7 +155,7 @@ def _slow_rows(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
             if problem:
                 quarantined.append((line_no, problem, text))
                 continue
-            good_ts.append(int(pd.Timestamp(ts).value))
+            good_ts.append(int(ts_ns))
             good_values.append(values)
     frame = pd.DataFrame(good_values, columns=list(SIGNALS), dtype="float64")
     frame.insert(0, "ts", pd.to_datetime(np.array(good_ts, dtype="int64"), unit="ns", utc=True))

@@ -1,0 +1,1 @@
+"""Foundation tests: effects area."""

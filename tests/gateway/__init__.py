@@ -1,0 +1,1 @@
+"""Foundation tests: gateway area."""

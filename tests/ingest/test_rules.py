@@ -1,0 +1,151 @@
+"""controls/rules_history.jsonl (seed segA C16/C21): bad lines quarantined with line and reason, stable ids,
+duplicates, and a half-written last line that is not yet an error."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from lumen_assets.ingest.rules import event_id_of, parse_rule_line, parse_rule_lines, read_rule_events
+
+KST = timezone(timedelta(hours=9))
+GOOD = {"ts": "2025-10-23T13:10:00+09:00", "actor": "Lubit", "rule": "creative_min", "old": 0.22, "new": 0.25,
+        "note": "올림"}
+
+
+def _line(**changes: object) -> str:
+    record = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in record.items() if v is not ...}, ensure_ascii=False)
+
+
+def _write(path: Path, lines: list[str], trailing_newline: bool = True) -> Path:
+    path.write_text("\n".join(lines) + ("\n" if trailing_newline else ""), encoding="utf-8")
+    return path
+
+
+def test_good_line_becomes_an_aware_event_with_all_fields() -> None:
+    event = parse_rule_line(_line(), 7)
+    assert event.ts == datetime(2025, 10, 23, 13, 10, tzinfo=KST)
+    assert event.ts.tzinfo is not None
+    assert (event.actor, event.rule, event.old, event.new, event.note, event.line_no) == (
+        "Lubit", "creative_min", 0.22, 0.25, "올림", 7)
+    assert event.ts_text == GOOD["ts"]
+    assert event.as_record()["event_id"] == event.event_id
+
+
+def test_old_is_optional_and_integers_are_numbers() -> None:
+    event = parse_rule_line(_line(old=..., new=1), 1)
+    assert event.old is None
+    assert event.new == 1.0
+
+
+BAD_LINES = [
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "expected a JSON object"),
+    (_line(ts=...), "missing 'ts'"),
+    (_line(rule=...), "missing 'rule'"),
+    (_line(new=...), "missing 'new'"),
+    (_line(new=None), "missing 'new'"),
+    (_line(new="0.3"), "'new' must be a number"),
+    (_line(old="high"), "'old' must be a number"),
+    (_line(new=True), "'new' must be a number"),
+    (_line(old=False), "'old' must be a number"),
+    (_line(ts="2025-10-23T13:10:00"), "no UTC offset"),
+    (_line(rule=5), "'rule' must be a string"),
+    (_line(actor=3), "'actor' and 'note' must be strings"),
+]
+
+
+@pytest.mark.parametrize(("bad", "reason"), BAD_LINES)
+def test_bad_line_is_quarantined_with_line_number_and_reason_and_others_still_parse(
+    tmp_path: Path, bad: str, reason: str
+) -> None:
+    before = _line(ts="2025-10-23T13:00:00+09:00")
+    after = _line(ts="2025-10-23T13:20:00+0900")
+    parsed = read_rule_events(_write(tmp_path / "rules.jsonl", [before, bad, after]))
+    assert [e.line_no for e in parsed.events] == [1, 3]
+    assert len(parsed.quarantined) == 1
+    quarantined = parsed.quarantined[0]
+    assert quarantined.line_no == 2
+    assert reason in quarantined.reason
+    assert quarantined.text == bad
+    assert parsed.incomplete_tail == ""
+
+
+def test_many_bad_lines_each_keep_their_own_line_number(tmp_path: Path) -> None:
+    lines = [_line(ts=f"2025-10-23T13:{i:02d}:00+09:00") if i % 3 else "oops" for i in range(1, 31)]
+    parsed = read_rule_events(_write(tmp_path / "rules.jsonl", lines))
+    assert [q.line_no for q in parsed.quarantined] == [i for i in range(1, 31) if i % 3 == 0]
+    assert [e.line_no for e in parsed.events] == [i for i in range(1, 31) if i % 3]
+
+
+def test_blank_lines_are_skipped_but_line_numbers_stay_true(tmp_path: Path) -> None:
+    parsed = read_rule_events(_write(tmp_path / "rules.jsonl", [_line(), "", "   ", "bad"]))
+    assert [e.line_no for e in parsed.events] == [1]
+    assert [q.line_no for q in parsed.quarantined] == [4]
+
+
+def test_event_id_ignores_key_order_and_spacing() -> None:
+    compact = json.dumps(GOOD, ensure_ascii=False, separators=(",", ":"))
+    shuffled = json.dumps(dict(reversed(list(GOOD.items()))), ensure_ascii=True, indent=None)
+    spaced = "  " + json.dumps(GOOD, ensure_ascii=False, separators=(" ,  ", " :   ")) + "  "
+    ids = {parse_rule_line(text, 1).event_id for text in (compact, shuffled, spaced)}
+    assert len(ids) == 1
+    assert ids == {event_id_of(GOOD)}
+
+
+def test_same_ts_string_with_different_content_gets_different_ids() -> None:
+    first = parse_rule_line(_line(rule="creative_min"), 1)
+    second = parse_rule_line(_line(rule="risk_max"), 2)
+    third = parse_rule_line(_line(new=0.26), 3)
+    assert first.ts_text == second.ts_text == third.ts_text
+    assert len({first.event_id, second.event_id, third.event_id}) == 3
+
+
+def test_event_id_does_not_depend_on_line_position(tmp_path: Path) -> None:
+    a = read_rule_events(_write(tmp_path / "a.jsonl", [_line()])).events[0]
+    b = read_rule_events(_write(tmp_path / "b.jsonl", ["", _line(ts="2025-10-23T12:00:00+09:00"), _line()])).events[1]
+    assert a.event_id == b.event_id
+    assert (a.line_no, b.line_no) == (1, 3)
+
+
+def test_duplicate_line_is_quarantined_naming_the_first(tmp_path: Path) -> None:
+    other = _line(rule="risk_max")
+    parsed = read_rule_events(_write(tmp_path / "rules.jsonl", [_line(), other, _line()]))
+    assert [e.line_no for e in parsed.events] == [1, 2]
+    assert [(q.line_no, q.reason) for q in parsed.quarantined] == [(3, "duplicate of line 1")]
+
+
+def test_half_written_last_line_is_incomplete_tail_not_quarantined(tmp_path: Path) -> None:
+    partial = _line()[:25]
+    parsed = read_rule_events(_write(tmp_path / "rules.jsonl", [_line(), partial], trailing_newline=False))
+    assert len(parsed.events) == 1
+    assert parsed.quarantined == []
+    assert parsed.incomplete_tail == partial
+
+
+def test_complete_last_line_without_newline_counts(tmp_path: Path) -> None:
+    parsed = read_rule_events(_write(tmp_path / "rules.jsonl", [_line(), _line(rule="x")], trailing_newline=False))
+    assert [e.rule for e in parsed.events] == ["creative_min", "x"]
+    assert parsed.incomplete_tail == ""
+
+
+def test_invalid_line_followed_by_newline_is_quarantined_not_tail(tmp_path: Path) -> None:
+    partial = _line()[:25]
+    parsed = read_rule_events(_write(tmp_path / "rules.jsonl", [_line(), partial]))
+    assert parsed.incomplete_tail == ""
+    assert [q.line_no for q in parsed.quarantined] == [2]
+
+
+def test_missing_history_is_empty(tmp_path: Path) -> None:
+    parsed = read_rule_events(tmp_path / "nope.jsonl")
+    assert parsed.events == [] and parsed.quarantined == [] and parsed.incomplete_tail == ""
+
+
+def test_parse_rule_lines_numbers_from_first_line_no() -> None:
+    parsed = parse_rule_lines([_line(), "junk"], first_line_no=41)
+    assert [e.line_no for e in parsed.events] == [41]
+    assert [q.line_no for q in parsed.quarantined] == [42]

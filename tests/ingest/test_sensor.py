@@ -1,0 +1,214 @@
+"""The rule-event sensor (issue 2 §5): cursor across ticks, partial lines, truncation, rotation, a burst of
+10,000 events drained in bounded ticks, and runs requested only once the post window has elapsed."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import dagster as dg
+import pytest
+
+import sensors.rule_events as sensor_module
+from lumen_assets.ingest.rules import event_id_of
+from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
+from resources.workspace import LumenWorkspace
+from sensors.rule_events import rule_event_sensor
+
+KST = timezone(timedelta(hours=9))
+T0 = datetime(2025, 10, 23, 13, 0, 0, tzinfo=KST)
+HEADER = "ts,phase_diff,entropy_rate,creative_band,risk_band\n"
+
+
+def _record(i: int, at: datetime | None = None) -> dict:
+    moment = at or T0 + timedelta(seconds=i)
+    return {"ts": moment.isoformat(), "actor": ["Lubit", "Sena"][i % 2], "rule": ["creative_min", "risk_max"][i % 2],
+            "old": 0.2, "new": round(0.2 + i * 1e-4, 6), "note": f"n{i}"}
+
+
+class Harness:
+    """A workspace plus an ephemeral instance; `tick()` evaluates the sensor like the daemon would."""
+
+    def __init__(self, root: Path, config: str = "") -> None:
+        self.root = root
+        (root / "controls").mkdir(parents=True)
+        (root / "logs").mkdir()
+        (root / "lumen.yaml").write_text(config or "{}\n", encoding="utf-8")
+        self.history = root / "controls" / "rules_history.jsonl"
+        self.metrics = root / "logs" / "metrics.csv"
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.cursor: str | None = None
+        self.requested: list[dg.RunRequest] = []
+
+    def append(self, text: str) -> None:
+        with open(self.history, "a", encoding="utf-8") as handle:
+            handle.write(text)
+
+    def append_events(self, records: list[dict]) -> list[str]:
+        self.append("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        return [event_id_of(r) for r in records]
+
+    def metrics_until(self, moment: datetime) -> None:
+        self.metrics.write_text(HEADER + f"{moment.isoformat()},0.1,0.1,0.1,0.1\n", encoding="utf-8")
+
+    def tick(self) -> list[dg.RunRequest]:
+        context = dg.build_sensor_context(
+            instance=self.instance, cursor=self.cursor, resources={"workspace": LumenWorkspace(root=str(self.root))}
+        )
+        result = rule_event_sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        for request in result.dynamic_partitions_requests or []:
+            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        self.cursor = result.cursor
+        self.requested += result.run_requests or []
+        return list(result.run_requests or [])
+
+    @property
+    def partitions(self) -> list[str]:
+        return self.instance.get_dynamic_partitions(RULE_EVENT_PARTITIONS_NAME)
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Harness:
+    h = Harness(tmp_path / "ws")
+    h.metrics_until(T0 + timedelta(days=1))
+    return h
+
+
+def test_two_consecutive_ticks_with_the_returned_cursor(harness: Harness) -> None:
+    first_ids = harness.append_events([_record(0), _record(1)])
+    first = harness.tick()
+    assert [r.run_key for r in first] == first_ids
+    assert harness.partitions == first_ids
+    assert harness.tick() == []  # nothing new: nothing requested again
+    second_ids = harness.append_events([_record(2)])
+    second = harness.tick()
+    assert [r.run_key for r in second] == second_ids
+    assert harness.partitions == first_ids + second_ids
+
+
+def test_run_request_carries_event_id_partition_actor_and_rule(harness: Harness) -> None:
+    [event_id] = harness.append_events([_record(1)])
+    [request] = harness.tick()
+    assert request.run_key == request.partition_key == event_id
+    assert request.tags["lumen/actor"] == "Sena"
+    assert request.tags["lumen/rule"] == "risk_max"
+    assert request.tags["lumen/event_id"] == event_id
+    selected = {key.to_user_string() for key in request.asset_selection}
+    assert {"metrics", "rule_effects"} <= selected
+
+
+def test_partial_last_line_is_taken_once_completed(harness: Harness) -> None:
+    [first_id] = harness.append_events([_record(0)])
+    line = json.dumps(_record(1))
+    harness.append(line[:30])
+    assert [r.run_key for r in harness.tick()] == [first_id]
+    assert harness.tick() == []
+    harness.append(line[30:] + "\n")
+    assert [r.run_key for r in harness.tick()] == [event_id_of(_record(1))]
+    assert not (harness.root / "logs" / "quarantine" / "rules_history.sensor.jsonl").exists()
+
+
+def test_bad_line_is_quarantined_with_its_line_number_and_the_rest_run(harness: Harness) -> None:
+    ids = harness.append_events([_record(0)])
+    harness.append("{broken\n")
+    ids += harness.append_events([_record(2)])
+    assert [r.run_key for r in harness.tick()] == ids
+    records = [json.loads(x) for x in (harness.root / "logs/quarantine/rules_history.sensor.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["text"]) for r in records] == [(2, "{broken")]
+    assert "not valid JSON" in records[0]["reason"]
+
+
+def test_truncation_is_read_again_from_the_start(harness: Harness) -> None:
+    old_ids = harness.append_events([_record(i) for i in range(3)])
+    assert len(harness.tick()) == 3
+    with open(harness.history, "w", encoding="utf-8") as handle:  # truncated in place (same inode)
+        handle.write(json.dumps(_record(9)) + "\n")
+    requests = harness.tick()
+    assert [r.run_key for r in requests] == [event_id_of(_record(9))]
+    assert set(old_ids) <= set(harness.partitions)
+
+
+def test_rotation_to_a_new_file_is_read_from_the_start(harness: Harness) -> None:
+    harness.append_events([_record(i) for i in range(2)])
+    assert len(harness.tick()) == 2
+    os.rename(harness.history, harness.history.with_suffix(".jsonl.1"))
+    new_ids = harness.append_events([_record(i) for i in range(10, 15)])  # bigger than the old file
+    assert [r.run_key for r in harness.tick()] == new_ids
+
+
+def test_ten_thousand_events_at_once_are_drained_in_bounded_ticks(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "ws", "sensor:\n  max_events_per_tick: 700\n  max_bytes_per_tick: 65536\n")
+    h.metrics_until(T0 + timedelta(days=1))
+    records = [_record(i) for i in range(10_000)]
+    ids = h.append_events(records)
+    assert len(set(ids)) == 10_000
+    ticks, per_tick = 0, []
+    while ticks < 200:
+        requests = h.tick()
+        ticks += 1
+        per_tick.append(len(requests))
+        if not requests and json.loads(h.cursor)["offset"] == h.history.stat().st_size and not json.loads(h.cursor)["pending"]:
+            break
+    assert max(per_tick) <= 700
+    assert ticks >= 10_000 // 700
+    keys = [r.run_key for r in h.requested]
+    assert len(keys) == len(set(keys)) == 10_000  # none lost, none requested twice
+    assert set(keys) == set(ids)
+    assert sorted(h.partitions) == sorted(ids)
+    by_id = dict(zip(ids, records, strict=True))
+    for request in h.requested[::997]:
+        assert request.partition_key == request.run_key
+        assert request.tags["lumen/actor"] == by_id[request.run_key]["actor"]
+        assert request.tags["lumen/rule"] == by_id[request.run_key]["rule"]
+
+
+def test_event_is_requested_only_after_its_post_window_has_elapsed(harness: Harness, monkeypatch) -> None:
+    now = datetime.now(KST)
+    clock = SimpleNamespace(time_ns=lambda: int(now.timestamp() * 1e9))
+    monkeypatch.setattr(sensor_module, "time", clock)
+    harness.metrics_until(now + timedelta(minutes=5))
+    [event_id] = harness.append_events([_record(0, at=now)])
+    assert harness.tick() == []
+    assert harness.partitions == [event_id]  # the partition exists at once; only the run waits
+    clock.time_ns = lambda: int((now + timedelta(seconds=29)).timestamp() * 1e9)
+    assert harness.tick() == []
+    clock.time_ns = lambda: int((now + timedelta(seconds=31)).timestamp() * 1e9)
+    assert [r.run_key for r in harness.tick()] == [event_id]
+    assert harness.tick() == []
+
+
+def test_event_waits_until_the_metrics_cover_its_post_window(harness: Harness) -> None:
+    moment = T0 + timedelta(hours=2)
+    harness.metrics_until(moment + timedelta(seconds=10))
+    [event_id] = harness.append_events([_record(0, at=moment)])
+    assert harness.tick() == []
+    assert harness.tick() == []
+    harness.metrics_until(moment + timedelta(seconds=31))  # rows past due appended
+    assert [r.run_key for r in harness.tick()] == [event_id]
+
+
+def test_no_metrics_file_means_nothing_is_requested_yet(harness: Harness) -> None:
+    harness.metrics.unlink()
+    harness.append_events([_record(0)])
+    assert harness.tick() == []
+    harness.metrics_until(T0 + timedelta(days=1))
+    assert len(harness.tick()) == 1
+
+
+def test_sensor_is_running_by_default_with_configured_interval() -> None:
+    assert rule_event_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert rule_event_sensor.minimum_interval_seconds >= 1
+
+
+def test_a_tick_is_fast(tmp_path: Path) -> None:
+    h = Harness(tmp_path / "ws")
+    h.metrics_until(T0 + timedelta(days=1))
+    h.append_events([_record(i) for i in range(500)])
+    started = time.perf_counter()
+    assert len(h.tick()) == 500
+    assert time.perf_counter() - started < 10

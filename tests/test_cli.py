@@ -1,0 +1,117 @@
+"""The CLI contract (issue 2 §2): `lumen demo`, `lumen run`, config errors, exit codes and the persistent
+DAGSTER_HOME, exercised through the real console script in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lumen_assets.demo import write_demo_workspace
+from lumen_assets.effects.table import read_effects_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _lumen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "LUMEN_WORKSPACE", "LUMEN_CONFIG")}
+    command = [shutil.which("lumen") or "lumen"] if shutil.which("lumen") else [sys.executable, "-m", "lumen_assets.cli"]
+    return subprocess.run([*command, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    workspace = tmp_path_factory.mktemp("cli") / "demo"
+    return workspace, _lumen("demo", "--workspace", str(workspace))
+
+
+def test_demo_exits_zero_and_prints_the_summary(demo_run) -> None:
+    workspace, done = demo_run
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "assets materialised" in done.stdout
+    assert "checks:" in done.stdout
+    for name in ("rule_events", "metrics", "rule_effects", "gateway_state"):
+        assert f"    {name}" in done.stdout, name
+    assert str(workspace.resolve() / "logs" / "rules_effects.csv") in done.stdout
+    assert done.stdout.rstrip().endswith("ok")
+
+
+def test_demo_writes_the_effects_table_for_every_event(demo_run) -> None:
+    workspace, done = demo_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    table = read_effects_csv(workspace / "logs" / "rules_effects.csv")
+    assert table["event_id"].is_unique and len(table) == 24
+    assert table["status"].value_counts().to_dict() == {"complete": 22, "pending": 1, "insufficient": 1}
+
+
+def test_run_with_a_selection_exits_zero(demo_run) -> None:
+    workspace, first = demo_run
+    assert first.returncode == 0, first.stderr[-4000:]
+    done = _lumen("run", "--workspace", str(workspace), "--select", "rule_effects")
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "rule_effects" in done.stdout
+    assert "    metrics" not in done.stdout  # only the selection ran
+
+
+def test_runs_are_recorded_in_the_workspace_dagster_home(demo_run) -> None:
+    import dagster as dg
+
+    workspace, done = demo_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    home = workspace / ".dagster"
+    assert (home / "dagster.yaml").exists()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs()
+        assert len(runs) >= 2
+        assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in runs)
+        materialized = instance.get_latest_materialization_event(dg.AssetKey("rule_effects"))
+        assert materialized is not None
+        assert set(instance.get_dynamic_partitions("rule_event")) == set(read_effects_csv(
+            workspace / "logs" / "rules_effects.csv")["event_id"])
+
+
+def test_unknown_config_key_exits_2_naming_file_key_and_line(tmp_path: Path) -> None:
+    write_demo_workspace(tmp_path / "ws", hours=0.5)
+    config = tmp_path / "bad.yaml"
+    config.write_text("effects:\n  pre_s: 30\n  post_secs: 30\n", encoding="utf-8")
+    done = _lumen("run", "--workspace", str(tmp_path / "ws"), "--config", str(config))
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"{config}:3" in done.stderr
+    assert "effects.post_secs" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "ws" / "logs" / "rules_effects.csv").exists()
+
+
+def test_missing_config_file_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "ws").mkdir()
+    done = _lumen("run", "--workspace", str(tmp_path / "ws"), "--config", str(tmp_path / "nope.yaml"))
+    assert done.returncode == 2 and "nope.yaml" in done.stderr
+
+
+def test_wrong_metrics_header_exits_1_naming_the_file(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    write_demo_workspace(workspace, hours=0.5)
+    metrics = workspace / "logs" / "metrics.csv"
+    lines = metrics.read_text(encoding="utf-8").splitlines()
+    metrics.write_text("\n".join(["timestamp,phase,entropy,creative,risk", *lines[1:]]) + "\n", encoding="utf-8")
+    (workspace / "lumen.yaml").write_text("{}\n", encoding="utf-8")
+    done = _lumen("run", "--workspace", str(workspace))
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"{metrics.resolve()}:1" in done.stdout + done.stderr or f"{metrics}:1" in done.stdout + done.stderr
+    assert "FAILED" in done.stdout
+
+
+@pytest.mark.parametrize("day", ["2025-13-01", "2025-02-30", "yesterday"])
+def test_invalid_date_is_rejected(tmp_path: Path, day: str) -> None:
+    done = _lumen("run", "--workspace", str(tmp_path), "--date", day, timeout=120)
+    assert done.returncode == 2
+    assert "--date must be YYYY-MM-DD" in done.stderr
+
+
+def test_missing_workspace_is_rejected(tmp_path: Path) -> None:
+    done = _lumen("run", "--workspace", str(tmp_path / "absent"), timeout=120)
+    assert done.returncode == 2 and "is not a folder" in done.stderr
