@@ -126,6 +126,30 @@ def _summaries(
     return estimates, max_r_hat, min_ess
 
 
+def choose_parameterization(obs: Observations, rules: list[str], signals: list[str]) -> str:
+    """Centred when each rule's events pin its effect down better than rules differ (the usual case here:
+    Δ noise ~0.001 against effects ~0.01); non-centred when evidence per rule is thin relative to the
+    spread, where the centred funnel would trap NUTS. The wrong choice costs 10x in leapfrog steps.
+    """
+    ratios = []
+    for signal in signals:
+        cells = [obs.values(r, signal) for r in rules]
+        cells = [c for c in cells if len(c)]
+        if len(cells) < 2:
+            continue
+        means = np.array([c.mean() for c in cells])
+        residuals = np.concatenate([c - c.mean() for c in cells])
+        dof = len(residuals) - len(cells)
+        if dof < 1:
+            ratios.append(np.inf)
+            continue
+        within = np.sqrt(residuals @ residuals / dof)
+        between = means.std(ddof=1)
+        n_median = float(np.median([len(c) for c in cells]))
+        ratios.append(within / np.sqrt(n_median) / between if between > 0 else np.inf)
+    return "centred" if not ratios or float(np.median(ratios)) < 1.0 else "non_centred"
+
+
 def fit_pooled(
     obs: Observations, settings: PosteriorsSettings, draws: int | None = None, tune: int | None = None
 ) -> FitResult:
@@ -148,11 +172,9 @@ def fit_pooled(
         [[settings.priors.get(r, {}).get(s).mu - pop.mu if s in settings.priors.get(r, {}) else 0.0
           for s in signals] for r in rules]
     )
-    cell_counts = np.array([[len(obs.values(r, s)) for s in signals] for r in rules])
-    nonzero = cell_counts[cell_counts > 0]
     parameterization = settings.sampler.parameterization
     if parameterization == "auto":
-        parameterization = "centred" if np.median(nonzero) >= 10 else "non_centred"
+        parameterization = choose_parameterization(obs, rules, signals)
     y_z = (obs.delta - center[s_idx]) / scale[s_idx]
 
     with pm.Model() as model:
