@@ -1,7 +1,148 @@
-"""Dagster definitions contributed by the evidence area."""
+"""Dagster definitions contributed by the evidence area: `quote_bank` and `risk_ledger` (seed segB §1).
 
-assets: list = []
-asset_checks: list = []
+Both read logs/rules_effects.csv whole and upsert one record per complete rule event, keyed by event id,
+so re-running (or a sensor run for a later event) never duplicates a record (seed segB §1.8).
+"""
+
+
+import dagster as dg
+
+from lumen_assets.atomic import upsert_jsonl
+from lumen_assets.evidence.ledger import ledger_problems, read_ledger
+from lumen_assets.evidence.mapper import Evidence, map_evidence, record_key, rows_from_records
+from lumen_assets.metadata import markdown_table
+from resources.workspace import LumenWorkspace
+
+
+def _map_workspace(workspace: LumenWorkspace) -> Evidence:
+    from lumen_assets.effects.table import read_effects_csv
+
+    config = workspace.config
+    effects = read_effects_csv(workspace.path(config.paths.effects_csv))
+    rows, rejected = rows_from_records(effects.to_dict("records"), config.tz)
+    evidence = map_evidence(rows, config.evidence)
+    evidence.rejected = rejected + evidence.rejected
+    return evidence
+
+
+def _common_metadata(evidence: Evidence, workspace: LumenWorkspace) -> dict:
+    rejected = evidence.rejected
+    return {
+        "effects_csv": dg.MetadataValue.path(str(workspace.path(workspace.config.paths.effects_csv))),
+        "not_yet_evidence": dg.MetadataValue.json(evidence.not_evidence),
+        "rejected_rows": len(rejected),
+        "rejected": dg.MetadataValue.md(markdown_table(["event", "reason"], rejected, limit=20)) if rejected else "none",
+    }
+
+
+@dg.asset(
+    group_name="evidence",
+    kinds={"json"},
+    owners=["team:lumen"],
+    deps=[dg.AssetDep("rule_effects", partition_mapping=dg.AllPartitionMapping())],
+    automation_condition=dg.AutomationCondition.eager(),
+    description=(
+        "Quote bank (controls/quotes_bank.jsonl): one quote per complete rule effect, the seed's evidence "
+        "mapper (confidence 0.4/0.65/0.8/0.92 by good-signal count), keyed by event id, never duplicated."
+    ),
+)
+def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
+    evidence = _map_workspace(workspace)
+    path = workspace.path(workspace.config.evidence.quotes_bank)
+    added, total = upsert_jsonl(path, evidence.quotes, record_key)
+    context.log.info(f"quote bank: {added} added, {total} in {path}")
+    latest = read_ledger(path).records[-10:]
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "added": added,
+            "total": total,
+            "latest": dg.MetadataValue.md(
+                markdown_table(
+                    ["ts", "rule", "confidence", "quote"],
+                    [(q.get("ts"), q.get("rule"), q.get("confidence"), q.get("quote")) for q in latest],
+                )
+            ),
+            **_common_metadata(evidence, workspace),
+        }
+    )
+
+
+@dg.asset(
+    group_name="evidence",
+    kinds={"json"},
+    owners=["team:lumen"],
+    deps=[dg.AssetDep("rule_effects", partition_mapping=dg.AllPartitionMapping())],
+    automation_condition=dg.AutomationCondition.eager(),
+    description=(
+        "Risk ledger (controls/risk_ledger.jsonl): an instability record when phase and entropy rose together "
+        "after a rule change (seed +0.03/+0.03 -> warn; crit and info by config), keyed by event id."
+    ),
+)
+def risk_ledger(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
+    evidence = _map_workspace(workspace)
+    path = workspace.path(workspace.config.evidence.risk_ledger)
+    added, total = upsert_jsonl(path, evidence.risks, record_key)
+    context.log.info(f"risk ledger: {added} added, {total} in {path}")
+    records = read_ledger(path).records
+    severities: dict[str, int] = {}
+    for record in records:
+        severities[record.get("severity", "info")] = severities.get(record.get("severity", "info"), 0) + 1
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "added": added,
+            "total": total,
+            "severities": dg.MetadataValue.json(severities),
+            "latest": dg.MetadataValue.md(
+                markdown_table(
+                    ["ts", "severity", "rule", "phase", "entropy"],
+                    [
+                        (r.get("ts"), r.get("severity"), r.get("rule"), r.get("signal", {}).get("phase"), r.get("signal", {}).get("entropy"))
+                        for r in records[-10:]
+                    ],
+                )
+            ),
+            **_common_metadata(evidence, workspace),
+        }
+    )
+
+
+def _ledger_check(workspace: LumenWorkspace, relative: str, kind: str) -> dg.AssetCheckResult:
+    path = workspace.path(relative)
+    problems = ledger_problems(path, kind)
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "records": len(read_ledger(path).records),
+            "problems": len(problems),
+            "first_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none"),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=quote_bank,
+    blocking=True,
+    description="Every line is a quote record with a tz-aware ts, confidence in [0, 1], and no event id twice.",
+)
+def quote_bank_unique_and_valid(workspace: LumenWorkspace) -> dg.AssetCheckResult:
+    return _ledger_check(workspace, workspace.config.evidence.quotes_bank, "quote")
+
+
+@dg.asset_check(
+    asset=risk_ledger,
+    blocking=True,
+    description="Every line is a risk record with a tz-aware ts, severity info/warn/crit, and no event id twice.",
+)
+def risk_ledger_unique_and_valid(workspace: LumenWorkspace) -> dg.AssetCheckResult:
+    return _ledger_check(workspace, workspace.config.evidence.risk_ledger, "risk")
+
+
+assets: list = [quote_bank, risk_ledger]
+asset_checks: list = [quote_bank_unique_and_valid, risk_ledger_unique_and_valid]
 sensors: list = []
 schedules: list = []
 jobs: list = []

@@ -31,6 +31,7 @@ class BuiltReport:
     series: RhythmSeries
     markdown: str
     pdf: bytes
+    samples: int
 
 
 def read_last_jsonl(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -63,6 +64,17 @@ def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(data, dict):
         return None, f"{path}: expected a JSON object"
     return data, None
+
+
+def read_metrics_day(path: Path, window: DayWindow) -> pd.DataFrame:
+    """Only the day's rows of the metrics Parquet (a row-group filter, not a full read of 30 days)."""
+    import pyarrow.parquet as pq
+
+    start, end = pd.Timestamp(window.start).tz_convert("UTC"), pd.Timestamp(window.end).tz_convert("UTC")
+    table = pq.read_table(path, filters=[("ts", ">=", start), ("ts", "<", end)])
+    frame = table.to_pandas()
+    frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
+    return frame.sort_values("ts", kind="stable").reset_index(drop=True)
 
 
 def build_report(
@@ -104,4 +116,4 @@ def build_report(
     series = rhythm_series(day_frame, window, settings.chart_points, (e["ts"] for e in content.effects))
     markdown = render_markdown(content)
     pdf = render_pdf(content, series, korean_font(settings.font_path), dict(thresholds))
-    return BuiltReport(content, series, markdown, pdf)
+    return BuiltReport(content, series, markdown, pdf, len(day_frame))

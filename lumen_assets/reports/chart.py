@@ -62,14 +62,14 @@ def rhythm_chart(
     title: str = "Rhythm",
 ) -> Drawing:
     """A Drawing with the four signals, event markers and labelled threshold lines."""
-    drawing = Drawing(width, height)
+    drawing = Drawing(width, height, initialFontName=font, initialFontSize=7)  # no stray Helvetica resource
     left, right, bottom, top = 36.0, 10.0, 28.0, 34.0
     plot_w, plot_h = width - left - right, height - bottom - top
     y_lo, y_hi = y_range(series, thresholds)
-    day_h = series.day_hours
+    x_lo, x_hi = series.start_h, series.end_h
 
     def px(hours: float) -> float:
-        return left + plot_w * hours / day_h
+        return left + plot_w * (hours - x_lo) / (x_hi - x_lo)
 
     def py(value: float) -> float:
         return bottom + plot_h * (value - y_lo) / (y_hi - y_lo)
@@ -84,10 +84,15 @@ def rhythm_chart(
         drawing.add(Line(left, y, left + plot_w, y, strokeColor=colors.HexColor("#e5e5e5"), strokeWidth=0.3))
         drawing.add(String(left - 4, y - 3, f"{tick:.1f}", fontName=font, fontSize=6.5, textAnchor="end"))
         tick = round(tick + step, 10)
-    for hour in range(0, int(math.floor(day_h)) + 1, 3):
-        x = px(hour)
+    span_h = x_hi - x_lo
+    step_min = next(m for m in (15, 30, 60, 120, 180, 360) if span_h * 60 / m <= 10)
+    minute = math.ceil(x_lo * 60 / step_min) * step_min
+    while minute <= x_hi * 60 + 1e-6:
+        x = px(minute / 60)
         drawing.add(Line(x, bottom, x, bottom - 3, strokeColor=colors.black, strokeWidth=0.5))
-        drawing.add(String(x, bottom - 11, f"{hour:02d}:00", fontName=font, fontSize=6.5, textAnchor="middle"))
+        label = f"{minute // 60:02d}:{minute % 60:02d}"
+        drawing.add(String(x, bottom - 11, label, fontName=font, fontSize=6.5, textAnchor="middle"))
+        minute += step_min
 
     for hours in series.event_hours:
         x = px(hours)

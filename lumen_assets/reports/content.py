@@ -88,10 +88,14 @@ class DayWindow:
 
     @property
     def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
+        """Real elapsed seconds (23 h or 25 h on a DST change; same-zone datetime subtraction is wall time)."""
+        return self.end.timestamp() - self.start.timestamp()
+
+    def offset_s(self, ts: datetime) -> float:
+        return ts.timestamp() - self.start.timestamp()
 
     def contains(self, ts: datetime) -> bool:
-        return self.start <= ts < self.end
+        return self.start.timestamp() <= ts.timestamp() < self.end.timestamp()
 
 
 def day_window(partition_key: str, tz: ZoneInfo | str) -> DayWindow:
@@ -117,12 +121,14 @@ class SignalStats:
 
 @dataclass(frozen=True)
 class RhythmSeries:
-    """Binned signal means over the day for the chart; x in hours since the day's start."""
+    """Binned signal means for the chart; x in hours since the day's start, shown over [start_h, end_h]."""
 
     hours: np.ndarray
     values: dict[str, np.ndarray]  # signal -> bin means (NaN where a bin had no sample)
     event_hours: list[float]
     day_hours: float
+    start_h: float = 0.0
+    end_h: float = 24.0
 
 
 @dataclass
@@ -145,7 +151,7 @@ class ReportContent:
     headline: dict[str, str]
     posterior: list[dict[str, Any]] | None = None
     posterior_ts: str | None = None
-    resonance: dict[str, float] | None = None
+    resonance: dict[str, float | None] | None = None
     resonance_ts: str | None = None
     sources: dict[str, str] = field(default_factory=dict)  # file -> sha256
     rejected: list[tuple[str, str]] = field(default_factory=list)
@@ -234,26 +240,33 @@ def signal_stats(day_frame: pd.DataFrame) -> list[SignalStats]:
 
 
 def rhythm_series(day_frame: pd.DataFrame, window: DayWindow, points: int, event_times: Iterable[datetime]) -> RhythmSeries:
-    """Bin means of each signal over `points` equal bins of the day (NaN-aware; blank cells stay missing)."""
+    """Bin means of each signal (NaN-aware; blank cells stay missing) over the part of the day that has data.
+
+    The x-range is the day clipped to whole hours around the samples and events, so a few hours of data
+    are not squeezed into a sliver of a 24-hour axis; an empty day shows the whole day.
+    """
     day_s = window.seconds
-    edges_h = (np.arange(points) + 0.5) * (day_s / points) / 3600.0
+    ts_ns = pd.DatetimeIndex(day_frame["ts"]).as_unit("ns").asi8 if not day_frame.empty else np.array([], dtype=np.int64)
+    start_ns = pd.Timestamp(window.start).as_unit("ns").value
+    offset_s = (ts_ns - start_ns) / 1e9
+    event_hours = [window.offset_s(t) / 3600.0 for t in event_times if window.contains(t)]
+    known = [*(offset_s[[0, -1]] / 3600.0 if offset_s.size else []), *event_hours]
+    lo_h = max(0.0, math.floor(min(known))) if known else 0.0
+    hi_h = min(day_s / 3600.0, math.ceil(max(known) + 1e-9)) if known else day_s / 3600.0
+    if hi_h - lo_h < 1.0:
+        hi_h = min(day_s / 3600.0, lo_h + 1.0)
+        lo_h = max(0.0, hi_h - 1.0)
+    span_s = (hi_h - lo_h) * 3600.0
+    centres_h = lo_h + (np.arange(points) + 0.5) * (span_s / points) / 3600.0
     values: dict[str, np.ndarray] = {}
-    if day_frame.empty:
-        values = {name: np.full(points, np.nan) for name in SIGNALS}
-    else:
-        start_ns = pd.Timestamp(window.start).as_unit("ns").value
-        ts_ns = pd.DatetimeIndex(day_frame["ts"]).as_unit("ns").asi8
-        offset_s = (ts_ns - start_ns) / 1e9
-        bins = np.clip((offset_s / day_s * points).astype(np.int64), 0, points - 1)
-        for name in SIGNALS:
-            column = day_frame[name].to_numpy(dtype="float64")
-            ok = ~np.isnan(column)
-            sums = np.bincount(bins[ok], weights=column[ok], minlength=points)
-            counts = np.bincount(bins[ok], minlength=points)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values[name] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-    event_hours = [(t - window.start).total_seconds() / 3600.0 for t in event_times if window.contains(t)]
-    return RhythmSeries(edges_h, values, event_hours, day_s / 3600.0)
+    bins = np.clip(((offset_s - lo_h * 3600.0) / span_s * points).astype(np.int64), 0, points - 1)
+    for name in SIGNALS:
+        column = day_frame[name].to_numpy(dtype="float64") if not day_frame.empty else np.array([])
+        ok = ~np.isnan(column)
+        sums = np.bincount(bins[ok], weights=column[ok], minlength=points)
+        counts = np.bincount(bins[ok], minlength=points)
+        values[name] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return RhythmSeries(centres_h, values, event_hours, day_s / 3600.0, lo_h, hi_h)
 
 
 def posterior_rows(line: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]] | None, str | None]:
@@ -286,24 +299,33 @@ def posterior_rows(line: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]]
     return rows, str(line.get("ts", "")) or None
 
 
-def resonance_scores(data: Mapping[str, Any] | None, window_name: str = "24h") -> tuple[dict[str, float] | None, str | None]:
-    """The 24h scores from logs/resonance.json, tolerating its nesting: {windows: {24h: {...}}}, {24h: {...}} or flat."""
+def resonance_scores(data: Mapping[str, Any] | None, window_name: str = "24h") -> tuple[dict[str, float | None] | None, str | None]:
+    """The 24h scores from logs/resonance.json ({windows: {24h: {scores: {...}}}}, or flatter shapes).
+
+    A score the resonance area could not compute is null there and stays None (printed as "–").
+    """
     if not isinstance(data, Mapping):
         return None, None
     candidates: list[Any] = []
     windows = data.get("windows")
-    if isinstance(windows, Mapping):
-        candidates.append(windows.get(window_name))
-    candidates += [data.get(window_name), data.get("scores"), data]
+    if isinstance(windows, Mapping) and isinstance(windows.get(window_name), Mapping):
+        candidates += [windows[window_name].get("scores"), windows[window_name]]
+    if isinstance(data.get(window_name), Mapping):
+        candidates += [data[window_name].get("scores"), data[window_name]]
+    candidates += [data.get("scores"), data]
     for candidate in candidates:
-        if isinstance(candidate, Mapping):
-            scores = {
-                k: float(candidate[k])
-                for k in RESONANCE_KEYS
-                if isinstance(candidate.get(k), int | float) and not isinstance(candidate.get(k), bool)
-            }
-            if scores:
-                return scores, str(data.get("ts") or data.get("generated_at") or "") or None
+        if not isinstance(candidate, Mapping):
+            continue
+        scores: dict[str, float | None] = {}
+        for key in RESONANCE_KEYS:
+            value = candidate.get(key, "absent")
+            if value is None:
+                scores[key] = None
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                scores[key] = float(value)
+        if any(v is not None for v in scores.values()):
+            stamp = data.get("data_end") or data.get("ts") or data.get("generated_at") or ""
+            return scores, str(stamp) or None
     return None, None
 
 

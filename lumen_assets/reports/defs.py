@@ -1,8 +1,279 @@
-"""Dagster definitions contributed by the reports area."""
+"""Dagster definitions contributed by the reports area: `daily_report`, `report_distribution`, the 09:05 job.
 
-assets: list = []
+daily_report (daily partitions, reporting timezone) writes controls/reports/report_YYYY-MM-DD.{md,pdf}
+(seed segB §2-3) and checks itself (blocking, ERROR) before report_distribution may send it (§4).
+"""
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
+from lumen_assets.evidence.ledger import read_ledger
+from lumen_assets.metadata import markdown_table
+from lumen_assets.partitions import daily_partitions
+from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
+from lumen_assets.reports.content import day_window
+from resources.notifiers import ReportNotifier
+from resources.workspace import LumenWorkspace
+
+SECTIONS_CHECK = "daily_report_sections"
+PDF_CHECK = "daily_report_pdf_readable"
+COVERS_CHECK = "daily_report_covers_day"
+DELIVERED_CHECK = "report_delivered"
+
+
+def report_paths(workspace: LumenWorkspace, day: str) -> tuple[Path, Path, Path]:
+    """(markdown, pdf, facts json) for a day; the facts sidecar lives in Lumen's state folder."""
+    folder = workspace.path(workspace.config.reports.reports_dir)
+    facts = workspace.state_dir / "reports" / f"report_{day}.json"
+    return folder / f"report_{day}.md", folder / f"report_{day}.pdf", facts
+
+
+def _sha256_file(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
+    t = workspace.config.thresholds
+    return {"creative_band_min": t.creative_band_min, "risk_band_max": t.risk_band_max}
+
+
+@dg.asset(
+    group_name="reporting",
+    kinds={"pdf", "markdown"},
+    owners=["team:lumen"],
+    partitions_def=daily_partitions,
+    deps=[
+        "quote_bank",
+        "risk_ledger",
+        "metrics",
+        dg.AssetDep("rule_effects", partition_mapping=dg.AllPartitionMapping()),
+        "effect_posteriors",
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(SECTIONS_CHECK, asset="daily_report", blocking=True,
+                          description="The Markdown has the seed's four sections."),
+        dg.AssetCheckSpec(PDF_CHECK, asset="daily_report", blocking=True,
+                          description="The PDF opens, has >= 1 page, and its text layer holds the title and headline figures."),
+        dg.AssetCheckSpec(COVERS_CHECK, asset="daily_report", blocking=True,
+                          description="The report names its partition's day and prints only that day's records."),
+    ],
+    description=(
+        "The day's report (controls/reports/report_YYYY-MM-DD.md and .pdf): quote highlights, risk overview, "
+        "observation memo, references, effects / signal / posterior / resonance tables, and a rhythm chart; "
+        "Korean set in an embedded NanumGothic."
+    ),
+)
+def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
+    from lumen_assets.effects.table import read_effects_csv
+    from lumen_assets.reports.build import build_report, read_json, read_last_jsonl, read_metrics_day
+
+    config = workspace.config
+    settings = config.reports
+    window = day_window(context.partition_key, config.tz)
+    quotes_path = workspace.path(config.evidence.quotes_bank)
+    risks_path = workspace.path(config.evidence.risk_ledger)
+    effects_path = workspace.path(config.paths.effects_csv)
+    metrics_path = workspace.state_dir / "metrics.parquet"
+    if not metrics_path.exists():
+        raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
+    posterior_line, posterior_problem = read_last_jsonl(workspace.path(settings.posterior_jsonl))
+    resonance, resonance_problem = read_json(workspace.path(settings.resonance_json))
+    for problem in (posterior_problem, resonance_problem):
+        if problem:
+            context.log.warning(problem)
+    sources = {
+        name: digest
+        for name, digest in (
+            (config.evidence.quotes_bank, _sha256_file(quotes_path)),
+            (config.evidence.risk_ledger, _sha256_file(risks_path)),
+            (config.paths.effects_csv, _sha256_file(effects_path)),
+            (settings.posterior_jsonl, _sha256_file(workspace.path(settings.posterior_jsonl))),
+            (settings.resonance_json, _sha256_file(workspace.path(settings.resonance_json))),
+        )
+        if digest
+    }
+    built = build_report(
+        window=window,
+        settings=settings,
+        thresholds=_thresholds(workspace),
+        quotes=read_ledger(quotes_path).records,
+        risks=read_ledger(risks_path).records,
+        effects=read_effects_csv(effects_path),
+        metrics=read_metrics_day(metrics_path, window),
+        generated_at=datetime.now(config.tz),
+        posterior_line=posterior_line,
+        resonance=resonance,
+        sources=sources,
+    )
+    md_path, pdf_path, facts_path = report_paths(workspace, window.key)
+    atomic_write_text(md_path, built.markdown)
+    atomic_write_bytes(pdf_path, built.pdf)
+    pdf_sha = hashlib.sha256(built.pdf).hexdigest()
+    md_sha = hashlib.sha256(built.markdown.encode("utf-8")).hexdigest()
+    content = built.content
+    facts = {
+        "day": window.key,
+        "timezone": config.loop.timezone,
+        "title": content.title,
+        "language": content.language,
+        "headline": content.headline,
+        "md": str(md_path),
+        "pdf": str(pdf_path),
+        "md_sha256": md_sha,
+        "pdf_sha256": pdf_sha,
+    }
+    atomic_write_text(facts_path, json.dumps(facts, ensure_ascii=False, indent=2) + "\n")
+
+    try:
+        pages = pdf_text(built.pdf)[0]
+    except ValueError:
+        pages = 0
+    yield dg.MaterializeResult(
+        metadata={
+            "markdown": dg.MetadataValue.path(str(md_path)),
+            "pdf": dg.MetadataValue.path(str(pdf_path)),
+            "pdf_sha256": pdf_sha,
+            "md_sha256": md_sha,
+            "pages": pages,
+            "pdf_bytes": len(built.pdf),
+            "events": len(content.effects),
+            "quotes": len(content.quotes),
+            "risks": len(content.risks),
+            "metric_samples": built.samples,
+            "posterior_included": content.posterior is not None,
+            "resonance_included": content.resonance is not None,
+            "headline": dg.MetadataValue.md(markdown_table(["figure", "value"], content.headline.items())),
+            "memo": dg.MetadataValue.md("\n".join(f"> {line}" for line in content.memo)),
+        }
+    )
+    missing = missing_sections(built.markdown, content.language)
+    yield dg.AssetCheckResult(
+        check_name=SECTIONS_CHECK,
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"missing": dg.MetadataValue.json(missing)},
+    )
+    problems = pdf_problems(built.pdf, content.headline, content.title)
+    yield dg.AssetCheckResult(
+        check_name=PDF_CHECK,
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"pages": pages, "problems": dg.MetadataValue.json(problems)},
+    )
+    timestamps = [e["ts"] for e in content.effects]
+    coverage = coverage_problems(built.markdown, window, timestamps)
+    yield dg.AssetCheckResult(
+        check_name=COVERS_CHECK,
+        passed=not coverage,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"day": window.key, "start": window.start.isoformat(), "end": window.end.isoformat(),
+                  "problems": dg.MetadataValue.json(coverage)},
+    )
+
+
+@dg.asset(
+    group_name="reporting",
+    kinds={"email"},
+    owners=["team:lumen"],
+    partitions_def=daily_partitions,
+    deps=["daily_report"],
+    check_specs=[
+        dg.AssetCheckSpec(DELIVERED_CHECK, asset="report_distribution",
+                          description="Every configured recipient has a `sent` receipt for the day."),
+    ],
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL),
+    description=(
+        "Sends the day's PDF to the configured recipients (outbox folder, SMTP, webhook) and records a receipt "
+        "per recipient in controls/reports/receipts.jsonl; a recipient already sent that day is never sent again."
+    ),
+)
+def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorkspace, report_notifier: ReportNotifier):
+    from lumen_assets.reports.distribution import Report, distribute, sent_recipients
+
+    config = workspace.config
+    settings = config.reports.distribution
+    day = context.partition_key
+    md_path, pdf_path, facts_path = report_paths(workspace, day)
+    if not (pdf_path.exists() and facts_path.exists()):
+        raise dg.Failure(description=f"{pdf_path} not found: materialise daily_report for {day} first", allow_retries=False)
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    if _sha256_file(pdf_path) != facts.get("pdf_sha256"):
+        raise dg.Failure(
+            description=f"{pdf_path} does not match the digest daily_report recorded; rebuild it", allow_retries=False
+        )
+    report = Report(day, pdf_path, md_path, facts["title"], facts["headline"], facts.get("language", "ko"))
+    targets, secrets = report_notifier.targets(settings, workspace.root_path)
+    receipts_path = workspace.path(config.reports.receipts)
+    outcome = distribute(
+        report,
+        targets,
+        receipts_path,
+        max_attempts=settings.max_attempts,
+        backoff_s=settings.backoff_s,
+        backoff_max_s=settings.backoff_max_s,
+        secrets=secrets,
+        log=context.log.info,
+    )
+    sent = sent_recipients(receipts_path, day)
+    wanted = [delivery.recipient_id for delivery, _ in targets]
+    rows = [(r.recipient, r.status, r.attempts, r.reason or r.detail) for r in outcome.receipts]
+    rows += [(recipient, "already sent", 0, "") for recipient in outcome.skipped]
+    yield dg.MaterializeResult(
+        metadata={
+            "receipts": dg.MetadataValue.path(str(receipts_path)),
+            "sent_now": sum(1 for r in outcome.receipts if r.status == "sent"),
+            "failed_now": sum(1 for r in outcome.receipts if r.status == "failed"),
+            "already_sent": len(outcome.skipped),
+            "pdf_sha256": report.pdf_sha256,
+            "deliveries": dg.MetadataValue.md(markdown_table(["recipient", "status", "attempts", "detail"], rows)),
+        }
+    )
+    missing = [recipient for recipient in wanted if recipient not in sent]
+    yield dg.AssetCheckResult(
+        check_name=DELIVERED_CHECK,
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"not_delivered": dg.MetadataValue.json(missing), "recipients": len(wanted)},
+    )
+
+
+daily_report_job = dg.define_asset_job(
+    "daily_report_job",
+    selection=dg.AssetSelection.assets(daily_report, report_distribution),
+    description="The previous day's report and its distribution (seed: 09:05 KST).",
+)
+
+
+@dg.schedule(
+    job=daily_report_job,
+    cron_schedule="5 9 * * *",
+    execution_timezone=daily_partitions.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="At 09:05 in the reporting timezone, report and distribute the previous day (seed segB §4.5).",
+)
+def daily_report_schedule(context: dg.ScheduleEvaluationContext):
+    local = context.scheduled_execution_time.astimezone(ZoneInfo(daily_partitions.timezone))
+    day = local.date() - timedelta(days=1)
+    if day < daily_partitions.start.date():
+        return dg.SkipReason(f"{day} is before the first reporting day {daily_partitions.start.date()}")
+    return dg.RunRequest(run_key=f"daily_report:{day.isoformat()}", partition_key=day.isoformat())
+
+
+assets: list = [daily_report, report_distribution]
 asset_checks: list = []
 sensors: list = []
-schedules: list = []
-jobs: list = []
-resources: dict = {}
+schedules: list = [daily_report_schedule]
+jobs: list = [daily_report_job]
+resources: dict = {"report_notifier": ReportNotifier()}

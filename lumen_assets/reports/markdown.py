@@ -203,7 +203,7 @@ def render_markdown(content: ReportContent) -> str:
         out += ["", "### " + label["posterior"] + (f" ({label['as_of']} {content.posterior_ts})" if content.posterior_ts else ""), *_table(*posterior_table(content))]
     if content.resonance:
         header = [label["signal"], label["score"]]
-        rows = [[k, f"{v:.3f}"] for k, v in content.resonance.items()]
+        rows = [[k, "–" if v is None else f"{v:.3f}"] for k, v in content.resonance.items()]
         out += ["", "### " + label["resonance"] + (f" ({label['as_of']} {content.resonance_ts})" if content.resonance_ts else ""), *_table(header, rows)]
     out += ["", "---", "", f"## {section_heading(lang, 3)}"]
     if content.sources:

@@ -106,6 +106,10 @@ def render_pdf(
         author="Lumen",
         subject=f"{day} ({tz})",
         invariant=1,
+        # Start each page in the Korean font: the canvas default (Helvetica) would otherwise be listed as
+        # a non-embedded font in every page's resources.
+        initialFontName=font.regular,
+        initialFontSize=9.5,
     )
     width = A4[0] - 2 * MARGIN
 
@@ -167,7 +171,7 @@ def render_pdf(
         story += [Paragraph(escape(heading), styles["h2"]), _table(header, rows, font, size=7)]
     if content.resonance:
         heading = label["resonance"] + (f" ({label['as_of']} {content.resonance_ts})" if content.resonance_ts else "")
-        rows = [[k, f"{v:.3f}"] for k, v in content.resonance.items()]
+        rows = [[k, "–" if v is None else f"{v:.3f}"] for k, v in content.resonance.items()]
         story.append(KeepTogether([Paragraph(escape(heading), styles["h2"]), _table([label["signal"], label["score"]], rows, font)]))
 
     story.append(Paragraph(escape(section_heading(lang, 3, markdown=False)), styles["h1"]))

@@ -57,6 +57,7 @@ class SmtpServer(Section):
     username_env: str | None = "LUMEN_SMTP_USER"
     password_env: str | None = "LUMEN_SMTP_PASSWORD"
     sender: str = "lumen@system.local"
+    ca_file: str | None = Field(None, description="PEM bundle to verify the server's certificate (private CA)")
     timeout_s: float = Field(20.0, gt=0)
 
 

@@ -1,0 +1,99 @@
+"""The `report_notifier` resource: turns the `reports.distribution` config into senders.
+
+It is the one place that reads distribution secrets, from the environment variables the config names
+(`smtp.username_env`, `smtp.password_env`, a webhook's `url_env`); the values never enter config files,
+run metadata or receipts (they are handed to `distribute` for redaction).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from lumen_assets.reports.distribution import (
+    Delivery,
+    OutboxSender,
+    PermanentError,
+    Report,
+    Sender,
+    SmtpSender,
+    WebhookSender,
+)
+from lumen_assets.reports.settings import DistributionSettings, OutboxRecipient, SmtpRecipient
+
+
+class MissingSecret(ValueError):
+    """A config names an environment variable that is not set."""
+
+
+@dataclass
+class UnusableSender:
+    """Stands in for a recipient whose secret is missing: that recipient fails, the others are still sent."""
+
+    reason: str
+
+    def send(self, report: Report, delivery: Delivery) -> str:
+        raise PermanentError(self.reason)
+
+
+class ReportNotifier(dg.ConfigurableResource):
+    """Builds the report senders from config; reads the named secrets from the environment."""
+
+    @staticmethod
+    def _env(name: str | None, required: bool, what: str) -> str | None:
+        if not name:
+            return None
+        value = os.environ.get(name)
+        if required and not value:
+            raise MissingSecret(f"{what}: environment variable {name} is not set")
+        return value or None
+
+    def targets(self, settings: DistributionSettings, workspace_root: Path) -> tuple[list[tuple[Delivery, Sender]], list[str]]:
+        """(delivery, sender) per recipient, and the secret values to redact from receipts and logs."""
+        feedback = settings.feedback.form_url if settings.feedback.enabled and settings.feedback.form_url else None
+        smtp = settings.smtp
+        secrets: list[str] = []
+        targets: list[tuple[Delivery, Sender]] = []
+        smtp_sender: Sender | None = None
+        for recipient in settings.recipients:
+            recipient_id = f"{recipient.channel}:{recipient.name}"
+            sender: Sender
+            if isinstance(recipient, OutboxRecipient):
+                delivery = Delivery(recipient_id, "outbox", recipient.name)
+                sender = OutboxSender(workspace_root / recipient.folder, smtp.sender, settings.subject, feedback)
+            elif isinstance(recipient, SmtpRecipient):
+                delivery = Delivery(recipient_id, "smtp", recipient.name, recipient.address)
+                if smtp_sender is None:
+                    try:
+                        username = self._env(smtp.username_env, False, "reports.distribution.smtp.username_env")
+                        password = self._env(smtp.password_env, bool(username), "reports.distribution.smtp.password_env")
+                        secrets += [s for s in (password,) if s]
+                        smtp_sender = SmtpSender(
+                            host=smtp.host,
+                            port=smtp.port,
+                            sender=smtp.sender,
+                            subject=settings.subject,
+                            starttls=smtp.starttls,
+                            username=username,
+                            password=password,
+                            timeout_s=smtp.timeout_s,
+                            ca_file=smtp.ca_file,
+                            feedback_url=feedback,
+                        )
+                    except MissingSecret as exc:
+                        smtp_sender = UnusableSender(str(exc))
+                sender = smtp_sender
+            else:
+                delivery = Delivery(recipient_id, "webhook", recipient.name)
+                try:
+                    url = recipient.url or self._env(recipient.url_env, True, f"webhook {recipient.name}: url_env")
+                    if recipient.url_env and url:
+                        secrets.append(url)  # a URL kept in the environment embeds a token
+                    sender = WebhookSender(str(url), recipient.include_pdf, settings.webhook_timeout_s)
+                except MissingSecret as exc:
+                    sender = UnusableSender(str(exc))
+            targets.append((delivery, sender))
+        return targets, secrets

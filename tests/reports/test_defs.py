@@ -1,0 +1,141 @@
+"""daily_report and report_distribution as Dagster assets on the demo workspace; the 09:05 schedule."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from email import message_from_bytes
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from lumen_assets.evidence.defs import quote_bank, risk_ledger
+from lumen_assets.reports.checks import pdf_text
+from lumen_assets.reports.defs import daily_report, daily_report_schedule, report_distribution
+from resources.notifiers import ReportNotifier
+from resources.workspace import LumenWorkspace
+from tests.evidence.demo_graph import demo_with_effects
+
+DAY = "2025-10-23"
+
+
+def run(root, assets, partition=None):
+    result = dg.materialize(
+        assets,
+        partition_key=partition,
+        resources={"workspace": LumenWorkspace(root=str(root)), "report_notifier": ReportNotifier()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = demo_with_effects(tmp_path_factory.mktemp("demo"))
+    assert run(root, [quote_bank, risk_ledger]).success
+    return root
+
+
+def checks_of(result):
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_daily_report_writes_md_and_pdf_for_the_day_and_its_checks_pass(demo):
+    result = run(demo, [daily_report], DAY)
+    assert result.success
+    checks = checks_of(result)
+    assert {name: c.passed for name, c in checks.items()} == {
+        "daily_report_sections": True,
+        "daily_report_pdf_readable": True,
+        "daily_report_covers_day": True,
+    }
+    md = (demo / f"controls/reports/report_{DAY}.md").read_text(encoding="utf-8")
+    pdf = (demo / f"controls/reports/report_{DAY}.pdf").read_bytes()
+    quotes = [json.loads(line) for line in (demo / "controls/quotes_bank.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert f"| 인용 | {len(quotes)} |" in md  # every demo quote is on the demo day
+    pages, text = pdf_text(pdf)
+    assert pages >= 2
+    assert "관찰 메모" in text and "위험 수준 분포" in text or "(기록 없음)" in text
+    meta = result.asset_materializations_for_node("daily_report")[0].metadata
+    assert meta["quotes"].value == len(quotes)
+    assert meta["posterior_included"].value is False
+
+
+def test_a_day_without_data_still_builds_an_empty_report(demo):
+    result = run(demo, [daily_report], "2025-10-21")
+    assert result.success
+    md = (demo / "controls/reports/report_2025-10-21.md").read_text(encoding="utf-8")
+    assert "(기록 없음)" in md and "| 메트릭 샘플 | 0 |" in md
+
+
+def test_posterior_and_resonance_are_included_when_present(demo, tmp_path):
+    (demo / "logs/bayes_posterior.jsonl").write_text(
+        json.dumps({"ts": "2025-10-23T14:00:00+09:00", "rules": {"creative_min": {"creative_band": {
+            "prior": {"mu": 0, "sigma": 0.05}, "posterior": {"mu": 0.0198, "sigma": 0.0012}, "obs_mean": 0.02,
+            "n": 8, "p_improve": 0.999, "hdi": [0.0176, 0.0221], "method": "pymc", "r_hat": 1.0, "ess": 1800}}}}) + "\n",
+        encoding="utf-8",
+    )
+    (demo / "logs/resonance.json").write_text(json.dumps({"windows": {"24h": {"coherence": 0.712}}}), encoding="utf-8")
+    try:
+        result = run(demo, [daily_report], DAY)
+        assert result.success
+        md = (demo / f"controls/reports/report_{DAY}.md").read_text(encoding="utf-8")
+        assert "+0.0198" in md and "[+0.0176, +0.0221]" in md and "| coherence | 0.712 |" in md
+    finally:
+        (demo / "logs/bayes_posterior.jsonl").unlink()
+        (demo / "logs/resonance.json").unlink()
+
+
+def test_distribution_to_outbox_writes_receipt_and_never_resends(demo):
+    assert run(demo, [daily_report], DAY).success
+    first = run(demo, [report_distribution], DAY)
+    assert first.success
+    assert checks_of(first)["report_delivered"].passed
+    eml = demo / f"controls/reports/outbox/{DAY}/outbox.eml"
+    message = message_from_bytes(eml.read_bytes())
+    (attachment,) = [p for p in message.walk() if p.get_content_type() == "application/pdf"]
+    assert attachment.get_payload(decode=True) == (demo / f"controls/reports/report_{DAY}.pdf").read_bytes()
+    second = run(demo, [report_distribution], DAY)
+    assert second.success
+    receipts = [json.loads(line) for line in (demo / "controls/reports/receipts.jsonl").read_text().splitlines()]
+    assert [(r["recipient"], r["status"]) for r in receipts if r["report_date"] == DAY] == [("outbox:outbox", "sent")]
+    assert second.asset_materializations_for_node("report_distribution")[0].metadata["already_sent"].value == 1
+
+
+def test_distribution_refuses_a_pdf_changed_after_the_report_was_built(demo, tmp_path):
+    assert run(demo, [daily_report], "2025-10-22").success
+    (demo / "controls/reports/report_2025-10-22.pdf").write_bytes(b"%PDF-1.4 tampered")
+    result = run(demo, [report_distribution], "2025-10-22")
+    assert not result.success
+    assert not (demo / "controls/reports/outbox/2025-10-22").exists()
+
+
+@pytest.mark.parametrize(
+    ("when", "day"),
+    [
+        (datetime(2025, 10, 24, 9, 5, tzinfo=ZoneInfo("Asia/Seoul")), "2025-10-23"),
+        (datetime(2025, 3, 1, 0, 5, tzinfo=ZoneInfo("UTC")), "2025-02-28"),  # 09:05 KST on 1 March
+    ],
+)
+def test_schedule_requests_the_previous_reporting_day(when, day):
+    from lumen_assets.definitions import build_definitions
+
+    repository = build_definitions().get_repository_def()
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository)
+    request = daily_report_schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == day
+    assert request.run_key == f"daily_report:{day}"
+
+
+def test_schedule_skips_a_day_before_the_first_partition():
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 1, 1, 9, 5, tzinfo=ZoneInfo("Asia/Seoul")))
+    result = daily_report_schedule.evaluate_tick(context)
+    assert not result.run_requests and "before the first reporting day" in result.skip_message
+
+
+def test_schedule_is_running_by_default_at_0905_in_the_reporting_timezone():
+    assert daily_report_schedule.cron_schedule == "5 9 * * *"
+    assert daily_report_schedule.execution_timezone == "Asia/Seoul"
+    assert daily_report_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
