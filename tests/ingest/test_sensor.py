@@ -212,3 +212,20 @@ def test_a_tick_is_fast(tmp_path: Path) -> None:
     started = time.perf_counter()
     assert len(h.tick()) == 500
     assert time.perf_counter() - started < 10
+
+
+def test_event_runs_refresh_metrics_and_include_the_opted_in_evidence(harness: Harness) -> None:
+    """With the repository in context, an event's run also re-ingests metrics and maps its evidence."""
+    from lumen_assets.definitions import defs
+
+    harness.append_events([_record(0)])
+    context = dg.build_sensor_context(
+        instance=harness.instance,
+        resources={"workspace": LumenWorkspace(root=str(harness.root))},
+        repository_def=defs.get_repository_def(),
+    )
+    result = rule_event_sensor(context)
+    (request,) = result.run_requests
+    selected = {key.to_user_string() for key in request.asset_selection}
+    assert {"metrics", "rule_effects", "quote_bank", "risk_ledger"} <= selected
+    assert "effect_posteriors" not in selected  # the full model never runs on the sensor path
