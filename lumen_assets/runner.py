@@ -174,7 +174,12 @@ def run_graph(
 ) -> RunSummary:
     """Materialise the whole graph (or a Dagster asset selection) against `workspace`."""
     home = prepare_environment(workspace, config_path, dagster_home)
+    import logging
+
     import dagster as dg
+
+    for noisy in ("pymc", "pytensor"):  # sampler chatter and BLAS hints; results and errors still surface
+        logging.getLogger(noisy).setLevel(logging.ERROR)
 
     from lumen_assets.definitions import build_definitions
     from resources.workspace import LumenWorkspace
