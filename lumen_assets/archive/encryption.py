@@ -187,34 +187,55 @@ class StreamEncryptor:
         self._aad = self.header.pack()
         self._aead = AESGCM(_derive(material, self.header))
         self._out = out
-        self._buffer = bytearray()
+        # two fixed buffers, reused for every segment: no per-segment allocation (and page faults)
+        self._segment = bytearray(segment_size)
+        self._filled = 0
+        self._sealed = bytearray(segment_size + TAG_SIZE)
         self._index = 0
         self._closed = False
         out.write(self._aad)
 
+    @property
+    def buffered(self) -> int:
+        """Plaintext bytes held back (at most one segment)."""
+        return self._filled
+
     def _seal(self, plaintext: bytes | bytearray | memoryview, final: bool) -> None:
-        self._out.write(self._aead.encrypt(_nonce(self.header.nonce_prefix, self._index, final), plaintext, self._aad))
+        nonce = _nonce(self.header.nonce_prefix, self._index, final)
+        size = len(plaintext)
+        if hasattr(self._aead, "encrypt_into"):  # cryptography >= 45: seal into the reused buffer
+            self._aead.encrypt_into(nonce, plaintext, self._aad, memoryview(self._sealed)[: size + TAG_SIZE])
+            with memoryview(self._sealed) as view:
+                self._out.write(view[: size + TAG_SIZE])
+        else:
+            self._out.write(self._aead.encrypt(nonce, plaintext, self._aad))
         self._index += 1
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer into the fixed segment; a full segment is sealed only once more data follows it
+        (only close() knows which segment is the final one)."""
         if self._closed:
             raise EncryptionError("write after close")
         size = self.header.segment_size
-        self._buffer += data
-        # keep at least one byte back: only close() knows which segment is the final one
-        if len(self._buffer) > size:
-            view = memoryview(self._buffer)
-            start = 0
-            while len(self._buffer) - start > size:
-                self._seal(view[start : start + size], final=False)
-                start += size
-            view.release()
-            del self._buffer[:start]
+        view = memoryview(data).cast("B")
+        segment = memoryview(self._segment)
+        while len(view):
+            if self._filled == size:
+                self._seal(segment, final=False)
+                self._filled = 0
+            if self._filled == 0 and len(view) > size:  # a whole segment straight from the caller, no copy
+                self._seal(view[:size], final=False)
+                view = view[size:]
+                continue
+            take = min(size - self._filled, len(view))
+            segment[self._filled : self._filled + take] = view[:take]
+            self._filled += take
+            view = view[take:]
 
     def close(self) -> None:
         if not self._closed:
-            self._seal(bytes(self._buffer), final=True)
-            self._buffer = bytearray()
+            self._seal(memoryview(self._segment)[: self._filled], final=True)
+            self._filled = 0
             self._closed = True
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import secrets
 import shutil
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +31,14 @@ from lumen_assets.archive.manifest import (
     render_sums,
 )
 from lumen_assets.archive.settings import ArchiveSettings
-from lumen_assets.archive.tarball import BUNDLE_NAMES, Compressor, FreezeError, TarFinisher, collect_sources, write_tar
+from lumen_assets.archive.tarball import (
+    BUNDLE_NAMES,
+    Compressor,
+    FreezeError,
+    TarFinisher,
+    collect_sources,
+    write_tar,
+)
 
 ENCRYPTED_SUFFIX = ".lumen.enc"
 ENCRYPTED_FORMAT = "LUMENENC-v2"
@@ -50,17 +59,120 @@ class HashingFile:
         self.size += len(data)
 
 
+class BackgroundWriter:
+    """Feeds a sink from a worker thread through a bounded queue (at most `depth` chunks in flight).
+
+    hashlib and file writes release the GIL, so the bundle's digest + write and the encryption + its
+    digest + write run beside the tar reader on other cores; memory stays bounded by the queue depth.
+    """
+
+    _DONE = object()
+
+    def __init__(self, sink: Any, depth: int = 4) -> None:
+        self._sink = sink
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="lumen-archive-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is self._DONE:
+                return
+            if self._error is None:
+                try:
+                    self._sink.write(item)
+                except BaseException as exc:  # surfaced to the producer on its next write or on close
+                    self._error = exc
+            elif isinstance(item, _Shared):
+                item.release()  # keep the buffer pool flowing so the producer never blocks on it
+
+    def write(self, data: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def close(self) -> None:
+        self._queue.put(self._DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+class _Shared:
+    """One pooled buffer handed to several workers; back to the pool when the last one is done."""
+
+    def __init__(self, pool: queue.Queue[bytearray], buffer: bytearray, size: int, users: int) -> None:
+        self._pool, self._buffer, self._size = pool, buffer, size
+        self._users = users
+        self._lock = threading.Lock()
+
+    def view(self) -> memoryview:
+        return memoryview(self._buffer)[: self._size]
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            last = self._users == 0
+        if last:
+            self._pool.put(self._buffer)
+
+
+class _SharedWriter:
+    """Adapts a sink to pooled chunks: write the chunk's bytes, then release it."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def write(self, item: Any) -> None:
+        if isinstance(item, _Shared):
+            try:
+                with item.view() as view:
+                    self.sink.write(view)
+            finally:
+                item.release()
+        else:
+            self.sink.write(item)
+
+
 class BundleSink:
-    """The (compressed) tar bytes: hashed, written to the bundle file and, if enabled, to the encryptor."""
+    """The (compressed) tar bytes: hashed and written to the bundle file and, if enabled, encrypted.
+
+    Chunks are copied once into a small pool of reused buffers (the tar writer reuses its own), shared
+    by the workers; the pool size bounds memory and avoids a fresh allocation per chunk.
+    """
+
+    POOL = 8
+    BUFFER = 1 << 20
 
     def __init__(self, plain: HashingFile, encryptor: StreamEncryptor | None) -> None:
-        self.plain = plain
-        self.encryptor = encryptor
+        sinks: list[Any] = [plain] + ([encryptor] if encryptor is not None else [])
+        self._workers = [BackgroundWriter(_SharedWriter(sink)) for sink in sinks]
+        self._pool: queue.Queue[bytearray] = queue.Queue()
+        for _ in range(self.POOL):
+            self._pool.put(bytearray(self.BUFFER))
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.plain.write(data)
-        if self.encryptor is not None:
-            self.encryptor.write(data)
+        size = len(data)
+        if size > self.BUFFER:
+            chunk: Any = bytes(data)
+        else:
+            buffer = self._pool.get()
+            buffer[:size] = data
+            chunk = _Shared(self._pool, buffer, size, len(self._workers))
+        for worker in self._workers:
+            worker.write(chunk)
+
+    def close(self) -> None:
+        errors = []
+        for worker in self._workers:
+            try:
+                worker.close()
+            except BaseException as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 @dataclass(frozen=True)
@@ -122,12 +234,16 @@ def freeze_day(
                     scrypt_r=encryption.scrypt_r,
                     scrypt_p=encryption.scrypt_p,
                 )
+            sink = BundleSink(plain, encryptor)
             try:
-                compressor = Compressor(settings.compression, BundleSink(plain, encryptor))
+                compressor = Compressor(settings.compression, sink)
                 tar_stream = TarFinisher(compressor)
-                entries = write_tar(root, selection.files, tar_stream, mtime=tar_mtime)
-                tar_stream.finish()
-                compressor.finish()
+                try:
+                    entries = write_tar(root, selection.files, tar_stream, mtime=tar_mtime)
+                    tar_stream.finish()
+                    compressor.finish()
+                finally:
+                    sink.close()  # joins the workers (and re-raises a worker's error)
                 if encryptor is not None and enc_file is not None and enc_handle is not None:
                     encryptor.close()
                     enc_handle.flush()

@@ -107,7 +107,7 @@ def restore_bundle(bundle_path: Path, dest: Path, *, force: bool = False) -> lis
             source = archive.extractfile(member)
             assert source is not None
             with atomic_open(target, "wb") as handle:
-                for chunk in iter(lambda: source.read(READ_CHUNK), b""):
+                while chunk := source.read(READ_CHUNK):
                     handle.write(chunk)
             os.chmod(target, 0o644)
             restored.append(member.name)

@@ -50,10 +50,12 @@ def collect_sources(root: Path, patterns: Sequence[str], never: Sequence[str]) -
 
     `never` holds folder prefixes such as `archive/` and `.dagster/` and any configured exclude globs:
     the archive never bundles itself or Dagster's storage. Symlinks are skipped and reported, so a
-    bundle never follows a link out of the workspace.
+    bundle never follows a link out of the workspace. Names that are not UTF-8 are skipped and reported
+    (the manifest and SHA256SUMS are UTF-8).
     """
     chosen: set[str] = set()
     skipped: dict[str, str] = {}
+    root_real = root.resolve()
     for pattern in patterns:
         for rel in glob.glob(pattern, root_dir=root, recursive=True):
             rel = Path(rel).as_posix()
@@ -62,9 +64,21 @@ def collect_sources(root: Path, patterns: Sequence[str], never: Sequence[str]) -
             full = root / rel
             if full.is_symlink():
                 skipped[rel] = "symlink"
+            elif not full.resolve().is_relative_to(root_real):
+                skipped[rel] = "outside the workspace (through a symlinked folder)"
+            elif not _utf8(rel):
+                skipped[rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")] = "file name is not UTF-8"
             elif full.is_file():
                 chosen.add(rel)
     return SourceSelection(sorted(chosen), sorted(skipped.items()))
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _excluded(rel: str, rule: str) -> bool:

@@ -107,7 +107,7 @@ def check_tar(source: BinaryIO, compression: str, entries: list[FileEntry], name
                 digest = hashlib.sha256()
                 extracted = archive.extractfile(member)
                 assert extracted is not None
-                for chunk in iter(lambda: extracted.read(READ_CHUNK), b""):
+                while chunk := extracted.read(READ_CHUNK):
                     digest.update(chunk)
                 if digest.hexdigest() != entry.sha256:
                     report.fail(member.name, "sha256 of the bundled bytes differs from the manifest")

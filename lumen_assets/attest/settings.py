@@ -19,7 +19,7 @@ def _default_artifacts() -> list[AttestedArtifact]:
     return [
         AttestedArtifact(glob="controls/reports/report_*.md", asset="daily_report"),
         AttestedArtifact(glob="controls/reports/report_*.pdf", asset="daily_report"),
-        AttestedArtifact(glob="archive/*/*", asset="archive_bundle", exclude=["archive/*/*.tmp"]),
+        AttestedArtifact(glob="archive/*/*", asset="archive_bundle", exclude=["archive/*/*.tmp", "archive/.*/*"]),
         AttestedArtifact(glob="logs/bayes_posterior.jsonl", asset="effect_posteriors"),
     ]
 

@@ -1,0 +1,188 @@
+"""`lumen archive verify|restore|prune|decrypt`: the seed's snapshot_verify / snapshot_restore / retention_policy, fixed.
+
+Exit codes: 0 intact / done, 1 a check failed or the restore was refused (the failing file is named),
+2 a usage or config error. Secrets (archive key, S3 credentials) come only from the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+
+def _day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def _context(args: argparse.Namespace) -> tuple[Path, Any]:
+    from lumen_assets.config import ConfigError, load_config, resolve_config_path
+
+    root = Path(args.workspace).expanduser().resolve()
+    if not root.is_dir():
+        raise SystemExit(_usage(f"workspace {root} is not a folder"))
+    try:
+        return root, load_config(resolve_config_path(root, args.config))
+    except ConfigError as exc:
+        raise SystemExit(_usage(str(exc))) from None
+
+
+def _usage(message: str) -> int:
+    print(f"lumen archive: {message}", file=sys.stderr)
+    return 2
+
+
+def _secret(config: Any) -> str | None:
+    return os.environ.get(config.archive.encryption.env_key) or None
+
+
+def _verify(root: Path, config: Any, day: str, remote: bool) -> tuple[bool, list[str], Any]:
+    from lumen_assets.archive.index import read_index
+    from lumen_assets.archive.verify import verify_day
+
+    archive_root = root / config.archive.archive_dir
+    day_dir = archive_root / day
+    if not day_dir.is_dir():
+        return False, [f"{config.archive.archive_dir}/{day}: no bundle for this day"], None
+    secret = _secret(config)
+    report = verify_day(day_dir, read_index(archive_root / "index.jsonl").get(day), secret)
+    lines = [f"{p.name}: {p.reason}" for p in report.problems]
+    notes = list(report.notes)
+    if remote and report.manifest is not None:
+        from lumen_assets.archive.remote import object_key, stored_file, verify_remote
+        from resources.archive_store import open_store
+
+        store = open_store(config.archive.store, root)
+        if store is None:
+            lines.append("remote: no store configured (archive.store.kind: none)")
+        else:
+            key = object_key(config.archive.store.s3.prefix, day, stored_file(report.manifest)[0])
+            problems, remote_notes = verify_remote(store, key, report.manifest, secret)
+            lines += [f"{store.description}/{p.name}: {p.reason}" for p in problems]
+            notes += remote_notes
+    for note in notes:
+        print(f"[verify] note: {note}")
+    return not lines, lines, report
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    root, config = _context(args)
+    ok, failures, report = _verify(root, config, args.date, args.remote)
+    if not ok:
+        print(f"[verify] FAIL {config.archive.archive_dir}/{args.date}:")
+        for line in failures:
+            print(f" - {line}")
+        return 1
+    where = " and remote copy" if args.remote else ""
+    print(f"[verify] OK {config.archive.archive_dir}/{args.date}{where}: {report.files} files, "
+          f"merkle root {report.manifest['merkle']['root']}")  # fmt: skip
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from lumen_assets.archive.restore import RestoreError, restore_bundle
+
+    root, config = _context(args)
+    ok, failures, report = _verify(root, config, args.date, remote=False)
+    if not ok:
+        print(f"[restore] refused: {config.archive.archive_dir}/{args.date} does not verify:")
+        for line in failures:
+            print(f" - {line}")
+        return 1
+    bundle = root / config.archive.archive_dir / args.date / report.manifest["bundle"]["name"]
+    dest = Path(args.to).expanduser()
+    try:
+        restored = restore_bundle(bundle, dest, force=args.force)
+    except RestoreError as exc:
+        print(f"[restore] {exc}")
+        return 1
+    for name in restored:
+        print(f"[restore] {dest / name}")
+    print(f"[restore] restored {len(restored)} files from {bundle} into {dest}")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from lumen_assets.archive.prune import prune
+    from resources.archive_store import open_store
+
+    root, config = _context(args)
+    today = date.fromisoformat(args.today) if args.today else datetime.now(config.tz).date()
+    store = open_store(config.archive.store, root)
+    outcome = prune(root, config, store, today=today, apply=args.apply)
+    r = config.archive.retention
+    print(f"[retention] policy {r.keep_days} daily / {r.keep_weekly} weekly / {r.keep_monthly} monthly, today {today}")
+    for day, reasons in sorted(outcome.plan.keep.items()):
+        print(f"[retention] keep   {day} ({', '.join(reasons)})")
+    verb = "removed" if outcome.applied else "would remove"
+    for day in outcome.all_remove:
+        where = [w for w, hit in (("local", day in outcome.local_remove), ("remote", day in outcome.remote_remove)) if hit]
+        print(f"[retention] {verb} {day} ({' + '.join(where)})")
+    if not outcome.applied and outcome.all_remove:
+        print("[retention] dry run: nothing deleted; add --apply to delete")
+    return 0
+
+
+def cmd_decrypt(args: argparse.Namespace) -> int:
+    """Open a LUMENENC v1 (seed) or v2 file; the plaintext appears only once it has fully authenticated."""
+    from lumen_assets.archive.encryption import EncryptionError, iter_decrypt
+    from lumen_assets.atomic import atomic_open
+
+    secret = os.environ.get(args.key_env)
+    if not secret:
+        return _usage(f"environment variable {args.key_env} (the archive key) is not set")
+    source, target = Path(args.file), Path(args.out)
+    if target.exists() and not args.force:
+        print(f"[decrypt] refused: {target} exists; use --force")
+        return 1
+    try:
+        with open(source, "rb") as handle, atomic_open(target, "wb") as out:
+            for chunk in iter_decrypt(handle, secret):
+                out.write(chunk)
+    except (OSError, EncryptionError) as exc:
+        print(f"[decrypt] FAIL {source}: {exc}")
+        return 1
+    print(f"[decrypt] {source} -> {target}")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", required=True, help="the workspace folder")
+    parser.add_argument("--config", help="config file (default: WORKSPACE/lumen.yaml, else config/lumen.yaml)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    archive = subparsers.add_parser("archive", help="verify, restore and prune daily archive bundles")
+    sub = archive.add_subparsers(dest="archive_command", required=True, metavar="ACTION")
+
+    verify = sub.add_parser("verify", help="check a day's bundle against its manifest, SHA256SUMS and Merkle root")
+    verify.add_argument("date", type=_day, help="the day, YYYY-MM-DD")
+    _common(verify)
+    verify.add_argument("--remote", action="store_true", help="also download and check the stored copy")
+    verify.set_defaults(func=cmd_verify)
+
+    restore = sub.add_parser("restore", help="verify, then safely extract a day's bundle into a folder")
+    restore.add_argument("date", type=_day, help="the day, YYYY-MM-DD")
+    _common(restore)
+    restore.add_argument("--to", required=True, help="destination folder")
+    restore.add_argument("--force", action="store_true", help="overwrite files that already exist in DEST")
+    restore.set_defaults(func=cmd_restore)
+
+    prune_parser = sub.add_parser("prune", help="grandfather-father-son retention, local and remote (dry run by default)")
+    _common(prune_parser)
+    prune_parser.add_argument("--apply", action="store_true", help="really delete (default: only print the plan)")
+    prune_parser.add_argument("--today", type=_day, help="plan as of this day (default: today in the reporting timezone)")
+    prune_parser.set_defaults(func=cmd_prune)
+
+    decrypt = sub.add_parser("decrypt", help="decrypt a .lumen.enc file (seed v1 or Lumen v2) with the key from the environment")
+    decrypt.add_argument("file", help="the encrypted file")
+    decrypt.add_argument("--out", required=True, help="where to write the plaintext")
+    decrypt.add_argument("--key-env", default="LUMEN_ARCHIVE_KEY", help="env var holding the key (default LUMEN_ARCHIVE_KEY)")
+    decrypt.add_argument("--force", action="store_true", help="overwrite OUT")
+    decrypt.set_defaults(func=cmd_decrypt)

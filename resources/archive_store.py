@@ -1,0 +1,181 @@
+"""Where archive bundles are copied: a local folder (embedded default) or any S3-compatible bucket.
+
+S3 goes through dagster-aws `S3Resource` (seed segC C5 wrapped a bare boto3 client): endpoint, region,
+bucket and prefix come from `archive.store` in config/lumen.yaml; credentials only from the environment
+(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY by default, names configurable here), never from config files.
+Uploads stream from disk (boto3 multipart), downloads are read in chunks, so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import dagster as dg
+
+from lumen_assets.archive.settings import StoreSettings
+from lumen_assets.atomic import atomic_open, atomic_write_text
+
+
+class BundleStore(Protocol):
+    description: str
+
+    def put(self, key: str, path: Path, metadata: dict[str, str]) -> str: ...
+
+    def head(self, key: str) -> dict[str, str] | None: ...
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def list_keys(self, prefix: str) -> Iterator[str]: ...
+
+
+class LocalFolderStore:
+    """Objects as files under a folder, metadata in a `<object>.meta.json` sidecar."""
+
+    META_SUFFIX = ".meta.json"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.description = f"local folder {root}"
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        path.relative_to(self.root.resolve())  # raises for keys escaping the store
+        return path
+
+    def put(self, key: str, path: Path, metadata: dict[str, str]) -> str:
+        target = self._path(key)
+        with open(path, "rb") as source, atomic_open(target, "wb") as handle:
+            shutil.copyfileobj(source, handle, 1 << 20)
+        atomic_write_text(Path(f"{target}{self.META_SUFFIX}"), json.dumps(metadata, sort_keys=True))
+        return target.as_uri()
+
+    def head(self, key: str) -> dict[str, str] | None:
+        target = self._path(key)
+        if not target.exists():
+            return None
+        meta = Path(f"{target}{self.META_SUFFIX}")
+        return json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+
+    def open(self, key: str) -> BinaryIO:
+        return open(self._path(key), "rb")
+
+    def delete(self, key: str) -> None:
+        target = self._path(key)
+        target.unlink(missing_ok=True)
+        Path(f"{target}{self.META_SUFFIX}").unlink(missing_ok=True)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        base = self.root / prefix.strip("/") if prefix.strip("/") else self.root
+        if not base.exists():
+            return
+        for path in sorted(base.rglob("*")):
+            if path.is_file() and not path.name.endswith(self.META_SUFFIX) and not path.name.startswith("."):
+                yield path.relative_to(self.root).as_posix()
+
+
+class _Body:
+    """A readable, closable view of an S3 object body."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, size: int = -1) -> bytes:
+        return self._body.read(None if size is None or size < 0 else size)
+
+    def __enter__(self) -> _Body:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._body.close()
+
+
+class S3Store:
+    """One bucket through a boto3 client (from dagster-aws S3Resource); optional SSE as in seed segC C6."""
+
+    def __init__(self, client: Any, bucket: str, sse: str = "none", kms_key_id: str | None = None) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.sse = sse
+        self.kms_key_id = kms_key_id
+        self.description = f"s3://{bucket}"
+
+    def put(self, key: str, path: Path, metadata: dict[str, str]) -> str:
+        extra: dict[str, Any] = {"Metadata": metadata}
+        if self.sse != "none":
+            extra["ServerSideEncryption"] = self.sse
+            if self.sse == "aws:kms" and self.kms_key_id:
+                extra["SSEKMSKeyId"] = self.kms_key_id
+        self.client.upload_file(str(path), self.bucket, key, ExtraArgs=extra)
+        return f"s3://{self.bucket}/{key}"
+
+    def head(self, key: str) -> dict[str, str] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return dict(self.client.head_object(Bucket=self.bucket, Key=key).get("Metadata", {}))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    def open(self, key: str) -> BinaryIO:
+        return _Body(self.client.get_object(Bucket=self.bucket, Key=key)["Body"])  # type: ignore[return-value]
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        stem = prefix.strip("/")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{stem}/" if stem else ""):
+            for item in page.get("Contents", []):
+                yield item["Key"]
+
+
+class ArchiveStoreResource(dg.ConfigurableResource):
+    """Opens the store that `archive.store` in the workspace config names (resource key `archive_store`).
+
+    Only the *names* of the credential variables live here; their values are read from the environment
+    when a store is opened.
+    """
+
+    access_key_env: str = "AWS_ACCESS_KEY_ID"
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+
+    def open_store(self, settings: StoreSettings, workspace_root: Path) -> BundleStore | None:
+        return open_store(settings, workspace_root, self.access_key_env, self.secret_key_env)
+
+    def archive_key(self, env_key: str) -> str | None:
+        """The bundle encryption key or passphrase from the environment (config names the variable only)."""
+        return os.environ.get(env_key) or None
+
+
+def open_store(
+    settings: StoreSettings,
+    workspace_root: Path,
+    access_key_env: str = "AWS_ACCESS_KEY_ID",
+    secret_key_env: str = "AWS_SECRET_ACCESS_KEY",
+) -> BundleStore | None:
+    """The configured store, or None when `kind: none`."""
+    if settings.kind == "none":
+        return None
+    if settings.kind == "local":
+        local = Path(settings.local_dir)
+        return LocalFolderStore(local if local.is_absolute() else workspace_root / local)
+    from dagster_aws.s3 import S3Resource
+
+    s3 = settings.s3
+    resource = S3Resource(
+        endpoint_url=s3.endpoint_url,
+        region_name=s3.region,
+        aws_access_key_id=os.environ.get(access_key_env) or None,
+        aws_secret_access_key=os.environ.get(secret_key_env) or None,
+    )
+    return S3Store(resource.get_client(), s3.bucket, s3.sse, s3.kms_key_id)

@@ -1,0 +1,101 @@
+"""The Dagster layer: archive_bundle materialises a daily partition; its checks pass, then catch tampering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lumen_assets.archive import defs
+from resources.archive_store import ArchiveStoreResource
+from resources.workspace import LumenWorkspace
+from tests.archive.conftest import DAY, RAW_KEY_B64
+
+
+def run(root: Path, day: str = DAY) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [defs.archive_bundle],
+        partition_key=day,
+        resources={"workspace": LumenWorkspace(root=str(root)), "archive_store": ArchiveStoreResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def checks_of(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_materialise_a_day_with_encryption_and_local_store(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workspace / "lumen.yaml").write_text("archive:\n  encryption:\n    enable: true\n    segment_size: 65536\n")
+    monkeypatch.setenv("LUMEN_ARCHIVE_KEY", RAW_KEY_B64)
+    result = run(workspace)
+    assert result.success
+    checks = checks_of(result)
+    assert checks[defs.INTEGRITY_CHECK].passed and checks[defs.REMOTE_CHECK].passed
+    assert checks[defs.RETENTION_CHECK].passed
+    (materialisation,) = result.asset_materializations_for_node("archive_bundle")
+    metadata = materialisation.metadata
+    assert metadata["files"].value == 7 and metadata["stored_file"].value == "bundle.tar.lumen.enc"
+    stored = workspace / ".lumen/archive_store/SystemC/snapshots" / DAY / "bundle.tar.lumen.enc"
+    assert stored.read_bytes() == (workspace / "archive" / DAY / "bundle.tar.lumen.enc").read_bytes()
+    sidecar = json.loads(Path(f"{stored}.meta.json").read_text())
+    assert sidecar["lumen-stored-sha256"] == metadata["stored_sha256"].value
+    assert materialisation.tags["dagster/data_version"] == metadata["merkle_root"].value
+    assert not (workspace / "archive" / DAY / "bundle.tar").read_bytes().count(b"not for bundles")  # no .dagster/
+
+
+def test_check_functions_catch_a_corrupted_bundle_and_remote_copy(workspace: Path) -> None:
+    assert run(workspace).success
+    resource, ws = ArchiveStoreResource(), LumenWorkspace(root=str(workspace))
+    bundle = workspace / "archive" / DAY / "bundle.tar"
+    data = bytearray(bundle.read_bytes())
+    data[700] ^= 1
+    bundle.write_bytes(bytes(data))
+    integrity = defs.integrity_result(ws, resource, DAY)
+    assert not integrity.passed and integrity.severity == dg.AssetCheckSeverity.ERROR
+    assert "bundle.tar" in integrity.metadata["failures"].value
+    assert defs.remote_result(ws, resource, DAY).passed  # the remote copy is still the original
+    remote = workspace / ".lumen/archive_store/SystemC/snapshots" / DAY / "bundle.tar"
+    remote.write_bytes(bytes(data))
+    remote_check = defs.remote_result(ws, resource, DAY)
+    assert not remote_check.passed and "stored bytes" in remote_check.metadata["failures"].value
+
+
+def test_retention_check_warns_when_old_bundles_await_pruning(workspace: Path) -> None:
+    for day in ("2025-01-06", "2025-01-07"):  # same ISO week, same month, long ago: the older one is prunable
+        assert run(workspace, day).success
+    check = defs.retention_result(LumenWorkspace(root=str(workspace)), ArchiveStoreResource())
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "2025-01-06" in check.metadata["prune_candidates"].value
+    assert "2025-01-07" not in check.metadata["prune_candidates"].value
+
+
+def test_encryption_without_key_fails_the_run_clearly(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (workspace / "lumen.yaml").write_text("archive:\n  encryption:\n    enable: true\n")
+    monkeypatch.delenv("LUMEN_ARCHIVE_KEY", raising=False)
+    result = dg.materialize(
+        [defs.archive_bundle],
+        partition_key=DAY,
+        resources={"workspace": LumenWorkspace(root=str(workspace)), "archive_store": ArchiveStoreResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        tags={"dagster/max_retries": "0"},
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0]
+    assert "LUMEN_ARCHIVE_KEY" in str(failure.step_failure_data.error)
+
+
+def test_schedule_archives_the_previous_reporting_day() -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(defs.daily_partitions.timezone)
+    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 15, 9, 35, tzinfo=tz))
+    request = defs.archive_daily_schedule(context)
+    assert request.partition_key == "2025-03-14" and request.run_key == "archive_bundle:2025-03-14"
+    early = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 1, 1, 9, 35, tzinfo=tz))
+    assert isinstance(defs.archive_daily_schedule(early), dg.SkipReason)

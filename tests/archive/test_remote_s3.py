@@ -1,0 +1,98 @@
+"""Against a real S3 server (SeaweedFS on 127.0.0.1): upload, verify remote, corrupt the object, see it fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lumen_assets.archive import defs
+from resources.archive_store import ArchiveStoreResource
+from resources.workspace import LumenWorkspace
+from tests.archive.conftest import DAY, SeaweedS3
+from tests.archive.test_cli import lumen
+
+pytestmark = pytest.mark.integration
+PREFIX = "SystemC/snapshots"
+
+
+@pytest.fixture
+def s3_workspace(workspace: Path, seaweed_s3: SeaweedS3, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    prefix = f"{PREFIX}/{request.node.name}"
+    (workspace / "lumen.yaml").write_text(
+        "archive:\n"
+        "  encryption: {enable: true, segment_size: 65536, scrypt_log2_n: 12}\n"
+        "  store:\n"
+        "    kind: s3\n"
+        f"    s3: {{endpoint_url: '{seaweed_s3.endpoint_url}', region: us-east-1, bucket: {seaweed_s3.bucket}, prefix: '{prefix}'}}\n"
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed_s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed_s3.secret_key)
+    monkeypatch.setenv("LUMEN_ARCHIVE_KEY", "a passphrase, not a raw key")
+    return workspace
+
+
+def materialise(root: Path, day: str = DAY) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [defs.archive_bundle],
+        partition_key=day,
+        resources={"workspace": LumenWorkspace(root=str(root)), "archive_store": ArchiveStoreResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
+def test_upload_verify_corrupt_and_detect(s3_workspace: Path, seaweed_s3: SeaweedS3) -> None:
+    result = materialise(s3_workspace)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks[defs.REMOTE_CHECK].passed and checks[defs.INTEGRITY_CHECK].passed
+    (materialisation,) = result.asset_materializations_for_node("archive_bundle")
+    key = materialisation.metadata["remote_key"].value
+    assert key.endswith(f"/{DAY}/bundle.tar.lumen.enc")
+
+    client = seaweed_s3.client()
+    head = client.head_object(Bucket=seaweed_s3.bucket, Key=key)
+    assert head["Metadata"]["lumen-stored-sha256"] == materialisation.metadata["stored_sha256"].value
+    assert head["Metadata"]["lumen-plain-sha256"] == materialisation.metadata["bundle_sha256"].value
+    assert head["Metadata"]["lumen-format"] == "LUMENENC-v2"
+    assert lumen("archive", "verify", DAY, "--workspace", str(s3_workspace), "--remote") == 0
+
+    # corrupt the stored bytes but keep the metadata: the seed's metadata-only check would still say OK
+    body = bytearray(client.get_object(Bucket=seaweed_s3.bucket, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0x01
+    client.put_object(Bucket=seaweed_s3.bucket, Key=key, Body=bytes(body), Metadata=head["Metadata"])
+    check = defs.remote_result(LumenWorkspace(root=str(s3_workspace)), ArchiveStoreResource(), DAY)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "failed authentication" in check.metadata["failures"].value
+    assert lumen("archive", "verify", DAY, "--workspace", str(s3_workspace), "--remote") == 1
+    assert lumen("archive", "verify", DAY, "--workspace", str(s3_workspace)) == 0  # the local copy is intact
+
+    client.delete_object(Bucket=seaweed_s3.bucket, Key=key)
+    missing = defs.remote_result(LumenWorkspace(root=str(s3_workspace)), ArchiveStoreResource(), DAY)
+    assert not missing.passed and "missing" in missing.metadata["failures"].value
+
+
+def test_one_object_per_day_and_remote_prune(s3_workspace: Path, seaweed_s3: SeaweedS3, request: pytest.FixtureRequest) -> None:
+    for day in ("2025-01-01", "2025-01-02", "2025-03-14"):  # daily partitions start on 2025-01-01
+        materialise(s3_workspace, day)
+    prefix = f"{PREFIX}/{request.node.name}/"
+    client = seaweed_s3.client()
+    listed = lambda: sorted(o["Key"] for o in client.list_objects_v2(Bucket=seaweed_s3.bucket, Prefix=prefix).get("Contents", []))  # noqa: E731
+    assert [k.split("/")[-2] for k in listed()] == ["2025-01-01", "2025-01-02", "2025-03-14"]
+    assert lumen("archive", "prune", "--workspace", str(s3_workspace), "--today", "2025-06-30", "--apply") == 0
+    assert [k.split("/")[-2] for k in listed()] == ["2025-01-02", "2025-03-14"]  # Jan 2: newest of its month
+
+
+def test_wrong_credentials_are_refused(s3_workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    result = dg.materialize(
+        [defs.archive_bundle],
+        partition_key=DAY,
+        resources={"workspace": LumenWorkspace(root=str(s3_workspace)), "archive_store": ArchiveStoreResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    error = str(result.get_step_failure_events()[0].step_failure_data.error)
+    assert "archive upload refused" in error and "SignatureDoesNotMatch" in error
+    assert "not-the-secret" not in error and "a passphrase" not in error  # no secret leaks into the event log
