@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from lumen_assets.jsonl import iter_jsonl
+
 
 @contextlib.contextmanager
 def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
@@ -72,9 +74,10 @@ def upsert_jsonl(path: Path | str, records: Iterable[dict[str, Any]], key: Calla
     path = Path(path)
     with file_lock(path):
         existing: list[dict[str, Any]] = []
-        if path.exists():
-            with open(path, encoding="utf-8") as handle:
-                existing = [json.loads(line) for line in handle if line.strip()]
+        for line in iter_jsonl(path):
+            if line.record is None:  # rewriting would lose it: refuse, naming the line
+                raise ValueError(f"{path}:{line.line_no}: {line.problem}; fix or remove it, then run again")
+            existing.append(line.record)
         seen = {key(r) for r in existing}
         added = []
         for record in records:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lumen_assets.atomic import atomic_write_jsonl, file_lock
+from lumen_assets.jsonl import iter_jsonl
 
 
 class ArchiveIndexError(ValueError):
@@ -21,8 +22,13 @@ class ArchiveIndexError(ValueError):
 def read_index(path: Path) -> dict[str, dict[str, Any]]:
     """Records by date, in file order; a malformed line is an error naming its line number."""
     records: dict[str, dict[str, Any]] = {}
-    if not path.exists():
-        return records
+    for line in iter_jsonl(path):
+        if line.record is None:
+            raise ArchiveIndexError(f"{path}:{line.line_no}: {line.problem}")
+        if not isinstance(line.record.get("date"), str):
+            raise ArchiveIndexError(f"{path}:{line.line_no}: expected an object with a 'date'")
+        records[line.record["date"]] = line.record
+    return records
     with open(path, encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():

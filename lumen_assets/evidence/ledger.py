@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from lumen_assets.jsonl import iter_jsonl
+
 QUOTE_KEYS = ("ts", "event_id", "by", "rule", "delta", "confidence", "quote")
 RISK_KEYS = ("ts", "event_id", "severity", "rule", "signal", "note")
 SEVERITIES = ("info", "warn", "crit")
@@ -24,9 +26,12 @@ class LedgerRead:
 def read_ledger(path: Path | str) -> LedgerRead:
     """All records of a JSONL file; a line that is not a JSON object is reported with its number."""
     result = LedgerRead()
-    path = Path(path)
-    if not path.exists():
-        return result
+    for line in iter_jsonl(path):
+        if line.record is None:
+            result.bad_lines.append((line.line_no, line.problem or "unreadable"))
+        else:
+            result.records.append(line.record)
+    return result
     with open(path, encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from lumen_assets.jsonl import iter_jsonl
 from lumen_assets.reports.content import (
     DayWindow,
     ReportContent,
@@ -36,20 +37,12 @@ class BuiltReport:
 
 def read_last_jsonl(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """The last parseable JSON object of a JSONL file: (record, problem). Missing file is no problem."""
-    if not path.exists():
-        return None, None
     last, problem = None, None
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                problem = f"{path}:{line_no}: not JSON ({exc})"
-                continue
-            if isinstance(record, dict):
-                last, problem = record, None
+    for line in iter_jsonl(path):
+        if line.record is None:
+            problem = f"{path}:{line.line_no}: {line.problem}"
+        else:
+            last, problem = line.record, None
     return last, problem
 
 

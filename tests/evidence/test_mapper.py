@@ -155,7 +155,7 @@ def test_ledger_problems_find_duplicates_schema_and_bad_lines(tmp_path):
     lines = [json.dumps(good), json.dumps(good), "{oops", json.dumps({**good, "event_id": "b", "severity": "bad"})]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     problems = ledger_problems(path, "risk")
-    assert any(":3: not JSON" in p for p in problems)
+    assert any(":3: not valid JSON" in p for p in problems)
     assert any("severity 'bad'" in p for p in problems)
     assert any("event a appears 2 times" in p for p in problems)
 
