@@ -7,6 +7,8 @@ import time
 import dagster as dg
 
 from lumen_assets.atomic import upsert_jsonl
+from lumen_assets.effects.defs import EFFECTS_STORE
+from lumen_assets.effects.table import read_effects_store
 from lumen_assets.ingest.rules import parse_rule_lines
 from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_lines
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
@@ -29,6 +31,16 @@ def event_run_selection(context: dg.SensorEvaluationContext) -> list[dg.AssetKey
         if node.partitions_def is None and node.tags.get(ON_RULE_EVENT_TAG) == "true":
             selection.append(key)
     return selection
+
+
+def _events_with_final_effects(workspace: LumenWorkspace) -> set[str]:
+    """Events whose effects are already final in the effects store: a fresh sensor (new cursor) on a
+    workspace that `lumen run` already processed does not launch a run per historical event. A `pending`
+    result is not final: that event is still requested once its window is covered."""
+    store = read_effects_store(workspace.state_dir / EFFECTS_STORE)
+    if not len(store):
+        return set()
+    return set(store.loc[store["status"] != "pending", "event_id"])
 
 
 def _metrics_coverage_ns(workspace: LumenWorkspace) -> int | None:
@@ -77,11 +89,14 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
     new_keys = list(dict.fromkeys(e.event_id for e in new_events if e.event_id not in known))
 
     coverage = _metrics_coverage_ns(workspace)
+    already_done = _events_with_final_effects(workspace) if next_cursor.pending else set()
     ready_before = min(time.time_ns(), coverage) if coverage is not None else None
     requests, still_pending = [], []
     selection = event_run_selection(context) if next_cursor.pending else []
     for entry in next_cursor.pending:
         event_id, due_ns, actor, rule = entry
+        if event_id in already_done:
+            continue  # computed as complete/insufficient already (e.g. by `lumen run`); nothing to redo
         if ready_before is not None and due_ns <= ready_before and len(requests) < config.sensor.max_events_per_tick:
             requests.append(
                 dg.RunRequest(

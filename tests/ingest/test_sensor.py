@@ -229,3 +229,24 @@ def test_event_runs_refresh_metrics_and_include_the_opted_in_evidence(harness: H
     selected = {key.to_user_string() for key in request.asset_selection}
     assert {"metrics", "rule_effects", "quote_bank", "risk_ledger"} <= selected
     assert "effect_posteriors" not in selected  # the full model never runs on the sensor path
+
+
+@pytest.mark.parametrize(("stored_status", "requested"), [("complete", False), ("insufficient", False), ("pending", True)])
+def test_events_already_final_in_the_effects_store_are_not_run_again(
+    harness: Harness, stored_status: str, requested: bool
+) -> None:
+    """A new sensor on a workspace `lumen run` already processed does not relaunch every old event."""
+    import pandas as pd
+
+    from lumen_assets.effects.defs import EFFECTS_STORE
+    from lumen_assets.effects.table import upsert_effects
+    from lumen_assets.effects.window import EFFECT_COLUMNS
+
+    (event_id,) = harness.append_events([_record(0)])
+    row = {column: None for column in EFFECT_COLUMNS}
+    row.update(rule_ts=_record(0)["ts"], event_id=event_id, status=stored_status, n_pre=150, n_post=150)
+    upsert_effects(harness.root / ".lumen" / EFFECTS_STORE, harness.root / "logs" / "rules_effects.csv",
+                   pd.DataFrame([row]))
+    runs = harness.tick()
+    assert [r.run_key for r in runs] == ([event_id] if requested else [])
+    assert event_id in harness.partitions

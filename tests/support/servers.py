@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -34,8 +35,8 @@ class HttpReceiver:
     fail_next: list[int] = field(default_factory=list)  # status codes to answer before succeeding
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
+@contextlib.contextmanager
+def serve_smtp() -> Iterator[SmtpServer]:
     """A real aiosmtpd SMTP server on 127.0.0.1 collecting every message it receives."""
     from aiosmtpd.controller import Controller
 
@@ -54,8 +55,8 @@ def smtp_server() -> Iterator[SmtpServer]:
         controller.stop()
 
 
-@pytest.fixture
-def http_receiver() -> Iterator[HttpReceiver]:
+@contextlib.contextmanager
+def serve_http() -> Iterator[HttpReceiver]:
     """A real HTTP server on 127.0.0.1 recording POSTed bodies (JSON decoded when possible)."""
     port = free_port()
     receiver = HttpReceiver(f"http://127.0.0.1:{port}/hook")
@@ -89,3 +90,15 @@ def http_receiver() -> Iterator[HttpReceiver]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    with serve_smtp() as server:
+        yield server
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[HttpReceiver]:
+    with serve_http() as receiver:
+        yield receiver
