@@ -7,7 +7,6 @@ Pure module: no dagster import.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +27,6 @@ def read_index(path: Path) -> dict[str, dict[str, Any]]:
         if not isinstance(line.record.get("date"), str):
             raise ArchiveIndexError(f"{path}:{line.line_no}: expected an object with a 'date'")
         records[line.record["date"]] = line.record
-    return records
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ArchiveIndexError(f"{path}:{line_no}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict) or not isinstance(record.get("date"), str):
-                raise ArchiveIndexError(f"{path}:{line_no}: expected an object with a 'date'")
-            records[record["date"]] = record
     return records
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,20 +30,6 @@ def read_ledger(path: Path | str) -> LedgerRead:
             result.bad_lines.append((line.line_no, line.problem or "unreadable"))
         else:
             result.records.append(line.record)
-    return result
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                result.bad_lines.append((line_no, f"not JSON: {exc}"))
-                continue
-            if not isinstance(record, dict):
-                result.bad_lines.append((line_no, "not a JSON object"))
-                continue
-            result.records.append(record)
     return result
 
 
