@@ -131,8 +131,10 @@ def covered_days(workspace_root: Path, config: object) -> list[str]:
             days |= set(local.dt.strftime("%Y-%m-%d").unique())
     for event in read_rule_events(workspace_root / config.paths.rules_history).events:
         days.add(event.ts.astimezone(config.tz).strftime("%Y-%m-%d"))
+    from lumen_assets.partitions import FIRST_DAY
+
     today = date.today().isoformat()
-    return sorted(d for d in days if "2025-01-01" <= d <= today)
+    return sorted(d for d in days if FIRST_DAY <= d <= today)
 
 
 def _collect(result: object, summary: RunSummary, graph: object) -> None:
