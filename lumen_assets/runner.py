@@ -65,7 +65,7 @@ def prepare_environment(workspace: Path, config_path: Path | None, dagster_home:
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     if not settings.exists():
-        settings.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        settings.write_text(instance_yaml(home), encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["LUMEN_WORKSPACE"] = str(workspace.resolve())
     if config_path:
@@ -73,6 +73,19 @@ def prepare_environment(workspace: Path, config_path: Path | None, dagster_home:
     else:
         os.environ.pop("LUMEN_CONFIG", None)
     return home
+
+
+def instance_yaml(home: Path) -> str:
+    """DAGSTER_HOME/dagster.yaml for a new instance: no telemetry, and one consolidated SQLite event log.
+
+    The default SQLite event log is sharded per run and cannot list check evaluations across runs by
+    storage id, which the check-alert sensor needs; the consolidated one (or PostgreSQL) can."""
+    return (
+        "telemetry:\n  enabled: false\n"
+        "event_log_storage:\n  module: dagster._core.storage.event_log\n"
+        "  class: ConsolidatedSqliteEventLogStorage\n"
+        f"  config:\n    base_dir: {home / 'history' / 'events'}\n"
+    )
 
 
 def _kind(partitions_def: object) -> str:

@@ -81,11 +81,18 @@ def check_alert_sensor(
     cursor = json.loads(context.cursor) if context.cursor else {}
     after = cursor.get("after")
     state = AlertState.from_json(cursor.get("state"))
-    records = context.instance.event_log_storage.get_event_records(
-        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-        limit=settings.batch_size,
-        ascending=True,
-    )
+    try:
+        records = context.instance.event_log_storage.get_event_records(
+            dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
+            limit=settings.batch_size,
+            ascending=True,
+        )
+    except Exception as exc:  # the run-sharded SQLite event log cannot answer a cross-run query
+        raise RuntimeError(
+            "this Dagster instance's event log cannot list check evaluations across runs; use PostgreSQL or "
+            "ConsolidatedSqliteEventLogStorage in DAGSTER_HOME/dagster.yaml (`lumen run` writes that for a new "
+            f"DAGSTER_HOME; see README 'Open the UI'): {exc}"
+        ) from exc
     sent = suppressed = 0
     if records:
         channels = alert_channels.channels(settings, workspace.root_path)

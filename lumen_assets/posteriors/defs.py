@@ -268,7 +268,7 @@ posteriors_schedule = dg.ScheduleDefinition(
                  default_status=dg.DefaultSensorStatus.RUNNING, name="effect_posteriors_fast_sensor")
 def effect_posteriors_fast_sensor(context: dg.SensorEvaluationContext, asset_event: Any) -> dg.RunRequest:
     """A new effects row: refresh the posteriors the cheap way (one run per tick, newest event wins)."""
-    return dg.RunRequest(run_key=f"rule_effects-{asset_event.storage_id}")
+    return dg.RunRequest(run_key=f"rule_effects-{asset_event.run_id}-{asset_event.timestamp}")
 
 
 assets = [effect_posteriors, causal_impact]

@@ -175,3 +175,25 @@ def test_run_that_will_be_retried_is_skipped(tmp_path):
     outcome = run_failure_alert_sensor(_failure_context(instance, run, res))
     assert isinstance(outcome, dg.SkipReason) and "will be retried" in outcome.skip_message
     assert file_alerts(tmp_path) == []
+
+
+def test_alerts_work_on_the_instance_lumen_run_creates(tmp_path):
+    """The DAGSTER_HOME that `lumen run` writes (SQLite on disk, not the in-memory test instance) can
+    answer the sensor's cross-run query; the run-sharded default SQLite storage cannot."""
+    from lumen_assets.runner import instance_yaml
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(home), encoding="utf-8")
+    configure(tmp_path, 25, smtp={"enabled": False})
+    write_report(tmp_path)
+    write_metrics(tmp_path, creative=0.10)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        materialize(tmp_path, instance)
+        cursor = tick(instance, resources(tmp_path, None), None)
+        write_metrics(tmp_path, creative=0.30)
+        materialize(tmp_path, instance)
+        tick(instance, resources(tmp_path, None), cursor)  # a storage-id cursor: the cross-run query
+    assert [(a["kind"], a["check"]) for a in file_alerts(tmp_path)] == [
+        ("firing", "creative_band_slo"), ("resolved", "creative_band_slo")
+    ]

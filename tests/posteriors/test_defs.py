@@ -85,3 +85,23 @@ def test_pymc_on_demo_recovers_every_injected_effect(workspace):
             assert abs(cell["posterior"]["mu"] - truth) <= 0.005, (rule, signal, cell)
             assert cell["hdi"][0] <= truth <= cell["hdi"][1], (rule, signal, cell)
             assert cell["r_hat"] <= 1.01 and cell["ess"] >= 400
+
+
+def test_fast_sensor_requests_one_conjugate_run_per_new_effects_materialisation():
+    """The sensor path: each new rule_effects materialisation asks for the cheap posterior refresh."""
+    from lumen_assets.definitions import defs
+    from lumen_assets.posteriors.defs import effect_posteriors_fast_sensor
+
+    instance = dg.DagsterInstance.ephemeral()
+    repository = defs.get_repository_def()
+
+    def tick(cursor=None):
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=repository)
+        return effect_posteriors_fast_sensor.evaluate_tick(context)
+
+    assert not tick().run_requests
+    instance.report_runless_asset_event(dg.AssetMaterialization("rule_effects"))
+    first = tick()
+    (request,) = first.run_requests
+    assert request.run_key.startswith("rule_effects-")
+    assert not tick(first.cursor).run_requests  # nothing new, nothing requested
