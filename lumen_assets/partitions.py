@@ -3,6 +3,9 @@ per reporting day (in the configured timezone)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 
 from lumen_assets.location_config import location_config
@@ -15,3 +18,12 @@ rule_event_partitions = dg.DynamicPartitionsDefinition(name=RULE_EVENT_PARTITION
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=FIRST_DAY, timezone=location_config().loop.timezone, end_offset=1
 )
+
+
+def previous_day_request(context: dg.ScheduleEvaluationContext, run_key_prefix: str) -> dg.RunRequest | dg.SkipReason:
+    """The run for the reporting day before the tick (daily schedules: reports at 09:05, archive at 09:35)."""
+    local = context.scheduled_execution_time.astimezone(ZoneInfo(daily_partitions.timezone))
+    day = local.date() - timedelta(days=1)
+    if day < daily_partitions.start.date():
+        return dg.SkipReason(f"{day} is before the first reporting day {daily_partitions.start.date()}")
+    return dg.RunRequest(run_key=f"{run_key_prefix}:{day.isoformat()}", partition_key=day.isoformat())

@@ -7,10 +7,9 @@ Thin layer over the pure modules: `freeze` builds the day, `remote` names and ch
 `verify` re-reads everything from the archive, `retention` plans GFS pruning (seed segC C2-C6, C13).
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -23,7 +22,7 @@ from lumen_assets.archive.tarball import FreezeError
 from lumen_assets.archive.verify import Problem, verify_day
 from lumen_assets.config import LumenConfig
 from lumen_assets.metadata import markdown_table
-from lumen_assets.partitions import daily_partitions
+from lumen_assets.partitions import daily_partitions, previous_day_request
 from resources.archive_store import ArchiveStoreResource
 from resources.workspace import LumenWorkspace
 
@@ -242,11 +241,7 @@ archive_job = dg.define_asset_job(
     description="At 09:35 in the reporting timezone (after the 09:05 report), archive the previous day.",
 )
 def archive_daily_schedule(context: dg.ScheduleEvaluationContext):
-    local = context.scheduled_execution_time.astimezone(ZoneInfo(daily_partitions.timezone))
-    day = local.date() - timedelta(days=1)
-    if day < daily_partitions.start.date():
-        return dg.SkipReason(f"{day} is before the first archive day {daily_partitions.start.date()}")
-    return dg.RunRequest(run_key=f"archive_bundle:{day.isoformat()}", partition_key=day.isoformat())
+    return previous_day_request(context, "archive_bundle")
 
 
 assets: list = [archive_bundle]

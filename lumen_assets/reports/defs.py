@@ -6,16 +6,15 @@ daily_report (daily partitions, reporting timezone) writes controls/reports/repo
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.metadata import markdown_table
-from lumen_assets.partitions import daily_partitions
+from lumen_assets.partitions import daily_partitions, previous_day_request
 from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
 from lumen_assets.reports.content import day_window
 from resources.notifiers import ReportNotifier
@@ -264,11 +263,7 @@ daily_report_job = dg.define_asset_job(
     description="At 09:05 in the reporting timezone, report and distribute the previous day (seed segB §4.5).",
 )
 def daily_report_schedule(context: dg.ScheduleEvaluationContext):
-    local = context.scheduled_execution_time.astimezone(ZoneInfo(daily_partitions.timezone))
-    day = local.date() - timedelta(days=1)
-    if day < daily_partitions.start.date():
-        return dg.SkipReason(f"{day} is before the first reporting day {daily_partitions.start.date()}")
-    return dg.RunRequest(run_key=f"daily_report:{day.isoformat()}", partition_key=day.isoformat())
+    return previous_day_request(context, "daily_report")
 
 
 assets: list = [daily_report, report_distribution]
