@@ -281,8 +281,19 @@ def print_summary(summary: RunSummary, out=sys.stdout) -> None:
         write(f"    ... and {len(summary.outputs) - 40} more under {summary.workspace}")
     write(f"  DAGSTER_HOME: {summary.dagster_home}")
     write("  open the UI on this history:")
-    write(f"    DAGSTER_HOME={summary.dagster_home} LUMEN_WORKSPACE={summary.workspace} dagster dev -w {WORKSPACE_YAML}")
+    signer = _demo_passphrase_prefix()
+    write(f"    {signer}DAGSTER_HOME={summary.dagster_home} LUMEN_WORKSPACE={summary.workspace} "
+          f"dagster dev -w {WORKSPACE_YAML}")
+    if not signer:
+        write("    (export LUMEN_SIGNER_PASS, the keystore passphrase, for the trust assets to sign)")
     write("ok" if summary.ok else "FAILED")
+
+
+def _demo_passphrase_prefix() -> str:
+    """The demo's public keystore passphrase, spelt out in the UI command (never a real secret)."""
+    from lumen_assets.attest.keys import DEMO_PASSPHRASE
+
+    return f"LUMEN_SIGNER_PASS={DEMO_PASSPHRASE} " if os.environ.get("LUMEN_SIGNER_PASS") == DEMO_PASSPHRASE else ""
 
 
 WORKSPACE_YAML = Path(__file__).resolve().parent.parent / "workspace.yaml"
