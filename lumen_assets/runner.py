@@ -65,7 +65,9 @@ def prepare_environment(workspace: Path, config_path: Path | None, dagster_home:
     home.mkdir(parents=True, exist_ok=True)
     settings = home / "dagster.yaml"
     if not settings.exists():
-        settings.write_text(instance_yaml(home), encoding="utf-8")
+        from lumen_assets.atomic import atomic_write_text
+
+        atomic_write_text(settings, instance_yaml(home))
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["LUMEN_WORKSPACE"] = str(workspace.resolve())
     if config_path:
