@@ -164,12 +164,8 @@ def verify_day(day_dir: Path, index_record: dict[str, Any] | None, secret: str |
     _check_sums(day_dir, entries, report)
 
     bundle = manifest["bundle"]
-    bundle_path = day_dir / bundle["name"]
-    if Path(bundle["name"]).name != bundle["name"]:
-        report.fail(MANIFEST_NAME, f"bundle name {bundle['name']!r} is not a plain file name")
-    elif not bundle_path.exists():
-        report.fail(bundle["name"], "missing")
-    else:
+    bundle_path = _listed_file(day_dir, bundle["name"], "bundle", report)
+    if bundle_path is not None:
         with open(bundle_path, "rb") as handle:
             reader = HashingReader(handle)
             check_tar(reader, bundle.get("compression", "none"), entries, bundle["name"], report)  # type: ignore[arg-type]
@@ -179,12 +175,8 @@ def verify_day(day_dir: Path, index_record: dict[str, Any] | None, secret: str |
 
     encrypted = manifest.get("encrypted")
     if encrypted:
-        enc_path = day_dir / encrypted["name"]
-        if Path(encrypted["name"]).name != encrypted["name"]:
-            report.fail(MANIFEST_NAME, f"encrypted name {encrypted['name']!r} is not a plain file name")
-        elif not enc_path.exists():
-            report.fail(encrypted["name"], "missing")
-        else:
+        enc_path = _listed_file(day_dir, encrypted["name"], "encrypted", report)
+        if enc_path is not None:
             with open(enc_path, "rb") as handle:
                 reader = HashingReader(handle)
                 if secret:
@@ -197,6 +189,19 @@ def verify_day(day_dir: Path, index_record: dict[str, Any] | None, secret: str |
             if reader.digest.hexdigest() != encrypted["sha256"] or reader.size != encrypted["size"]:
                 report.fail(encrypted["name"], "sha256 or size differs from the manifest")
     return report
+
+
+def _listed_file(day_dir: Path, name: str, role: str, report: VerifyReport) -> Path | None:
+    """The day folder's file a manifest names, or None (failure recorded) when the name is not a plain
+    file name (a tampered manifest must not point outside the folder) or the file is missing."""
+    if Path(name).name != name:
+        report.fail(MANIFEST_NAME, f"{role} name {name!r} is not a plain file name")
+        return None
+    path = day_dir / name
+    if not path.exists():
+        report.fail(name, "missing")
+        return None
+    return path
 
 
 def _check_sums(day_dir: Path, entries: list[FileEntry], report: VerifyReport) -> None:
