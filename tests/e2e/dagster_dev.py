@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from lumen_assets.runner import instance_yaml
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 # Fast sensor and short effect windows, so an appended event becomes a run within seconds.
@@ -89,15 +91,10 @@ def prepare_demo_workspace(
         os.environ.update(saved)
     home = workspace / ".dagster"
     home.mkdir(exist_ok=True)
-    # One consolidated SQLite event log instead of the default per-run shards: check_alert_sensor pages
-    # through ASSET_CHECK_EVALUATION records with a plain storage-id cursor, which the run-sharded
-    # default refuses ("cursor that is not run-aware"); see docs/UI.md.
+    # The instance `lumen run` would create (consolidated SQLite event log, which check_alert_sensor needs),
+    # plus a run-concurrency cap for this 2-core machine.
     (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        f"concurrency:\n  runs:\n    max_concurrent_runs: {max_concurrent_runs}\n"
-        "event_log_storage:\n  module: dagster._core.storage.event_log\n"
-        "  class: ConsolidatedSqliteEventLogStorage\n"
-        f"  config:\n    base_dir: {home / 'history' / 'events'}\n",
+        instance_yaml(home) + f"concurrency:\n  runs:\n    max_concurrent_runs: {max_concurrent_runs}\n",
         encoding="utf-8",
     )
     env.update(DAGSTER_HOME=str(home), LUMEN_WORKSPACE=str(workspace), PYTHONUNBUFFERED="1")
