@@ -11,8 +11,8 @@ import warnings
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.areas import AREAS
-from resources.workspace import LumenWorkspace
 
 # single-run backfills of the rule-event partitions are "beta" in Dagster 1.13; we rely on them knowingly
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

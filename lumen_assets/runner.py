@@ -198,8 +198,8 @@ def run_graph(
     for noisy in ("pymc", "pytensor"):  # sampler chatter and BLAS hints; results and errors still surface
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
+    from lumen.resources.workspace import LumenWorkspace
     from lumen_assets.definitions import build_definitions
-    from resources.workspace import LumenWorkspace
 
     started = time.time()
     defs = build_definitions()

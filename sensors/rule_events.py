@@ -6,6 +6,7 @@ import time
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
 from lumen_assets.effects.defs import EFFECTS_STORE
 from lumen_assets.effects.table import read_effects_store
@@ -14,7 +15,6 @@ from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_l
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 from lumen_assets.location_config import location_config
 from lumen_assets.partitions import rule_event_partitions
-from resources.workspace import LumenWorkspace
 
 ON_RULE_EVENT_TAG = "lumen/on_rule_event"  # an unpartitioned asset with this tag = "true" runs with each event
 

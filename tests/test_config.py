@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.config import (
     PROJECT_CONFIG,
     ConfigError,
@@ -17,7 +18,6 @@ from lumen_assets.config import (
     parse_config,
     resolve_config_path,
 )
-from resources.workspace import LumenWorkspace
 
 
 def _write(path: Path, text: str) -> Path:

@@ -16,13 +16,13 @@ from typing import Any
 
 import dagster as dg
 
+from lumen.resources.notifiers_alerts import AlertChannelsResource
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.alerts.channels import deliver
 from lumen_assets.alerts.message import AlertMessage, run_url, safe_figures
 from lumen_assets.alerts.settings import AlertsSettings
 from lumen_assets.alerts.state import AlertState, CheckOutcome, RateLimiter
 from lumen_assets.atomic import atomic_write_text, file_lock
-from resources.notifiers_alerts import AlertChannelsResource
-from resources.workspace import LumenWorkspace
 
 WILL_RETRY_TAG = "dagster/will_retry"
 

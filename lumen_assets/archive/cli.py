@@ -55,8 +55,8 @@ def _verify(root: Path, config: Any, day: str, remote: bool) -> tuple[bool, list
     lines = [f"{p.name}: {p.reason}" for p in report.problems]
     notes = list(report.notes)
     if remote and report.manifest is not None:
+        from lumen.resources.archive_store import open_store
         from lumen_assets.archive.remote import object_key, stored_file, verify_remote
-        from resources.archive_store import open_store
 
         store = open_store(config.archive.store, root)
         if store is None:
@@ -109,8 +109,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from lumen.resources.archive_store import open_store
     from lumen_assets.archive.prune import prune
-    from resources.archive_store import open_store
 
     root, config = _context(args)
     today = date.fromisoformat(args.today) if args.today else datetime.now(config.tz).date()

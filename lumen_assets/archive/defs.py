@@ -13,6 +13,8 @@ from typing import Any
 
 import dagster as dg
 
+from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive.encryption import EncryptionError
 from lumen_assets.archive.freeze import FreezeResult, freeze_day
 from lumen_assets.archive.index import read_index
@@ -23,8 +25,6 @@ from lumen_assets.archive.verify import Problem, verify_day
 from lumen_assets.config import LumenConfig
 from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import daily_partitions, previous_day_request
-from resources.archive_store import ArchiveStoreResource
-from resources.workspace import LumenWorkspace
 
 INTEGRITY_CHECK = "archive_bundle_integrity"
 REMOTE_CHECK = "archive_remote_matches"

@@ -10,10 +10,10 @@ from typing import Any
 
 import dagster as dg
 
+from lumen.resources.signer import LumenSigner, signer_resource
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.issue import attest_artifact, find_artifacts
 from lumen_assets.attest.keys import TrustError
-from resources.signer import LumenSigner, signer_resource
-from resources.workspace import LumenWorkspace
 
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")

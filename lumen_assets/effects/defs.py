@@ -5,13 +5,13 @@ import time
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.effects.table import read_effects_csv, read_effects_store, upsert_effects
 from lumen_assets.effects.window import WindowSpec, effects_for_events
 from lumen_assets.ingest.metrics import read_metrics_parquet
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import rule_event_partitions
-from resources.workspace import LumenWorkspace
 
 EFFECTS_STORE = "effects.parquet"
 

@@ -7,11 +7,11 @@ so re-running (or a sensor run for a later event) never duplicates a record (see
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
 from lumen_assets.evidence.ledger import ledger_problems, read_ledger
 from lumen_assets.evidence.mapper import Evidence, map_evidence, record_key, rows_from_records
 from lumen_assets.metadata import markdown_table
-from resources.workspace import LumenWorkspace
 
 
 def _map_workspace(workspace: LumenWorkspace) -> Evidence:

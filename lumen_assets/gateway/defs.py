@@ -3,8 +3,8 @@
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.gateway.state import GatewayError, read_gateway_state
-from resources.workspace import LumenWorkspace
 
 
 @dg.asset(

@@ -6,6 +6,8 @@ import time
 import dagster as dg
 import numpy as np
 
+from lumen.resources.workspace import LumenWorkspace
+from lumen.sensors.rule_events import rule_event_sensor
 from lumen_assets.ingest.metrics import (
     SIGNALS,
     MetricsFormatError,
@@ -16,8 +18,6 @@ from lumen_assets.ingest.quarantine import write_quarantine
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
-from resources.workspace import LumenWorkspace
-from sensors.rule_events import rule_event_sensor
 
 METRICS_CHECKS = [
     dg.AssetCheckSpec("metrics_schema_range_order", asset="metrics", blocking=True,

@@ -18,10 +18,10 @@ from typing import Any
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
 from lumen_assets.metadata import markdown_table
 from lumen_assets.posteriors.settings import PosteriorsSettings
-from resources.workspace import LumenWorkspace
 
 POSTERIOR_LOG = "logs/bayes_posterior.jsonl"
 IMPACT_LOG = "logs/impact_reports.jsonl"

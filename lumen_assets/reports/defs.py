@@ -11,14 +11,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from lumen.resources.notifiers import ReportNotifier
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import daily_partitions, previous_day_request
 from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
 from lumen_assets.reports.content import day_window
-from resources.notifiers import ReportNotifier
-from resources.workspace import LumenWorkspace
 
 SECTIONS_CHECK = "daily_report_sections"
 PDF_CHECK = "daily_report_pdf_readable"

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_text
 from lumen_assets.metadata import markdown_table
 from lumen_assets.resonance.custody import custody_age
@@ -22,7 +23,6 @@ from lumen_assets.resonance.slo import (
     phase_verdict,
     run_success_verdict,
 )
-from resources.workspace import LumenWorkspace
 
 GROUP = "observability"
 

@@ -5,6 +5,8 @@ import json
 
 import dagster as dg
 
+from lumen.resources.signer import LumenSigner
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.issue import find_artifacts, log_envelopes, unlogged_envelopes
 from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
 from lumen_assets.attest.verifier import TrustLayout, verify_artifact
@@ -12,8 +14,6 @@ from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
 from lumen_assets.tlog.merkle import leaf_hash, verify_inclusion
 from lumen_assets.tlog.publish import check_consistency
-from resources.signer import LumenSigner
-from resources.workspace import LumenWorkspace
 
 INCLUSION_CHECK = "new_leaves_included"
 CONSISTENCY_CHECK = "checkpoint_consistent"

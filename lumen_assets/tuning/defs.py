@@ -14,9 +14,9 @@ from typing import Any
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_text, upsert_jsonl
 from lumen_assets.metadata import markdown_table
-from resources.workspace import LumenWorkspace
 
 DECISIONS_LOG = "logs/tuning_decisions.jsonl"
 LATEST = "tuning/latest.json"

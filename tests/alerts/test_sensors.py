@@ -11,10 +11,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from lumen.resources.notifiers_alerts import AlertChannelsResource
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.alerts.sensors import check_alert_sensor, run_failure_alert_sensor
 from lumen_assets.resonance.defs import asset_checks, resonance_scores
-from resources.notifiers_alerts import AlertChannelsResource
-from resources.workspace import LumenWorkspace
 from tests.resonance.conftest import write_metrics, write_report
 
 

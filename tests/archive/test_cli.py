@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lumen.resources.archive_store import open_store
 from lumen_assets.archive import cli
 from lumen_assets.archive.remote import object_key, object_metadata
 from lumen_assets.archive.settings import StoreSettings
-from resources.archive_store import open_store
 from tests.archive.test_freeze_verify import freeze
 
 

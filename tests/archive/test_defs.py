@@ -8,9 +8,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive import defs
-from resources.archive_store import ArchiveStoreResource
-from resources.workspace import LumenWorkspace
 from tests.archive.conftest import DAY, RAW_KEY_B64
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive import defs
-from resources.archive_store import ArchiveStoreResource
-from resources.workspace import LumenWorkspace
 from tests.archive.conftest import DAY, SeaweedS3
 from tests.archive.test_cli import lumen
 

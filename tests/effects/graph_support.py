@@ -8,10 +8,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.demo import write_demo_workspace
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
-from resources.workspace import LumenWorkspace
 
 
 @dataclass

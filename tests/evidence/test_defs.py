@@ -8,13 +8,13 @@ import json
 import dagster as dg
 import pytest
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.evidence.defs import (
     quote_bank,
     quote_bank_unique_and_valid,
     risk_ledger,
     risk_ledger_unique_and_valid,
 )
-from resources.workspace import LumenWorkspace
 from tests.evidence.demo_graph import demo_with_effects
 
 # --- the seed's evidence_mapper.py (segB §1.4), transcribed with the reconstructed Korean labels ---------

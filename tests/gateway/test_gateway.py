@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.demo import write_gateway_yaml
 from lumen_assets.gateway.defs import gateway_state
 from lumen_assets.gateway.state import LIFECYCLE, GatewayError, read_gateway_state, signature_hash
-from resources.workspace import LumenWorkspace
 
 SEED_PHRASE = "리듬은 존재를 깨우고 깨어난 존재는 서로를 울린다. 오케스트레이션, 연결된다"
 SEED_HASH = "e02dc7b9a47ab25ee52ba5348d723d35cb11b1548d61d78a614e1093925b3945"

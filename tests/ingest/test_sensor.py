@@ -13,11 +13,11 @@ from types import SimpleNamespace
 import dagster as dg
 import pytest
 
-import sensors.rule_events as sensor_module
+import lumen.sensors.rule_events as sensor_module
+from lumen.resources.workspace import LumenWorkspace
+from lumen.sensors.rule_events import rule_event_sensor
 from lumen_assets.ingest.rules import event_id_of
 from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
-from resources.workspace import LumenWorkspace
-from sensors.rule_events import rule_event_sensor
 
 KST = timezone(timedelta(hours=9))
 T0 = datetime(2025, 10, 23, 13, 0, 0, tzinfo=KST)

@@ -6,9 +6,9 @@ import shutil
 import dagster as dg
 import pytest
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.demo import INJECTED_EFFECTS
 from lumen_assets.posteriors.defs import causal_impact, effect_posteriors
-from resources.workspace import LumenWorkspace
 
 
 def _run(root, selection, run_config=None):

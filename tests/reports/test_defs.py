@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
+from lumen.resources.notifiers import ReportNotifier
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.evidence.defs import quote_bank, risk_ledger
 from lumen_assets.reports.checks import pdf_text
 from lumen_assets.reports.defs import daily_report, daily_report_schedule, report_distribution
-from resources.notifiers import ReportNotifier
-from resources.workspace import LumenWorkspace
 from tests.evidence.demo_graph import demo_with_effects
 
 DAY = "2025-10-23"

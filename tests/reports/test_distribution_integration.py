@@ -13,10 +13,10 @@ import dagster as dg
 import pytest
 import yaml
 
+from lumen.resources.notifiers import ReportNotifier
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.evidence.defs import quote_bank, risk_ledger
 from lumen_assets.reports.defs import daily_report, report_distribution
-from resources.notifiers import ReportNotifier
-from resources.workspace import LumenWorkspace
 from tests.evidence.demo_graph import demo_with_effects
 from tests.support.servers import SmtpServer, free_port
 

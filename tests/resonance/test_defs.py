@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.resonance.defs import (
     asset_checks,
     coherence_slo,
@@ -18,7 +19,6 @@ from lumen_assets.resonance.defs import (
     risk_band_slo,
     run_success_slo,
 )
-from resources.workspace import LumenWorkspace
 from tests.resonance.conftest import write_metrics, write_report
 
 

@@ -6,9 +6,9 @@ import shutil
 import dagster as dg
 import pytest
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.posteriors.defs import effect_posteriors
 from lumen_assets.tuning.defs import apply_tuning, tuning_proposals
-from resources.workspace import LumenWorkspace
 
 CONJUGATE = {"ops": {"effect_posteriors": {"config": {"method": "conjugate"}}}}
 
