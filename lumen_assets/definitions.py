@@ -13,6 +13,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.areas import AREAS
+from lumen_assets.code_references import with_code_references
 
 # single-run backfills of the rule-event partitions are "beta" in Dagster 1.13; we rely on them knowingly
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -37,7 +38,7 @@ def build_definitions() -> dg.Definitions:
         jobs += getattr(module, "jobs", [])
         resources.update(getattr(module, "resources", {}))
     return dg.Definitions(
-        assets=assets,
+        assets=with_code_references(assets),
         asset_checks=checks,
         sensors=sensors,
         schedules=schedules,

@@ -2,18 +2,51 @@
 
 
 import time
+from typing import Any
 
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.effects.table import read_effects_csv, read_effects_store, upsert_effects
-from lumen_assets.effects.window import WindowSpec, effects_for_events
+from lumen_assets.effects.window import SHORT, SIGNALS, WindowSpec, effects_for_events
+from lumen_assets.humanize import interval, number, signed
 from lumen_assets.ingest.metrics import read_metrics_parquet
 from lumen_assets.ingest.rules import read_rule_events
-from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import rule_event_partitions
 
 EFFECTS_STORE = "effects.parquet"
+Z95 = 1.959964  # two-sided 95 % normal quantile: Δ ± Z95 · se
+
+def _status_words(row: Any, spec: WindowSpec) -> str:
+    if row.status == "pending":
+        return "pending: the post window is not covered by the metrics yet; recomputed on the next run"
+    if row.status == "insufficient":
+        return (f"insufficient: {row.n_pre} pre / {row.n_post} post samples, fewer than min_samples "
+                f"{spec.min_samples} in a window; no Δ is reported as evidence")
+    return "complete"
+
+
+def event_metadata(row: Any, spec: WindowSpec) -> dict[str, Any]:
+    """One rule event's own view: its time, actor, rule, old → new, per signal pre → post and Δ with a 95 %
+    interval, n and status. Small on purpose (about 1 KB serialised; a 4-row TableSchema table would
+    add 2.6 KB): a backfill writes one per event. The sortable all-events table is on effect_posteriors."""
+    old = "none" if row.old is None or row.old != row.old else number(row.old)
+    metadata: dict[str, Any] = {
+        "event_time": str(row.rule_ts),
+        "actor": str(row.actor or "unknown"),
+        "rule": str(row.rule),
+        "change": f"{old} → {number(row.new)}",
+        "status": _status_words(row, spec),
+        "n_pre": int(row.n_pre) if row.n_pre == row.n_pre else 0,
+        "n_post": int(row.n_post) if row.n_post == row.n_post else 0,
+    }
+    for signal in SIGNALS:
+        short = SHORT[signal]
+        pre, post, delta = getattr(row, f"pre_{short}"), getattr(row, f"post_{short}"), getattr(row, f"d_{short}")
+        half = Z95 * getattr(row, f"se_d_{short}")
+        low, high = delta - half, delta + half
+        metadata[signal] = f"{number(pre)} → {number(post)}, Δ {signed(delta)} {interval(low, high)}"
+    return metadata
 
 
 def window_spec(workspace: LumenWorkspace) -> WindowSpec:
@@ -49,24 +82,23 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
         raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
     frame = read_metrics_parquet(metrics_path)
     events = [by_id[key] for key in keys]
-    rows = effects_for_events(frame, events, window_spec(workspace), time.time_ns())
+    spec = window_spec(workspace)
+    rows = effects_for_events(frame, events, spec, time.time_ns(), with_standard_errors=True)
     table = upsert_effects(
         workspace.state_dir / EFFECTS_STORE,
         workspace.path(config.paths.effects_csv),
         rows,
         keep_ids=set(by_id),
     )
-    status_counts = rows["status"].value_counts().to_dict()
-    preview = rows[["event_id", "rule", "d_phase", "d_entropy", "d_creative", "d_risk", "n_pre", "n_post", "status"]]
+    # Each partition's materialisation carries its own event's figures (a single-run backfill over many
+    # events used to stamp one run-wide table on every partition); the run-wide part stays a few numbers.
+    for key, row in zip(keys, rows.itertuples(index=False), strict=True):
+        context.add_asset_metadata(event_metadata(row, spec), partition_key=key)
     return dg.MaterializeResult(
         metadata={
-            "events_computed": len(rows),
-            "complete": int(status_counts.get("complete", 0)),
-            "pending": int(status_counts.get("pending", 0)),
-            "insufficient": int(status_counts.get("insufficient", 0)),
-            "table_rows": len(table),
+            "events_in_this_run": len(rows),
+            "effects_table_rows": len(table),
             "effects_csv": dg.MetadataValue.path(str(workspace.path(config.paths.effects_csv))),
-            "effects": dg.MetadataValue.md(markdown_table(list(preview.columns), preview.itertuples(index=False))),
         }
     )
 

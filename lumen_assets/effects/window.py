@@ -38,16 +38,33 @@ class WindowSpec:
     min_samples: int = 50
 
 
+def _mean_standard_error(filtered: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Standard error of each row's mean, allowing for serial correlation: the sample variance over an
+    effective sample size n (1 - rho) / (1 + rho), rho the lag-1 autocorrelation (AR(1); clipped to
+    [0, 0.95]). The EMA smooths the series and raises rho, so the error stays near the raw samples' one."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.nansum(filtered, axis=1) / kept
+        deviation = filtered - mean[:, None]
+        variance = np.nansum(deviation**2, axis=1) / (kept - 1)
+        products = deviation[:, 1:] * deviation[:, :-1]
+        pairs = np.sum(~np.isnan(products), axis=1)
+        rho = np.where(variance > 0, np.nansum(products, axis=1) / pairs / variance, 0.0)
+        rho = np.clip(np.nan_to_num(rho, nan=0.0), 0.0, 0.95)
+        effective = np.maximum(kept * (1 - rho) / (1 + rho), 1.0)
+        return np.where(kept > 1, np.sqrt(variance / effective), np.nan)
+
+
 def _window_means(
     values: np.ndarray, lo: np.ndarray, hi: np.ndarray, spec: WindowSpec
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(filtered mean, raw mean, present count) per event for one signal and one window side."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(filtered mean, raw mean, present count, standard error of the filtered mean) per event for one
+    signal and one window side."""
     lengths = hi - lo
     width = int(lengths.max()) if len(lengths) else 0
     events = len(lo)
     if width == 0:
         nan = np.full(events, np.nan)
-        return nan, nan.copy(), np.zeros(events, dtype=np.int64)
+        return nan, nan.copy(), np.zeros(events, dtype=np.int64), nan.copy()
     offsets = np.arange(width)
     index = lo[:, None] + offsets[None, :]
     inside = offsets[None, :] < lengths[:, None]
@@ -65,7 +82,7 @@ def _window_means(
         filtered_mean = np.nansum(filtered, axis=1) / kept
     raw_mean = np.where(present > 0, raw_mean, np.nan)
     filtered_mean = np.where(kept > 0, filtered_mean, np.nan)
-    return filtered_mean, raw_mean, present
+    return filtered_mean, raw_mean, present, _mean_standard_error(filtered, kept)
 
 
 def compute_window_effects(
@@ -79,7 +96,7 @@ def compute_window_effects(
 
     `ts_ns` must be sorted; `values[signal]` aligned with it (NaN = missing). `coverage_end_ns` is the
     instant up to which the record is complete (min of now and the newest sample): an event whose post
-    window ends after it is pending.
+    window ends after it is pending. `se_d_*` is the standard error of each Δ (see _mean_standard_error).
     """
     event_ts_ns = np.asarray(event_ts_ns, dtype=np.int64)
     seconds = 1_000_000_000
@@ -92,19 +109,22 @@ def compute_window_effects(
     n_post = n_pre.copy()
     for signal in SIGNALS:
         short = SHORT[signal]
-        parts = {"pre": [], "post": [], "raw_pre": [], "raw_post": [], "n_pre": [], "n_post": []}
+        parts: dict[str, list[np.ndarray]] = {
+            "pre": [], "post": [], "raw_pre": [], "raw_post": [], "n_pre": [], "n_post": [], "se_pre": [], "se_post": []
+        }
         for start in range(0, len(event_ts_ns), CHUNK_EVENTS):
             chunk = slice(start, start + CHUNK_EVENTS)
-            pre, raw_pre, count_pre = _window_means(values[signal], pre_lo[chunk], pre_hi[chunk], spec)
-            post, raw_post, count_post = _window_means(values[signal], post_lo[chunk], post_hi[chunk], spec)
+            pre, raw_pre, count_pre, se_pre = _window_means(values[signal], pre_lo[chunk], pre_hi[chunk], spec)
+            post, raw_post, count_post, se_post = _window_means(values[signal], post_lo[chunk], post_hi[chunk], spec)
             for key, part in (("pre", pre), ("post", post), ("raw_pre", raw_pre), ("raw_post", raw_post),
-                              ("n_pre", count_pre), ("n_post", count_post)):
+                              ("n_pre", count_pre), ("n_post", count_post), ("se_pre", se_pre), ("se_post", se_post)):
                 parts[key].append(part)
         joined = {key: np.concatenate(chunks) if chunks else np.array([]) for key, chunks in parts.items()}
         columns[f"pre_{short}"] = joined["pre"]
         columns[f"post_{short}"] = joined["post"]
         columns[f"d_{short}"] = joined["post"] - joined["pre"]
         columns[f"raw_d_{short}"] = joined["raw_post"] - joined["raw_pre"]
+        columns[f"se_d_{short}"] = np.sqrt(joined["se_pre"] ** 2 + joined["se_post"] ** 2)
         n_pre = np.minimum(n_pre, joined["n_pre"].astype(np.int64))
         n_post = np.minimum(n_post, joined["n_post"].astype(np.int64))
     frame = pd.DataFrame(columns)
@@ -113,7 +133,7 @@ def compute_window_effects(
     pending = event_ts_ns + int(spec.post_s * seconds) > coverage_end_ns
     insufficient = (frame["n_pre"].to_numpy() < spec.min_samples) | (frame["n_post"].to_numpy() < spec.min_samples)
     frame["status"] = np.where(pending, "pending", np.where(insufficient, "insufficient", "complete"))
-    delta_columns = [c for c in frame.columns if c.startswith(("d_", "raw_d_", "post_"))]
+    delta_columns = [c for c in frame.columns if c.startswith(("d_", "raw_d_", "se_d_", "post_"))]
     frame.loc[pending, delta_columns] = np.nan  # never freeze a partial post window (seed bug)
     return frame
 
@@ -123,8 +143,10 @@ def effects_for_events(
     events: Sequence[object],
     spec: WindowSpec,
     now_ns: int,
+    with_standard_errors: bool = False,
 ) -> pd.DataFrame:
-    """Effects table rows for RuleEvents (seed columns first), given the cleaned metrics frame."""
+    """Effects table rows for RuleEvents (seed columns first), given the cleaned metrics frame; with
+    `with_standard_errors`, also `se_d_*` (the standard error of each Δ, not stored in the CSV)."""
     ts_ns = metrics["ts"].to_numpy(dtype="datetime64[ns]").view("int64") if len(metrics) else np.array([], dtype=np.int64)
     values = {signal: metrics[signal].to_numpy(dtype="float64") for signal in SIGNALS}
     event_ts_ns = np.array([pd.Timestamp(e.ts).value for e in events], dtype=np.int64)  # type: ignore[attr-defined]
@@ -143,7 +165,7 @@ def effects_for_events(
     )
     table = pd.concat([head, effects], axis=1)
     table["event_id"] = [e.event_id for e in events]  # type: ignore[attr-defined]
-    return table[list(EFFECT_COLUMNS)]
+    return table[list(EFFECT_COLUMNS) + (list(SE_COLUMNS) if with_standard_errors else [])]
 
 
 EFFECT_COLUMNS = (
@@ -154,3 +176,4 @@ EFFECT_COLUMNS = (
     "raw_d_phase", "raw_d_entropy", "raw_d_creative", "raw_d_risk",
     "n_pre", "n_post", "status", "event_id",
 )
+SE_COLUMNS = ("se_d_phase", "se_d_entropy", "se_d_creative", "se_d_risk")

@@ -11,7 +11,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
 from lumen_assets.evidence.ledger import ledger_problems, read_ledger
 from lumen_assets.evidence.mapper import Evidence, map_evidence, record_key, rows_from_records
-from lumen_assets.metadata import markdown_table
+from lumen_assets.tables import metadata_table
 
 
 def _map_workspace(workspace: LumenWorkspace) -> Evidence:
@@ -31,7 +31,8 @@ def _common_metadata(evidence: Evidence, workspace: LumenWorkspace) -> dict:
         "effects_csv": dg.MetadataValue.path(str(workspace.path(workspace.config.paths.effects_csv))),
         "not_yet_evidence": dg.MetadataValue.json(evidence.not_evidence),
         "rejected_rows": len(rejected),
-        "rejected": dg.MetadataValue.md(markdown_table(["event", "reason"], rejected, limit=20)) if rejected else "none",
+        "rejected": metadata_table([("event", "string"), ("reason", "string")], rejected, limit=50)
+        if rejected else "none",
     }
 
 
@@ -51,17 +52,17 @@ def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> 
     path = workspace.path(workspace.config.evidence.quotes_bank)
     added, total = upsert_jsonl(path, evidence.quotes, record_key)
     context.log.info(f"quote bank: {added} added, {total} in {path}")
-    latest = read_ledger(path).records[-10:]
+    latest = read_ledger(path).records[::-1]
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(path)),
             "added": added,
             "total": total,
-            "latest": dg.MetadataValue.md(
-                markdown_table(
-                    ["ts", "rule", "confidence", "quote"],
-                    [(q.get("ts"), q.get("rule"), q.get("confidence"), q.get("quote")) for q in latest],
-                )
+            "latest": metadata_table(
+                [("ts", "string"), ("rule", "string"), ("confidence", "float"), ("quote", "string"),
+                 ("event_id", "string")],
+                [(q.get("ts"), q.get("rule"), q.get("confidence"), q.get("quote"), q.get("event_id")) for q in latest],
+                limit=200,
             ),
             **_common_metadata(evidence, workspace),
         }
@@ -94,14 +95,15 @@ def risk_ledger(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
             "added": added,
             "total": total,
             "severities": dg.MetadataValue.json(severities),
-            "latest": dg.MetadataValue.md(
-                markdown_table(
-                    ["ts", "severity", "rule", "phase", "entropy"],
-                    [
-                        (r.get("ts"), r.get("severity"), r.get("rule"), r.get("signal", {}).get("phase"), r.get("signal", {}).get("entropy"))
-                        for r in records[-10:]
-                    ],
-                )
+            "latest": metadata_table(
+                [("ts", "string"), ("severity", "string"), ("rule", "string"), ("d_phase", "float"),
+                 ("d_entropy", "float"), ("event_id", "string")],
+                [
+                    (r.get("ts"), r.get("severity"), r.get("rule"), r.get("signal", {}).get("phase"),
+                     r.get("signal", {}).get("entropy"), r.get("event_id"))
+                    for r in records[::-1]
+                ],
+                limit=200,
             ),
             **_common_metadata(evidence, workspace),
         }

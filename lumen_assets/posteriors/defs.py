@@ -20,8 +20,8 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
-from lumen_assets.metadata import markdown_table
 from lumen_assets.posteriors.settings import PosteriorsSettings
+from lumen_assets.tables import metadata_table
 
 POSTERIOR_LOG = "logs/bayes_posterior.jsonl"
 IMPACT_LOG = "logs/impact_reports.jsonl"
@@ -41,10 +41,6 @@ def append_jsonl(path: Any, record: dict[str, Any]) -> int:
         if path.exists():
             lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         return atomic_write_jsonl(path, [*lines, record])
-
-
-def _fmt(value: float | None) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
 
 
 @dg.asset(
@@ -86,12 +82,16 @@ def effect_posteriors(
     context.log.info(f"{len(result.estimates)} rule x signal posteriors ({config.method}, cache hit: {result.cache_hit})")
 
     rows = [
-        (e.rule, e.signal, e.n, e.obs_mean, e.mu, e.sigma, f"[{_fmt(e.hdi[0])}, {_fmt(e.hdi[1])}]",
-         e.p_improve, _fmt(e.r_hat), _fmt(e.ess if e.ess != float("inf") else None))
+        (e.rule, e.signal, e.n, e.obs_mean, e.mu, e.sigma, e.hdi[0], e.hdi[1], e.p_improve, e.r_hat, e.ess)
         for e in sorted(result.estimates.values(), key=lambda e: (e.rule, e.signal))
     ]
-    table = markdown_table(["rule", "signal", "n", "obs mean", "post mean", "post sd",
-                            f"{settings.hdi_prob:.0%} HDI", "P(improve)", "r_hat", "ESS"], rows, limit=200)
+    hdi = f"{settings.hdi_prob:.0%} HDI"
+    table = metadata_table(
+        [("rule", "string"), ("signal", "string"), ("n", "int", "complete events"),
+         ("obs_mean", "float", "mean observed Δ"), ("post_mean", "float", "posterior mean of the effect"),
+         ("post_sd", "float"), ("hdi_low", "float", hdi), ("hdi_high", "float", hdi),
+         ("p_improve", "float", "P(the change improved the signal)"), ("r_hat", "float"), ("ess", "float")],
+        rows, limit=500)
     outcomes = {rule: "no complete events with a numeric Δ: no posterior" for rule in obs.rules_without_evidence}
     outcomes.update({e.rule: "one event: posterior mostly prior/pooled" for e in result.estimates.values() if e.n == 1})
     metadata: dict[str, Any] = {
@@ -107,7 +107,8 @@ def effect_posteriors(
         "max_r_hat": float(result.max_r_hat),
         "min_ess": float(result.min_ess) if result.min_ess != float("inf") else None,
         "sampling_seconds": round(result.seconds, 2),
-        "posteriors": dg.MetadataValue.md(table),
+        "posteriors": table,
+        "effects": _effects_table(read_effects_csv(effects_path)),
         "bayes_posterior_jsonl": dg.MetadataValue.path(str(log_path)),
         "history_lines": lines,
     }
@@ -122,6 +123,18 @@ def effect_posteriors(
         data_version=dg.DataVersion(result.data_version[:16]),
         check_results=[convergence_result(result, settings), agreement_result(result)],
     )
+
+
+def _effects_table(effects: Any) -> dg.TableMetadataValue:
+    """Every rule event's window effect, newest first (sortable): the evidence the posteriors are fitted on."""
+    columns = ["rule_ts", "rule", "actor", "old", "new", "d_phase", "d_entropy", "d_creative", "d_risk",
+               "n_pre", "n_post", "status", "event_id"]
+    newest = effects[columns].iloc[::-1] if len(effects) else effects
+    return metadata_table(
+        [("event_time", "string"), ("rule", "string"), ("actor", "string"), ("old", "float"), ("new", "float"),
+         ("d_phase", "float"), ("d_entropy", "float"), ("d_creative", "float"), ("d_risk", "float"),
+         ("n_pre", "int"), ("n_post", "int"), ("status", "string"), ("event_id", "string")],
+        (list(row) for row in newest.itertuples(index=False)) if len(effects) else [], limit=500)
 
 
 def convergence_result(result: Any, settings: PosteriorsSettings) -> dg.AssetCheckResult:
@@ -157,8 +170,9 @@ def agreement_result(result: Any) -> dg.AssetCheckResult:
             "skipped": "conjugate method: exact by construction" if result.method == "conjugate" else "",
             "max_mean_diff_in_sds": max((r["mean_sds"] for r in rows), default=0.0),
             "max_sd_rel_diff": max((r["sd_rel"] for r in rows), default=0.0),
-            "failing": dg.MetadataValue.md(markdown_table(["rule", "signal", "mean_sds", "sd_rel"],
-                                           [(r["rule"], r["signal"], r["mean_sds"], r["sd_rel"]) for r in failing])),
+            "failing": metadata_table([("rule", "string"), ("signal", "string"), ("mean_sds", "float"),
+                                       ("sd_rel", "float")],
+                                      [(r["rule"], r["signal"], r["mean_sds"], r["sd_rel"]) for r in failing]),
         },
     )
 
@@ -214,9 +228,9 @@ def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) 
     complete = [r for r in records if r["status"] == "complete"]
     bad = [r["event_id"] for r in complete
            if not (r["interval"][0] <= r["effect_mean"] <= r["interval"][1] and 0 <= r["p_tail"] <= 1)]
-    rows = [(r["event_id"][:12], r["rule"], r["status"], r.get("effect_mean"),
-             f"[{_fmt(r['interval'][0])}, {_fmt(r['interval'][1])}]" if "interval" in r else r.get("reason", ""),
-             r.get("p_tail"), r.get("n_pre"), r.get("n_post")) for r in records]
+    rows = [(r["ts"], r["event_id"], r["rule"], r["status"], r.get("effect_mean"),
+             r["interval"][0] if "interval" in r else None, r["interval"][1] if "interval" in r else None,
+             r.get("p_tail"), r.get("n_pre"), r.get("n_post"), r.get("reason", "")) for r in records]
     counts = {s: sum(r["status"] == s for r in records) for s in ("complete", "pending", "insufficient")}
     return dg.MaterializeResult(
         metadata={
@@ -226,9 +240,11 @@ def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) 
             "controls": ", ".join(settings.controls) or "none (pre-window level)",
             "seconds": round(seconds, 3),
             "impact_reports_jsonl": dg.MetadataValue.path(str(path)),
-            "impacts": dg.MetadataValue.md(markdown_table(
-                ["event", "rule", "status", "effect", f"{settings.interval_prob:.0%} interval", "p tail", "n pre",
-                 "n post"], rows, limit=100)),
+            "impacts": metadata_table(
+                [("event_time", "string"), ("event_id", "string"), ("rule", "string"), ("status", "string"),
+                 ("effect", "float"), ("low", "float", f"{settings.interval_prob:.0%} interval"),
+                 ("high", "float", f"{settings.interval_prob:.0%} interval"), ("p_tail", "float"),
+                 ("n_pre", "int"), ("n_post", "int"), ("reason", "string")], rows[::-1], limit=500),
         },
         check_results=[dg.AssetCheckResult(check_name="causal_impact_valid", passed=not bad,
                                            severity=dg.AssetCheckSeverity.ERROR,

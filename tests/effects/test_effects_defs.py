@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -113,3 +114,29 @@ def test_rule_effects_without_metrics_parquet_fails_naming_it(tmp_path: Path) ->
     assert not result.success
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     assert "metrics.parquet not found" in failures[0].step_failure_data.error.message
+
+
+def test_each_partition_of_a_single_run_backfill_shows_its_own_event(tmp_path: Path) -> None:
+    """Issue 15 §1: a single-run backfill over three events writes three materialisations, each with its
+    own event's time, actor, rule, old → new, Δ with an interval, n and status (not one shared table)."""
+    from lumen_assets.ingest.rules import read_rule_events
+
+    demo = demo_graph(tmp_path)
+    dg.materialize([metrics], resources=demo.resources, instance=demo.instance)
+    keys = demo.event_ids[:3]
+    result = dg.materialize([rule_effects], resources=demo.resources, instance=demo.instance,
+                            tags={"dagster/asset_partition_range_start": keys[0],
+                                  "dagster/asset_partition_range_end": keys[-1]})
+    events = {e.event_id: e for e in read_rule_events(demo.root / "controls" / "rules_history.jsonl").events}
+    by_partition = {e.partition: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert set(by_partition) == set(keys)
+    for key, metadata in by_partition.items():
+        event = events[key]
+        assert metadata["event_time"].value == event.ts_text
+        assert metadata["actor"].value == event.actor and metadata["rule"].value == event.rule
+        assert metadata["change"].value.endswith(f"→ {event.new:.4g}")
+        assert metadata["status"].value == "complete"
+        assert metadata["n_pre"].value >= 50 and metadata["n_post"].value >= 50
+        assert re.match(r"^[\d.]+ → [\d.]+, Δ [+−][\d.]+ \[[+−][\d.]+, [+−][\d.]+\]$", metadata["risk_band"].value)
+        assert "effects" not in metadata  # no run-wide table stamped on every partition
+    assert len({m["event_time"].value for m in by_partition.values()}) == 3
