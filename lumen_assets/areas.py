@@ -12,5 +12,6 @@ AREAS = (
     "attest",
     "tlog",
     "resonance",
+    "rhythm",
     "alerts",
 )

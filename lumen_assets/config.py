@@ -21,6 +21,7 @@ from lumen_assets.evidence.settings import EvidenceSettings
 from lumen_assets.posteriors.settings import PosteriorsSettings
 from lumen_assets.reports.settings import ReportsSettings
 from lumen_assets.resonance.settings import ResonanceSettings
+from lumen_assets.rhythm.settings import RhythmSettings
 from lumen_assets.section import Section
 from lumen_assets.tlog.settings import TlogSettings
 from lumen_assets.tuning.settings import TuningSettings
@@ -37,6 +38,7 @@ class PathsSettings(Section):
     """Where the seed layout keeps each file, relative to the workspace root."""
 
     metrics_csv: str = "logs/metrics.csv"
+    environment_csv: str = "logs/environment.csv"
     rules_history: str = "controls/rules_history.jsonl"
     effects_csv: str = "logs/rules_effects.csv"
     gateway_yaml: str = "gateway_activation.yaml"
@@ -141,6 +143,7 @@ class LumenConfig(Section):
     attest: AttestSettings = AttestSettings()
     tlog: TlogSettings = TlogSettings()
     resonance: ResonanceSettings = ResonanceSettings()
+    rhythm: RhythmSettings = RhythmSettings()
     alerts: AlertsSettings = AlertsSettings()
 
     @property

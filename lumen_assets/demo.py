@@ -127,8 +127,60 @@ def write_demo_workspace(root: Path | str, hours: float = 4.0, seed: int = DEMO_
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     write_gateway_yaml(root / "gateway_activation.yaml")
+    write_demo_environment(root / "logs" / "environment.csv", hours, seed)
     return DemoWorkspace(root, int(keep.sum()), len(records), DEMO_START,
                          DEMO_START + timedelta(seconds=float(t_s[-1])))
+
+
+# The rhythm sensors (seed segC §C1) at 1 Hz over the same hours, with a known relation a test recovers:
+# light follows the sun (zero before 06:00 and after 18:00 KST, peak at noon), the temperature drifts slowly and
+# follows the light with a known gain, and the sound has bursts at known times.
+ENV_RATE_HZ = 1
+LUX_PEAK = 60_000.0                 # clear-sky noon illuminance
+TEMP_BASE_C = 14.0
+TEMP_DRIFT_C_PER_H = 0.4            # slow drift
+TEMP_PER_LUX_NORM_C = 5.0           # °C per unit of log-normalised light (rhythm.light defaults)
+SOUND_BASE_DB = 38.0
+SOUND_BURST_DB = 24.0               # added during a burst
+SOUND_BURST_EVERY_S = 1200          # a 30 s burst every 20 minutes, starting 10 minutes in
+SOUND_BURST_LEN_S = 30
+
+
+def demo_sound_bursts(hours: float) -> list[tuple[float, float]]:
+    """(start_s, end_s) of each sound burst, seconds after DEMO_START."""
+    return [(s, s + SOUND_BURST_LEN_S) for s in range(600, int(hours * 3600), SOUND_BURST_EVERY_S)]
+
+
+def demo_lux(t_s: np.ndarray) -> np.ndarray:
+    local_h = DEMO_START.hour + DEMO_START.minute / 60 + t_s / 3600.0
+    return LUX_PEAK * np.clip(np.sin(np.pi * (local_h - 6.0) / 12.0), 0.0, None) ** 1.5
+
+
+def write_demo_environment(path: Path, hours: float, seed: int = DEMO_SEED) -> int:
+    """logs/environment.csv: 1 Hz light, temperature and sound with the relation above (own random stream,
+    so the metrics' noise realisation does not change). A few blank cells and one bad row exercise ingest."""
+    rng = np.random.default_rng(seed + 1000)
+    n = int(hours * 3600 * ENV_RATE_HZ)
+    t_s = np.arange(n) / ENV_RATE_HZ
+    lux = np.clip(demo_lux(t_s) * (1 + rng.normal(0, 0.02, n)), 0, None)
+    lux_norm = np.log10(1 + lux) / np.log10(1 + 100_000.0)
+    temp = TEMP_BASE_C + TEMP_DRIFT_C_PER_H * t_s / 3600 + TEMP_PER_LUX_NORM_C * lux_norm + rng.normal(0, 0.05, n)
+    sound = SOUND_BASE_DB + rng.normal(0, 1.5, n)
+    for start, end in demo_sound_bursts(hours):
+        sound[(t_s >= start) & (t_s < end)] += SOUND_BURST_DB
+    blanks = set(rng.choice(n, size=max(1, n // 2000), replace=False).tolist())
+    lines = ["ts,light_intensity,ambient_temp,sound_level"]
+    for i in range(n):
+        moment = DEMO_START + timedelta(seconds=float(t_s[i]))
+        cells = [f"{lux[i]:.1f}", f"{temp[i]:.2f}", f"{sound[i]:.1f}"]
+        if i in blanks:
+            cells[i % 3] = ""  # a sensor that missed a reading: missing, never 0
+        if i == n // 3:
+            cells[2] = "n/a"  # one unreadable row: quarantined with its line number
+        lines.append(moment.isoformat() + "," + ",".join(cells))
+    with atomic_open(path) as handle:
+        handle.write("\n".join(lines) + "\n")
+    return n
 
 
 def write_gateway_yaml(path: Path) -> None:

@@ -1,0 +1,205 @@
+"""Dagster definitions of the rhythm area (seed segC §C1): the `environment` input (ingest group) and the
+`rhythm_sync` corrections. Thin layer over `lumen_assets.ingest.environment` and `lumen_assets.rhythm.sync`.
+
+The seed's 200 ms blend loop is part of the control loop and stays outside Dagster; these assets are the
+batch record of the same formulas (one record per `rhythm.step_s`), for the graph, the exporter and reports.
+"""
+
+
+import time
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from lumen_assets.ingest.environment import (
+    ENV_COLUMNS,
+    ENV_SIGNALS,
+    EnvironmentFormatError,
+    read_environment_csv,
+    read_environment_parquet,
+    schema_problems,
+    write_environment_parquet,
+)
+from lumen_assets.ingest.quarantine import write_quarantine
+from lumen_assets.metadata import markdown_table
+from lumen_assets.rhythm.messages import upsert_rhythm_quotes
+from lumen_assets.rhythm.sync import bands_of, synchronize
+from resources.workspace import LumenWorkspace
+from sensors.environment import environment_sensor
+
+ENVIRONMENT_PARQUET = "environment.parquet"
+
+ENVIRONMENT_CHECKS = [
+    dg.AssetCheckSpec("environment_schema_range_order", asset="environment", blocking=True,
+                      description="Cleaned environment samples: the four columns, values within the configured "
+                      "physical ranges or missing, time-sorted."),
+    dg.AssetCheckSpec("environment_quarantine_rate", asset="environment",
+                      description="Share of quarantined rows stays under rhythm.environment.quarantine_max_fraction."),
+    dg.AssetCheckSpec("environment_freshness", asset="environment",
+                      description="The newest sample is younger than rhythm.environment.freshness_max_age_s."),
+]
+
+
+def ranges_of(workspace: LumenWorkspace) -> dict[str, tuple[float, float]]:
+    env = workspace.config.rhythm.environment
+    return {name: (getattr(env, name).min, getattr(env, name).max) for name in ENV_SIGNALS}
+
+
+@dg.asset(
+    group_name="ingest",
+    kinds={"pandas", "parquet"},
+    owners=["team:lumen"],
+    check_specs=ENVIRONMENT_CHECKS,
+    description="The rhythm sensors' 1 Hz stream from logs/environment.csv (lux, °C, dB): typed, validated, "
+    "sorted, bad rows quarantined by line, stored as Parquet.",
+)
+def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
+    config = workspace.config
+    settings = config.rhythm.environment
+    source = workspace.path(config.paths.environment_csv)
+    target = workspace.state_dir / ENVIRONMENT_PARQUET
+    quarantine = workspace.path(config.paths.quarantine_dir) / "environment.jsonl"
+    ranges = ranges_of(workspace)
+    if not source.exists():  # a workspace without rhythm sensors: nothing to read, said plainly
+        context.log.info(f"{source}: no environment file; the rhythm assets have no input")
+        frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in ENV_COLUMNS})
+        frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
+        write_environment_parquet(frame, target)
+        write_quarantine(quarantine, source, [])
+        yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "source": "missing: " + str(source)})
+        yield dg.AssetCheckResult(check_name="environment_schema_range_order", passed=True,
+                                  severity=dg.AssetCheckSeverity.ERROR, metadata={"rows": 0})
+        yield dg.AssetCheckResult(check_name="environment_quarantine_rate", passed=True,
+                                  severity=dg.AssetCheckSeverity.WARN, metadata={"rows": 0})
+        yield dg.AssetCheckResult(check_name="environment_freshness", passed=False,
+                                  severity=dg.AssetCheckSeverity.WARN, metadata={"problem": f"{source} does not exist"})
+        return
+    try:
+        ingest = read_environment_csv(source, ranges, settings.sample_rate_hz, settings.gap_factor)
+    except EnvironmentFormatError as exc:
+        raise dg.Failure(description=str(exc)) from None
+    frame = ingest.frame
+    write_environment_parquet(frame, target)
+    write_quarantine(quarantine, source, ingest.quarantined)
+    for line_no, reason, _ in ingest.quarantined[:20]:
+        context.log.warning(f"{source}:{line_no}: quarantined: {reason}")
+    span = (frame["ts"].min(), frame["ts"].max()) if len(frame) else (None, None)
+    summary = [
+        (s, *(float(getattr(frame[s], f)()) if frame[s].notna().any() else None for f in ("mean", "min", "max")),
+         ingest.missing_cells[s])
+        for s in ENV_SIGNALS
+    ]
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(frame),
+            "rows_read": ingest.rows_read,
+            "quarantined_rows": len(ingest.quarantined),
+            "duplicates_dropped": ingest.duplicates_dropped,
+            "out_of_order_rows": ingest.out_of_order,
+            "missing_cells": sum(ingest.missing_cells.values()),
+            "gaps": ingest.gaps.count,
+            "gap_longest_s": ingest.gaps.longest_s,
+            "first_ts": str(span[0]),
+            "last_ts": str(span[1]),
+            "parquet": dg.MetadataValue.path(str(target)),
+            "quarantine_file": dg.MetadataValue.path(str(quarantine)),
+            "signals": dg.MetadataValue.md(markdown_table(["signal", "mean", "min", "max", "missing"], summary)),
+        }
+    )
+    problems = schema_problems(frame, ranges)
+    yield dg.AssetCheckResult(
+        check_name="environment_schema_range_order", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"problems": "; ".join(problems) or "none", "rows": len(frame)},
+    )
+    yield dg.AssetCheckResult(
+        check_name="environment_quarantine_rate",
+        passed=ingest.quarantine_fraction <= settings.quarantine_max_fraction,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"quarantined_fraction": ingest.quarantine_fraction, "bound": settings.quarantine_max_fraction,
+                  "quarantined_rows": len(ingest.quarantined)},
+    )
+    age_s = (time.time_ns() - int(span[1].value)) / 1e9 if len(frame) else float("inf")
+    yield dg.AssetCheckResult(
+        check_name="environment_freshness", passed=age_s <= settings.freshness_max_age_s,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"newest_sample_age_s": age_s, "max_age_s": settings.freshness_max_age_s},
+    )
+
+
+def read_metrics_if_any(workspace: LumenWorkspace) -> pd.DataFrame | None:
+    from lumen_assets.ingest.metrics import read_metrics_parquet
+
+    path = workspace.state_dir / "metrics.parquet"
+    return read_metrics_parquet(path) if path.exists() else None
+
+
+def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]:
+    """Run the synchronizer over the workspace's cleaned inputs; write logs/rhythm_sync.jsonl and the day
+    messages into the quote bank. Returns (sync, figures)."""
+    from lumen_assets.atomic import atomic_write_jsonl
+
+    config = workspace.config
+    env_path = workspace.state_dir / ENVIRONMENT_PARQUET
+    env = read_environment_parquet(env_path) if env_path.exists() else pd.DataFrame(columns=list(ENV_COLUMNS))
+    sync = synchronize(env, config.rhythm, config.tz, read_metrics_if_any(workspace))
+    output = workspace.path(config.rhythm.output)
+    atomic_write_jsonl(output, sync.records)
+    quotes = upsert_rhythm_quotes(
+        workspace.path(config.evidence.quotes_bank), sync.records, config.tz, config.evidence.language
+    )
+    figures = {"steps": sync.steps, "output": output, "rhythm_quotes": quotes}
+    return sync, figures
+
+
+@dg.asset(
+    group_name="rhythm",
+    kinds={"json"},
+    owners=["team:lumen"],
+    deps=["environment", "metrics"],
+    check_specs=[dg.AssetCheckSpec(
+        "rhythm_blend_coverage", asset="rhythm_sync",
+        description="Share of steps with a blend (at least one input covering min_coverage) is at least 90 %.",
+    )],
+    description="The resonance synchronizer (seed segC §C1): per step, the four corrections of the seed's mapping "
+    "table (light→phase_diff, temperature→entropy_rate, sound→creative_band, time_cycle→risk_band), their "
+    "weighted blend, each input's coverage and the metrics' means in the same step -> logs/rhythm_sync.jsonl.",
+)
+def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
+    config = workspace.config
+    sync, figures = compute_rhythm_sync(workspace)
+    frame = sync.frame
+    with_blend = int(frame["blend"].notna().sum()) if len(frame) else 0
+    share = with_blend / len(frame) if len(frame) else 0.0
+    latest = sync.records[-10:]
+    context.log.info(f"rhythm_sync: {sync.steps} steps -> {figures['output']}")
+    yield dg.MaterializeResult(
+        metadata={
+            "steps": sync.steps,
+            "steps_with_blend": with_blend,
+            "step_s": config.rhythm.step_s,
+            "bands": dg.MetadataValue.json(bands_of(config.rhythm)),
+            "weights": dg.MetadataValue.json(config.rhythm.weights.model_dump()),
+            "blend_mean": float(frame["blend"].mean()) if with_blend else None,
+            "rhythm_messages": figures["rhythm_quotes"],
+            "output": dg.MetadataValue.path(str(figures["output"])),
+            "latest": dg.MetadataValue.md(markdown_table(
+                ["ts", "d_light", "d_temp", "d_sound", "d_time", "blend"],
+                [(r["ts"], r["d_light"], r["d_temp"], r["d_sound"], r["d_time"], r["blend"]) for r in latest],
+            )),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="rhythm_blend_coverage",
+        passed=share >= 0.9 or not len(frame),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"steps": len(frame), "with_blend": with_blend, "share": share},
+    )
+
+
+assets = [environment, rhythm_sync]
+asset_checks: list = []
+sensors = [environment_sensor]
+schedules: list = []
+jobs: list = []
+resources: dict = {}

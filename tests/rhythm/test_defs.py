@@ -1,0 +1,117 @@
+"""The rhythm assets on the demo workspace with an ephemeral instance, and the environment sensor's ticks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from lumen_assets.demo import (
+    SOUND_BURST_DB,
+    TEMP_DRIFT_C_PER_H,
+    TEMP_PER_LUX_NORM_C,
+    demo_sound_bursts,
+)
+from lumen_assets.ingest.defs import metrics
+from lumen_assets.ingest.environment import read_environment_parquet
+from lumen_assets.rhythm.defs import environment, rhythm_sync
+from sensors.environment import environment_sensor
+from tests.effects.graph_support import check_evaluations, demo_graph
+
+
+def _run(demo, assets):
+    return dg.materialize(assets, resources=demo.resources, instance=demo.instance, raise_on_error=False)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_environment_and_rhythm_sync_on_the_demo(tmp_path: Path) -> None:
+    demo = demo_graph(tmp_path, hours=1.0)
+    result = _run(demo, [metrics, environment, rhythm_sync])
+    assert result.success
+    checks = check_evaluations(result)
+    assert checks["environment_schema_range_order"].passed
+    assert checks["environment_quarantine_rate"].passed  # one bad row in 3600
+    assert not checks["environment_freshness"].passed  # demo data is from 2025
+    assert checks["rhythm_blend_coverage"].passed
+    quarantine = _jsonl(demo.root / "logs" / "quarantine" / "environment.jsonl")
+    assert [q["line"] for q in quarantine] == [1202] and "n/a" in quarantine[0]["reason"]
+    records = _jsonl(demo.root / "logs" / "rhythm_sync.jsonl")
+    assert len(records) == 60
+    assert {"ts", "d_light", "d_temp", "d_sound", "d_time", "blend", "coverage", "corrections", "metrics"} <= set(records[0])
+    assert records[5]["metrics"]["n"] == 300  # 5 Hz metrics in a one-minute step
+
+    quotes = [q for q in _jsonl(demo.root / "controls" / "quotes_bank.jsonl") if q.get("kind") == "rhythm"]
+    assert [q["event_id"] for q in quotes] == ["rhythm:2025-10-23"]
+    assert quotes[0]["quote"].startswith("오늘의 리듬(2025-10-23)")
+    assert _run(demo, [rhythm_sync]).success  # again: replaced, not duplicated
+    again = [q for q in _jsonl(demo.root / "controls" / "quotes_bank.jsonl") if q.get("kind") == "rhythm"]
+    assert len(again) == 1
+
+
+def test_a_workspace_without_sensors_materialises_empty_and_says_so(tmp_path: Path) -> None:
+    demo = demo_graph(tmp_path, hours=0.2)
+    (demo.root / "logs" / "environment.csv").unlink()
+    result = _run(demo, [environment, rhythm_sync])
+    assert result.success
+    assert not check_evaluations(result)["environment_freshness"].passed
+    assert (demo.root / "logs" / "rhythm_sync.jsonl").read_text() == ""
+
+
+def test_a_broken_header_fails_naming_file_and_line(tmp_path: Path) -> None:
+    demo = demo_graph(tmp_path, hours=0.2)
+    path = demo.root / "logs" / "environment.csv"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(["ts,lux,temp,db", *lines[1:]]) + "\n")
+    result = _run(demo, [environment])
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    assert f"{path}:1" in failure.step_failure_data.error.message
+
+
+def test_demo_environment_relation_is_recovered(tmp_path: Path) -> None:
+    """The demo's temperature = base + drift·h + gain·lux_norm + noise; bursts lift the sound Δ by 2.4."""
+    demo = demo_graph(tmp_path, hours=4.0, add_partitions=False)
+    assert _run(demo, [environment, rhythm_sync]).success
+    frame = read_environment_parquet(demo.root / ".lumen" / "environment.parquet").dropna()
+    hours = (frame["ts"] - frame["ts"].iloc[0]).dt.total_seconds().to_numpy() / 3600
+    lux_norm = np.log10(1 + frame["light_intensity"].to_numpy()) / np.log10(1 + 100_000)
+    design = np.column_stack([np.ones(len(frame)), hours, lux_norm])
+    coef, *_ = np.linalg.lstsq(design, frame["ambient_temp"].to_numpy(), rcond=None)
+    assert abs(coef[1] - TEMP_DRIFT_C_PER_H) < 0.05
+    assert abs(coef[2] - TEMP_PER_LUX_NORM_C) < 0.3
+
+    records = _jsonl(demo.root / "logs" / "rhythm_sync.jsonl")
+    start = pd.Timestamp(records[0]["ts"])
+    burst_steps = {int(s // 60) for s, _ in demo_sound_bursts(4.0)}
+    d_sound = np.array([r["d_sound"] for r in records])
+    steps = np.array([int((pd.Timestamp(r["ts"]) - start).total_seconds() // 60) for r in records])
+    in_burst = np.isin(steps, list(burst_steps))
+    # a 30 s burst fills half a one-minute step: +SOUND_BURST_DB/10/2 on the step's mean Δ (intensity ratio in log10)
+    lift = d_sound[in_burst].mean() - d_sound[~in_burst].mean()
+    assert abs(lift - SOUND_BURST_DB / 10 / 2) < 0.1
+    found = set(steps[d_sound > d_sound[~in_burst].mean() + 0.6].tolist())
+    assert found == burst_steps
+
+
+def test_environment_sensor_requests_a_run_for_new_rows_only(tmp_path: Path) -> None:
+    demo = demo_graph(tmp_path, hours=0.1, add_partitions=False)
+    instance = demo.instance
+    context = dg.build_sensor_context(instance=instance, resources=demo.resources)
+    first = environment_sensor(context)
+    assert len(first.run_requests) == 1
+    context = dg.build_sensor_context(instance=instance, cursor=first.cursor, resources=demo.resources)
+    second = environment_sensor(context)
+    assert second.run_requests == [] and second.cursor == first.cursor
+    path = demo.root / "logs" / "environment.csv"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("2025-10-23T09:06:00+09:00,100,20,40\n2025-10-23T09:06:01+09:00,100,20")  # half a line
+    context = dg.build_sensor_context(instance=instance, cursor=second.cursor, resources=demo.resources)
+    third = environment_sensor(context)
+    assert len(third.run_requests) == 1 and third.run_requests[0].run_key != first.run_requests[0].run_key
+    assert json.loads(third.cursor)["offset"] < path.stat().st_size  # the half line waits
