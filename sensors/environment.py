@@ -10,7 +10,7 @@ import dagster as dg
 
 from lumen_assets.ingest.tail import TailCursor, read_new_lines
 from lumen_assets.location_config import location_config
-from resources.workspace import LumenWorkspace
+from lumen.resources.workspace import LumenWorkspace
 
 ENVIRONMENT_SENSOR_TARGET = ("environment", "rhythm_sync")
 

@@ -25,8 +25,8 @@ from lumen_assets.ingest.quarantine import write_quarantine
 from lumen_assets.metadata import markdown_table
 from lumen_assets.rhythm.messages import upsert_rhythm_quotes
 from lumen_assets.rhythm.sync import bands_of, synchronize
-from resources.workspace import LumenWorkspace
-from sensors.environment import environment_sensor
+from lumen.resources.workspace import LumenWorkspace
+from lumen.sensors.environment import environment_sensor
 
 ENVIRONMENT_PARQUET = "environment.parquet"
 

@@ -18,7 +18,7 @@ from lumen_assets.demo import (
 from lumen_assets.ingest.defs import metrics
 from lumen_assets.ingest.environment import read_environment_parquet
 from lumen_assets.rhythm.defs import environment, rhythm_sync
-from sensors.environment import environment_sensor
+from lumen.sensors.environment import environment_sensor
 from tests.effects.graph_support import check_evaluations, demo_graph
 
 
