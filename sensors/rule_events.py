@@ -13,6 +13,7 @@ from lumen_assets.effects.table import read_effects_store
 from lumen_assets.ingest.rules import parse_rule_lines
 from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_lines
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
+from lumen_assets.ingest.waiting import WaitingEvent, waiting_reason
 from lumen_assets.location_config import location_config
 from lumen_assets.partitions import rule_event_partitions
 
@@ -109,8 +110,15 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
         else:
             still_pending.append(entry)
     next_cursor.pending = still_pending
+    skip_reason = None
+    if not requests:  # say why in the tick history: which event waits for what, until when
+        skip_reason = waiting_reason(
+            [WaitingEvent(key, rule, due_ns) for key, due_ns, _, rule in still_pending], time.time_ns(), coverage,
+            config.tz, config.paths.rules_history, new_lines=len(read.lines),
+        )
     return dg.SensorResult(
         run_requests=requests,
+        skip_reason=skip_reason,
         cursor=next_cursor.to_json(),
         dynamic_partitions_requests=[rule_event_partitions.build_add_request(new_keys)] if new_keys else [],
     )

@@ -10,6 +10,7 @@ The rate limiter is shared by both sensors in `.lumen/alerts/rate_limit.json`.
 import contextlib
 import hashlib
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -64,6 +65,30 @@ def check_outcome(record: Any) -> CheckOutcome:
     )
 
 
+DEFAULT_UI_BASE_URL = "http://127.0.0.1:3000"
+
+
+def ui_base_url(settings: AlertsSettings) -> str:
+    """Where alert links point: `alerts.ui_base_url` if the config sets one, else `$LUMEN_UI_BASE_URL` (set it
+    to the address `dagster dev` / dagster-webserver really serves), else http://127.0.0.1:3000."""
+    return settings.ui_base_url or os.environ.get("LUMEN_UI_BASE_URL", "").strip() or DEFAULT_UI_BASE_URL
+
+
+def alert_observation(message: AlertMessage, results: dict[str, str]) -> dg.AssetObservation:
+    """The alert as an observation of the checked asset: its Events tab lists every alert sent, with the
+    channels and what each answered."""
+    metadata: dict[str, Any] = {
+        "alert": f"{message.kind} ({message.severity})",
+        "check": message.check or "",
+        "channels": ", ".join(f"{name}: {'sent' if result == 'ok' else 'failed'}" for name, result in results.items()),
+        "alert_id": message.alert_id,
+    }
+    if message.run_url:
+        metadata["run"] = dg.MetadataValue.url(message.run_url)
+    return dg.AssetObservation(asset_key=dg.AssetKey.from_user_string(message.asset or "unknown"),
+                               partition=message.partition, metadata=metadata)
+
+
 def _alert_id(*parts: object) -> str:
     return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
 
@@ -94,6 +119,8 @@ def check_alert_sensor(
             f"DAGSTER_HOME; see README 'Open the UI'): {exc}"
         ) from exc
     sent = suppressed = 0
+    observations: list[dg.AssetObservation] = []
+    sent_lines: list[str] = []
     if records:
         channels = alert_channels.channels(settings, workspace.root_path)
         with shared_rate_limiter(workspace, settings) as limiter:
@@ -114,7 +141,7 @@ def check_alert_sensor(
                     check=outcome.check_name,
                     partition=outcome.partition,
                     run_id=outcome.run_id,
-                    run_url=run_url(settings.ui_base_url, outcome.run_id),
+                    run_url=run_url(ui_base_url(settings), outcome.run_id),
                     figures=safe_figures(outcome.figures, settings.max_figures),
                     at=outcome.timestamp,
                     since=transition.since,
@@ -124,12 +151,25 @@ def check_alert_sensor(
                 if any(r == "ok" for r in results.values()):
                     state.mark_sent(outcome.key)
                     sent += 1
+                ok = [name for name, result in results.items() if result == "ok"]
+                where = f" [{outcome.partition}]" if outcome.partition else ""
+                line = (f"{transition.kind} {outcome.severity} alert for {outcome.asset_key}/{outcome.check_name}"
+                        f"{where} sent via {', '.join(ok) or 'no channel'}")
+                context.log.info(line)
+                sent_lines.append(line)
+                observations.append(alert_observation(message, results))
                 for name, result in results.items():
                     if result != "ok":
                         context.log.error(f"{transition.kind} alert {message.alert_id} via {name}: {result}")
     new_cursor = json.dumps({"after": after, "state": state.to_json()}, sort_keys=True)
-    summary = f"{len(records)} evaluation(s), {sent} alert(s) sent, {suppressed} rate-limited, {len(state.failing)} open"
-    return dg.SensorResult(skip_reason=summary, cursor=new_cursor)
+    summary = f"{len(records)} check evaluation(s) read, {sent} alert(s) sent"
+    if sent_lines:
+        summary += ": " + "; ".join(sent_lines[:5]) + (f"; +{len(sent_lines) - 5} more" if len(sent_lines) > 5 else "")
+    if suppressed:
+        summary += f"; {suppressed} rate-limited (alerts.rate_limit)"
+    opened = sorted(state.failing)
+    summary += f"; {len(opened)} check(s) failing" + (f": {', '.join(opened[:5])}" if opened else "")
+    return dg.SensorResult(skip_reason=summary, cursor=new_cursor, asset_events=observations)
 
 
 @dg.run_failure_sensor(
@@ -160,7 +200,7 @@ def run_failure_alert_sensor(
         check=None,
         partition=run.tags.get("dagster/partition"),
         run_id=run.run_id,
-        run_url=run_url(settings.ui_base_url, run.run_id),
+        run_url=run_url(ui_base_url(settings), run.run_id),
         figures={
             "failed_steps": failed_steps,
             "failure_class": failure_class(context.instance, run.run_id),

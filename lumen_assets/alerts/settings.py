@@ -56,6 +56,7 @@ class AlertsSettings(Section):
     smtp: SmtpChannelSettings = SmtpChannelSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     min_severity: Literal["WARN", "ERROR"] = "WARN"
-    ui_base_url: str = "http://localhost:3000"
+    ui_base_url: str | None = Field(
+        None, description="alert links; null = $LUMEN_UI_BASE_URL, else http://127.0.0.1:3000")
     batch_size: int = Field(200, ge=1, le=10000, description="check-evaluation events read per tick")
     max_figures: int = Field(12, ge=0, le=50)

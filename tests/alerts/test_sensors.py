@@ -197,3 +197,26 @@ def test_alerts_work_on_the_instance_lumen_run_creates(tmp_path):
     assert [(a["kind"], a["check"]) for a in file_alerts(tmp_path)] == [
         ("firing", "creative_band_slo"), ("resolved", "creative_band_slo")
     ]
+
+
+def test_each_alert_sent_is_recorded_on_the_checked_asset_and_in_the_tick(tmp_path, monkeypatch):
+    """Issue 15 §3: the operator sees in the UI which alert went out (channel, check, state), and its link
+    points at the webserver's real address ($LUMEN_UI_BASE_URL when the config leaves it null)."""
+    configure(tmp_path, 25, smtp={"enabled": False}, ui_base_url=None)
+    monkeypatch.setenv("LUMEN_UI_BASE_URL", "http://127.0.0.1:43117/")
+    res = resources(tmp_path, None)
+    instance = dg.DagsterInstance.ephemeral()
+    write_report(tmp_path)
+    write_metrics(tmp_path, creative=0.10)
+    materialize(tmp_path, instance)
+    with dg.build_sensor_context(instance=instance, cursor=None, resources=res) as context:
+        result = check_alert_sensor.evaluate_tick(context)
+    [observation] = result.asset_events
+    assert observation.asset_key == dg.AssetKey("resonance_scores")
+    assert observation.metadata["alert"].value == "firing (WARN)"
+    assert observation.metadata["check"].value == "creative_band_slo"
+    assert observation.metadata["channels"].value == "file: sent"
+    assert observation.metadata["run"].value.startswith("http://127.0.0.1:43117/runs/")
+    assert "firing WARN alert for resonance_scores/creative_band_slo" in result.skip_message
+    assert "sent via file" in result.skip_message and "1 check(s) failing" in result.skip_message
+    assert file_alerts(tmp_path)[0]["run_url"].startswith("http://127.0.0.1:43117/runs/")

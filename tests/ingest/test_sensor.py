@@ -43,6 +43,7 @@ class Harness:
         self.instance = dg.DagsterInstance.ephemeral()
         self.cursor: str | None = None
         self.requested: list[dg.RunRequest] = []
+        self.skip_reason: str | None = None
 
     def append(self, text: str) -> None:
         with open(self.history, "a", encoding="utf-8") as handle:
@@ -65,6 +66,7 @@ class Harness:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         self.cursor = result.cursor
         self.requested += result.run_requests or []
+        self.skip_reason = result.skip_reason.skip_message if result.skip_reason else None
         return list(result.run_requests or [])
 
     @property
@@ -175,8 +177,11 @@ def test_event_is_requested_only_after_its_post_window_has_elapsed(harness: Harn
     [event_id] = harness.append_events([_record(0, at=now)])
     assert harness.tick() == []
     assert harness.partitions == [event_id]  # the partition exists at once; only the run waits
+    due = (now + timedelta(seconds=30)).strftime("%H:%M:%S")
+    assert harness.skip_reason == f"event {event_id} (creative_min) waits for its post window until {due} (in 30 s)"
     clock.time_ns = lambda: int((now + timedelta(seconds=29)).timestamp() * 1e9)
     assert harness.tick() == []
+    assert harness.skip_reason.endswith(f"until {due} (in 1.0 s)")
     clock.time_ns = lambda: int((now + timedelta(seconds=31)).timestamp() * 1e9)
     assert [r.run_key for r in harness.tick()] == [event_id]
     assert harness.tick() == []
@@ -188,8 +193,14 @@ def test_event_waits_until_the_metrics_cover_its_post_window(harness: Harness) -
     [event_id] = harness.append_events([_record(0, at=moment)])
     assert harness.tick() == []
     assert harness.tick() == []
+    assert harness.skip_reason == (
+        f"metrics do not cover event {event_id} (creative_min) until 2025-10-23 15:00:30 yet: the newest sample "
+        "is from 2025-10-23 15:00:10 (20 s short)")
     harness.metrics_until(moment + timedelta(seconds=31))  # rows past due appended
     assert [r.run_key for r in harness.tick()] == [event_id]
+    assert harness.skip_reason is None
+    assert harness.tick() == []
+    assert harness.skip_reason == "no new rule events in controls/rules_history.jsonl; nothing waits"
 
 
 def test_no_metrics_file_means_nothing_is_requested_yet(harness: Harness) -> None:
