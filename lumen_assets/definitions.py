@@ -1,52 +1,48 @@
-"""The one Definitions object: each area contributes its assets, checks, sensors, schedules, jobs, resources.
+"""The one Definitions object, merged by Dagster from the areas' `defs.py` modules (assets and checks),
+`sensors/` (every sensor, schedule and the jobs they start) and `resources/`.
 
 Nothing heavy happens at import: no file scans, no model compilation, no network.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 import warnings
 
 import dagster as dg
 
-from lumen.resources.workspace import LumenWorkspace
-from lumen_assets.areas import AREAS
+import lumen.sensors
+from lumen.resources.definitions import resource_defs
+from lumen_assets.archive import defs as archive
+from lumen_assets.attest import defs as attest
 from lumen_assets.code_references import with_code_references
+from lumen_assets.effects import defs as effects
+from lumen_assets.evidence import defs as evidence
+from lumen_assets.gateway import defs as gateway
+from lumen_assets.ingest import defs as ingest
+from lumen_assets.posteriors import defs as posteriors
+from lumen_assets.reports import defs as reports
+from lumen_assets.resonance import defs as resonance
+from lumen_assets.tlog import defs as tlog
+from lumen_assets.tuning import defs as tuning
 
 # single-run backfills of the rule-event partitions are "beta" in Dagster 1.13; we rely on them knowingly
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
+AREA_MODULES = (ingest, effects, gateway, posteriors, tuning, evidence, reports, archive, attest, tlog, resonance)
+
 
 
 def build_definitions() -> dg.Definitions:
-    assets, checks, sensors, schedules, jobs = [], [], [], [], []
-    resources: dict[str, object] = {
-        # The CLI (and an operator running `dagster dev`) says which workspace via LUMEN_WORKSPACE;
-        # LUMEN_CONFIG is optional (else WORKSPACE/lumen.yaml, else the project's config/lumen.yaml).
-        "workspace": LumenWorkspace(
-            root=dg.EnvVar("LUMEN_WORKSPACE"), config_path=os.environ.get("LUMEN_CONFIG") or None
-        ),
-    }
-    for area in AREAS:
-        module = importlib.import_module(f"lumen_assets.{area}.defs")
-        assets += getattr(module, "assets", [])
-        checks += getattr(module, "asset_checks", [])
-        sensors += getattr(module, "sensors", [])
-        schedules += getattr(module, "schedules", [])
-        jobs += getattr(module, "jobs", [])
-        resources.update(getattr(module, "resources", {}))
-    return dg.Definitions(
-        assets=with_code_references(assets),
-        asset_checks=checks,
-        sensors=sensors,
-        schedules=schedules,
-        jobs=jobs,
-        resources=resources,
+    """Merged anew on each call: resources bind the environment (LUMEN_WORKSPACE, secrets) as it is now."""
+    areas = dg.load_definitions_from_modules(list(AREA_MODULES))
+    return dg.Definitions.merge(
+        dg.Definitions(assets=with_code_references(areas.assets or []), asset_checks=areas.asset_checks,
+                       jobs=areas.jobs),
+        dg.load_definitions_from_package_module(lumen.sensors),
+        resource_defs(),
         # One process per run: a step process per asset would load the code location again for each step
         # (seconds each on 2 cores) while Lumen's steps themselves take a second or two.
-        executor=dg.in_process_executor,
+        dg.Definitions(executor=dg.in_process_executor),
     )
 
 

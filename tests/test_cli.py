@@ -4,7 +4,6 @@ DAGSTER_HOME, exercised through the real console script in a subprocess."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _lumen(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "LUMEN_WORKSPACE", "LUMEN_CONFIG")}
-    command = [shutil.which("lumen") or "lumen"] if shutil.which("lumen") else [sys.executable, "-m", "lumen_assets.cli"]
+    # the `lumen` script of the interpreter running the tests (a worktree's venv), never another install's
+    script = Path(sys.executable).parent / "lumen"
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "lumen_assets.cli"]
     return subprocess.run([*command, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 

@@ -24,7 +24,7 @@ from lumen_assets.archive.tarball import FreezeError
 from lumen_assets.archive.verify import Problem, verify_day
 from lumen_assets.config import LumenConfig
 from lumen_assets.metadata import markdown_table
-from lumen_assets.partitions import daily_partitions, previous_day_request
+from lumen_assets.partitions import daily_partitions
 
 INTEGRITY_CHECK = "archive_bundle_integrity"
 REMOTE_CHECK = "archive_remote_matches"
@@ -224,30 +224,3 @@ def retention_result(workspace: LumenWorkspace, store_resource: ArchiveStoreReso
     return dg.AssetCheckResult(
         check_name=RETENTION_CHECK, passed=not rows, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
     )
-
-
-archive_job = dg.define_asset_job(
-    "archive_job",
-    selection=dg.AssetSelection.assets(archive_bundle),
-    description="Freeze, seal and upload one day's archive bundle (seed segC C2/C7: end-of-day freeze).",
-)
-
-
-@dg.schedule(
-    job=archive_job,
-    cron_schedule="35 9 * * *",
-    execution_timezone=daily_partitions.timezone,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="At 09:35 in the reporting timezone (after the 09:05 report), archive the previous day.",
-)
-def archive_daily_schedule(context: dg.ScheduleEvaluationContext):
-    return previous_day_request(context, "archive_bundle")
-
-
-assets: list = [archive_bundle]
-asset_checks: list = []  # the three checks are check_specs of archive_bundle, evaluated per partition
-sensors: list = []
-schedules: list = [archive_daily_schedule]
-jobs: list = [archive_job]
-resources: dict[str, Any] = {"archive_store": ArchiveStoreResource()}
-__all__ = ["assets", "asset_checks", "sensors", "schedules", "jobs", "resources"]

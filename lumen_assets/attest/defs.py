@@ -3,14 +3,13 @@
 
 import datetime as dt
 import hashlib
-import importlib
 import re
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from lumen.resources.signer import LumenSigner, signer_resource
+from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.issue import attest_artifact, find_artifacts
 from lumen_assets.attest.keys import TrustError
@@ -18,22 +17,6 @@ from lumen_assets.attest.keys import TrustError
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
 CODE_VERSION = "attest-1"
-
-
-def _existing_producer_keys() -> list[dg.AssetKey]:
-    """Upstream keys that some area actually defines, so lineage never points at a missing asset."""
-    keys: set[dg.AssetKey] = set()
-    for area in ("posteriors", "reports", "archive"):
-        try:
-            module = importlib.import_module(f"lumen_assets.{area}.defs")
-        except ModuleNotFoundError:
-            continue
-        for item in getattr(module, "assets", []):
-            if isinstance(item, dg.AssetsDefinition):
-                keys |= set(item.keys)
-            elif isinstance(item, dg.AssetSpec):
-                keys.add(item.key)
-    return [dg.AssetKey(name) for name in PRODUCERS if dg.AssetKey(name) in keys]
 
 
 def _sha256_or_none(path: Path) -> str | None:
@@ -73,7 +56,7 @@ def _produced_by(instance: dg.DagsterInstance, asset: str, partition: str | None
 @dg.asset(
     key="attestations",
     group_name="trust",
-    deps=_existing_producer_keys(),
+    deps=[dg.AssetKey(name) for name in PRODUCERS],
     kinds={"in-toto", "dsse"},
     owners=["team:lumen"],
     code_version=CODE_VERSION,
@@ -121,11 +104,3 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
             "attest_dir": dg.MetadataValue.path(str(root / settings.attest_dir)),
         }
     )
-
-
-assets: list = [attestations]
-asset_checks: list = []
-sensors: list = []
-schedules: list = []
-jobs: list = []
-resources: dict = {"signer": signer_resource()}

@@ -128,11 +128,3 @@ def effects_rows_consistent(workspace: LumenWorkspace) -> dg.AssetCheckResult:
             "store_rows": len(store),
         },
     )
-
-
-assets = [rule_effects]
-asset_checks = [effects_rows_consistent]
-sensors: list = []
-schedules: list = []
-jobs: list = []
-resources: dict = {}

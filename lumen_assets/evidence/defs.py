@@ -141,11 +141,3 @@ def quote_bank_unique_and_valid(workspace: LumenWorkspace) -> dg.AssetCheckResul
 )
 def risk_ledger_unique_and_valid(workspace: LumenWorkspace) -> dg.AssetCheckResult:
     return _ledger_check(workspace, workspace.config.evidence.risk_ledger, "risk")
-
-
-assets: list = [quote_bank, risk_ledger]
-asset_checks: list = [quote_bank_unique_and_valid, risk_ledger_unique_and_valid]
-sensors: list = []
-schedules: list = []
-jobs: list = []
-resources: dict = {}

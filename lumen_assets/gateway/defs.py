@@ -54,11 +54,3 @@ def gateway_state(workspace: LumenWorkspace):
             "expected_signer": signer_expected,
         },
     )
-
-
-assets = [gateway_state]
-asset_checks: list = []
-sensors: list = []
-schedules: list = []
-jobs: list = []
-resources: dict = {}

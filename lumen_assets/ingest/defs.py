@@ -7,7 +7,6 @@ import dagster as dg
 import numpy as np
 
 from lumen.resources.workspace import LumenWorkspace
-from lumen.sensors.rule_events import rule_event_sensor
 from lumen_assets.ingest.metrics import (
     SIGNALS,
     MetricsFormatError,
@@ -151,11 +150,3 @@ def _schema_check(frame) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"problems": "; ".join(problems) or "none", "rows": len(frame)},
     )
-
-
-assets = [rule_events, metrics]
-asset_checks: list = []
-sensors = [rule_event_sensor]
-schedules: list = []
-jobs: list = []
-resources: dict = {}

@@ -16,7 +16,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.metadata import markdown_table
-from lumen_assets.partitions import daily_partitions, previous_day_request
+from lumen_assets.partitions import daily_partitions
 from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
 from lumen_assets.reports.content import day_window
 
@@ -246,29 +246,3 @@ def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorks
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"not_delivered": dg.MetadataValue.json(missing), "recipients": len(wanted)},
     )
-
-
-daily_report_job = dg.define_asset_job(
-    "daily_report_job",
-    selection=dg.AssetSelection.assets(daily_report, report_distribution),
-    description="The previous day's report and its distribution (seed: 09:05 KST).",
-)
-
-
-@dg.schedule(
-    job=daily_report_job,
-    cron_schedule="5 9 * * *",
-    execution_timezone=daily_partitions.timezone,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="At 09:05 in the reporting timezone, report and distribute the previous day (seed segB §4.5).",
-)
-def daily_report_schedule(context: dg.ScheduleEvaluationContext):
-    return previous_day_request(context, "daily_report")
-
-
-assets: list = [daily_report, report_distribution]
-asset_checks: list = []
-sensors: list = []
-schedules: list = [daily_report_schedule]
-jobs: list = [daily_report_job]
-resources: dict = {"report_notifier": ReportNotifier()}

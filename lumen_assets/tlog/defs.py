@@ -126,11 +126,3 @@ def attested_artefacts_verify(workspace: LumenWorkspace) -> dg.AssetCheckResult:
         passed=not failures, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"verified": count, "failures": dg.MetadataValue.json(json.loads(json.dumps(failures))) if failures else "none"},
     )
-
-
-assets: list = [transparency_log]
-asset_checks: list = [attested_artefacts_verify]
-sensors: list = []
-schedules: list = []
-jobs: list = []
-resources: dict = {}

@@ -141,11 +141,3 @@ def apply_tuning_changes(context: dg.OpExecutionContext, workspace: LumenWorkspa
 @dg.job(description="Apply gated tuning proposals to controls/rules_history.jsonl (no-op in dry-run).")
 def apply_tuning() -> None:
     apply_tuning_changes()
-
-
-assets = [tuning_proposals]
-asset_checks: list = []
-sensors: list = []
-schedules: list = []
-jobs = [apply_tuning]
-resources: dict = {}

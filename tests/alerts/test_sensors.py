@@ -13,9 +13,19 @@ import pytest
 
 from lumen.resources.notifiers_alerts import AlertChannelsResource
 from lumen.resources.workspace import LumenWorkspace
-from lumen_assets.alerts.sensors import check_alert_sensor, run_failure_alert_sensor
-from lumen_assets.resonance.defs import asset_checks, resonance_scores
+from lumen.sensors.alerts import check_alert_sensor, run_failure_alert_sensor
+from lumen_assets.resonance.defs import (
+    coherence_slo,
+    creative_band_slo,
+    freshness_slo,
+    phase_slo,
+    resonance_scores,
+    risk_band_slo,
+    run_success_slo,
+)
 from tests.resonance.conftest import write_metrics, write_report
+
+SLO_CHECKS = [coherence_slo, phase_slo, creative_band_slo, risk_band_slo, run_success_slo, freshness_slo]
 
 
 def configure(root: Path, smtp_port: int, **alerts) -> None:
@@ -47,7 +57,7 @@ def tick(instance, res, cursor):
 
 def materialize(root, instance):
     result = dg.materialize(
-        [resonance_scores, *asset_checks], resources={"workspace": LumenWorkspace(root=str(root))}, instance=instance
+        [resonance_scores, *SLO_CHECKS], resources={"workspace": LumenWorkspace(root=str(root))}, instance=instance
     )
     assert result.success
     return result

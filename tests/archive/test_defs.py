@@ -10,6 +10,7 @@ import pytest
 
 from lumen.resources.archive_store import ArchiveStoreResource
 from lumen.resources.workspace import LumenWorkspace
+from lumen.sensors.archive import archive_daily_schedule
 from lumen_assets.archive import defs
 from tests.archive.conftest import DAY, RAW_KEY_B64
 
@@ -95,7 +96,7 @@ def test_schedule_archives_the_previous_reporting_day() -> None:
 
     tz = ZoneInfo(defs.daily_partitions.timezone)
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 15, 9, 35, tzinfo=tz))
-    request = defs.archive_daily_schedule(context)
+    request = archive_daily_schedule(context)
     assert request.partition_key == "2025-03-14" and request.run_key == "archive_bundle:2025-03-14"
     early = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 1, 1, 9, 35, tzinfo=tz))
-    assert isinstance(defs.archive_daily_schedule(early), dg.SkipReason)
+    assert isinstance(archive_daily_schedule(early), dg.SkipReason)

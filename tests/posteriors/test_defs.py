@@ -89,8 +89,8 @@ def test_pymc_on_demo_recovers_every_injected_effect(workspace):
 
 def test_fast_sensor_requests_one_conjugate_run_per_new_effects_materialisation():
     """The sensor path: each new rule_effects materialisation asks for the cheap posterior refresh."""
+    from lumen.sensors.posteriors import effect_posteriors_fast_sensor
     from lumen_assets.definitions import defs
-    from lumen_assets.posteriors.defs import effect_posteriors_fast_sensor
 
     instance = dg.DagsterInstance.ephemeral()
     repository = defs.get_repository_def()

@@ -12,9 +12,10 @@ import pytest
 
 from lumen.resources.notifiers import ReportNotifier
 from lumen.resources.workspace import LumenWorkspace
+from lumen.sensors.reports import daily_report_schedule
 from lumen_assets.evidence.defs import quote_bank, risk_ledger
 from lumen_assets.reports.checks import pdf_text
-from lumen_assets.reports.defs import daily_report, daily_report_schedule, report_distribution
+from lumen_assets.reports.defs import daily_report, report_distribution
 from tests.evidence.demo_graph import demo_with_effects
 
 DAY = "2025-10-23"

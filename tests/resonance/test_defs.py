@@ -10,7 +10,6 @@ import pytest
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.resonance.defs import (
-    asset_checks,
     coherence_slo,
     creative_band_slo,
     freshness_slo,
@@ -20,6 +19,8 @@ from lumen_assets.resonance.defs import (
     run_success_slo,
 )
 from tests.resonance.conftest import write_metrics, write_report
+
+asset_checks = [coherence_slo, phase_slo, creative_band_slo, risk_band_slo, run_success_slo, freshness_slo]
 
 
 def materialize(root, instance):

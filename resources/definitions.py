@@ -1,0 +1,29 @@
+"""Every resource the code location binds, under the keys the assets and sensors ask for."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.notifiers import ReportNotifier
+from lumen.resources.notifiers_alerts import alert_channels_from_env
+from lumen.resources.signer import signer_resource
+from lumen.resources.workspace import LumenWorkspace
+
+
+def resource_defs() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            # The CLI (and an operator running `dagster dev`) says which workspace via LUMEN_WORKSPACE;
+            # LUMEN_CONFIG is optional (else WORKSPACE/lumen.yaml, else the project's config/lumen.yaml).
+            "workspace": LumenWorkspace(
+                root=dg.EnvVar("LUMEN_WORKSPACE"), config_path=os.environ.get("LUMEN_CONFIG") or None
+            ),
+            "archive_store": ArchiveStoreResource(),
+            "signer": signer_resource(),
+            "report_notifier": ReportNotifier(),
+            "alert_channels": alert_channels_from_env(),
+        }
+    )
