@@ -31,10 +31,12 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 AREA_MODULES = (ingest, effects, gateway, posteriors, tuning, evidence, reports, archive, attest, tlog, resonance)
 
 
-
 def build_definitions() -> dg.Definitions:
     """Merged anew on each call: resources bind the environment (LUMEN_WORKSPACE, secrets) as it is now."""
     areas = dg.load_definitions_from_modules(list(AREA_MODULES))
+    strays = [d.name for d in [*(areas.sensors or []), *(areas.schedules or [])]]
+    if strays:
+        raise dg.DagsterInvalidDefinitionError(f"sensors and schedules live under sensors/, not in an area: {strays}")
     return dg.Definitions.merge(
         dg.Definitions(assets=with_code_references(areas.assets or []), asset_checks=areas.asset_checks,
                        jobs=areas.jobs),
