@@ -22,13 +22,16 @@ from lumen_assets.ingest import defs as ingest
 from lumen_assets.posteriors import defs as posteriors
 from lumen_assets.reports import defs as reports
 from lumen_assets.resonance import defs as resonance
+from lumen_assets.rhythm import defs as rhythm
 from lumen_assets.tlog import defs as tlog
 from lumen_assets.tuning import defs as tuning
 
 # single-run backfills of the rule-event partitions are "beta" in Dagster 1.13; we rely on them knowingly
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-AREA_MODULES = (ingest, effects, gateway, posteriors, tuning, evidence, reports, archive, attest, tlog, resonance)
+AREA_MODULES = (
+    ingest, effects, gateway, posteriors, tuning, evidence, reports, archive, attest, tlog, resonance, rhythm,
+)
 
 
 def build_definitions() -> dg.Definitions:

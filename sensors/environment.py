@@ -8,9 +8,9 @@ identity; a half-written last line waits, truncation or rotation reads again fro
 
 import dagster as dg
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.ingest.tail import TailCursor, read_new_lines
 from lumen_assets.location_config import location_config
-from lumen.resources.workspace import LumenWorkspace
 
 ENVIRONMENT_SENSOR_TARGET = ("environment", "rhythm_sync")
 

@@ -121,3 +121,21 @@ def test_code_references_link_to_git_when_configured(monkeypatch) -> None:
     [ref] = linked.specs_by_key[dg.AssetKey("probe")].metadata["dagster/code_references"].code_references
     assert isinstance(ref, dg.UrlCodeReference)
     assert ref.url.startswith("https://github.com/acme/lumen/tree/release/tests/test_definitions.py#L")
+
+
+def test_every_area_with_a_defs_module_is_merged() -> None:
+    from lumen_assets.definitions import AREA_MODULES
+
+    on_disk = {f"lumen_assets.{path.parent.name}.defs" for path in (ROOT / "lumen_assets").glob("*/defs.py")}
+    assert on_disk == {module.__name__ for module in AREA_MODULES}
+
+
+def test_the_code_location_has_every_sensor_and_schedule_under_sensors() -> None:
+    from lumen_assets.definitions import defs
+
+    repository = defs.get_repository_def()
+    for definition in [*repository.sensor_defs, *repository.schedule_defs]:
+        module = getattr(getattr(definition, "_raw_fn", None), "__module__", None) or ""
+        assert not module.startswith("lumen_assets."), (definition.name, module)
+    names = {s.name for s in repository.sensor_defs}
+    assert {"rule_event_sensor", "check_alert_sensor", "run_failure_alert_sensor", "environment_sensor"} <= names

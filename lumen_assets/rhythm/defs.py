@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.ingest.environment import (
     ENV_COLUMNS,
     ENV_SIGNALS,
@@ -25,8 +26,6 @@ from lumen_assets.ingest.quarantine import write_quarantine
 from lumen_assets.metadata import markdown_table
 from lumen_assets.rhythm.messages import upsert_rhythm_quotes
 from lumen_assets.rhythm.sync import bands_of, synchronize
-from lumen.resources.workspace import LumenWorkspace
-from lumen.sensors.environment import environment_sensor
 
 ENVIRONMENT_PARQUET = "environment.parquet"
 
@@ -195,11 +194,3 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"steps": len(frame), "with_blend": with_blend, "share": share},
     )
-
-
-assets = [environment, rhythm_sync]
-asset_checks: list = []
-sensors = [environment_sensor]
-schedules: list = []
-jobs: list = []
-resources: dict = {}

@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from lumen.sensors.environment import environment_sensor
 from lumen_assets.demo import (
     SOUND_BURST_DB,
     TEMP_DRIFT_C_PER_H,
@@ -18,7 +19,6 @@ from lumen_assets.demo import (
 from lumen_assets.ingest.defs import metrics
 from lumen_assets.ingest.environment import read_environment_parquet
 from lumen_assets.rhythm.defs import environment, rhythm_sync
-from lumen.sensors.environment import environment_sensor
 from tests.effects.graph_support import check_evaluations, demo_graph
 
 
