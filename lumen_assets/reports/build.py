@@ -83,6 +83,7 @@ def build_report(
     posterior_line: Mapping[str, Any] | None = None,
     resonance: Mapping[str, Any] | None = None,
     sources: Mapping[str, str] | None = None,
+    rhythm_sync: pd.DataFrame | None = None,
 ) -> BuiltReport:
     """Select the day, compute the figures, render both documents. `thresholds`: label -> line value."""
     day_frame = metrics_of_day(metrics, window)
@@ -107,6 +108,13 @@ def build_report(
         sources=sources,
     )
     series = rhythm_series(day_frame, window, settings.chart_points, (e["ts"] for e in content.effects))
+    if settings.rhythm_overlay and rhythm_sync is not None and len(rhythm_sync):
+        import dataclasses
+
+        from lumen_assets.rhythm.sync import blend_at
+
+        centres = pd.Series(pd.Timestamp(window.start) + pd.to_timedelta(series.hours * 3600.0, unit="s"))
+        series = dataclasses.replace(series, overlay=blend_at(centres, rhythm_sync))
     markdown = render_markdown(content)
     pdf = render_pdf(content, series, korean_font(settings.font_path), dict(thresholds))
     return BuiltReport(content, series, markdown, pdf, len(day_frame))

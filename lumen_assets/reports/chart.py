@@ -23,6 +23,7 @@ SIGNAL_COLORS = {
     "risk_band": colors.HexColor("#d62728"),
 }
 MARKER_COLOR = colors.HexColor("#7f7f7f")
+OVERLAY_COLOR = colors.HexColor("#ff7f0e")  # the rhythm blend (seed segC §C1 panel: orange)
 
 
 def _segments(xs: np.ndarray, ys: np.ndarray) -> list[list[float]]:
@@ -63,7 +64,7 @@ def rhythm_chart(
 ) -> Drawing:
     """A Drawing with the four signals, event markers and labelled threshold lines."""
     drawing = Drawing(width, height, initialFontName=font, initialFontSize=7)  # no stray Helvetica resource
-    left, right, bottom, top = 36.0, 10.0, 28.0, 34.0
+    left, right, bottom, top = 36.0, 18.0 if series.overlay is not None else 10.0, 28.0, 34.0
     plot_w, plot_h = width - left - right, height - bottom - top
     y_lo, y_hi = y_range(series, thresholds)
     x_lo, x_hi = series.start_h, series.end_h
@@ -105,6 +106,14 @@ def rhythm_chart(
         for segment in _segments(xs, mapped):
             drawing.add(PolyLine(segment, strokeColor=SIGNAL_COLORS[name], strokeWidth=0.7))
 
+    if series.overlay is not None:  # the rhythm blend on its own right-hand axis, [-1, 1]
+        for tick_value in (-1.0, 0.0, 1.0):
+            y = bottom + plot_h * (tick_value + 1.0) / 2.0
+            drawing.add(String(left + plot_w + 2, y - 3, f"{tick_value:+.0f}", fontName=font, fontSize=6, fillColor=OVERLAY_COLOR))
+        mapped = bottom + plot_h * (np.clip(series.overlay, -1.0, 1.0) + 1.0) / 2.0
+        for segment in _segments(xs, mapped):
+            drawing.add(PolyLine(segment, strokeColor=OVERLAY_COLOR, strokeWidth=0.9, strokeDashArray=[3, 1.5]))
+
     for label, value in thresholds.items():
         y = py(value)
         color = SIGNAL_COLORS["creative_band" if "creative" in label else "risk_band"]
@@ -118,4 +127,8 @@ def rhythm_chart(
         x += 22 + 4.2 * len(name)
     drawing.add(Line(x, height - 28, x, height - 20, strokeColor=MARKER_COLOR, strokeWidth=0.8, strokeDashArray=[2, 2]))
     drawing.add(String(x + 4, height - 26.5, f"rule events ({len(series.event_hours)})", fontName=font, fontSize=7))
+    if series.overlay is not None:
+        x += 70
+        drawing.add(Line(x, height - 24, x + 12, height - 24, strokeColor=OVERLAY_COLOR, strokeWidth=1.5, strokeDashArray=[3, 1.5]))
+        drawing.add(String(x + 15, height - 26.5, "rhythm blend (right axis)", fontName=font, fontSize=7))
     return drawing

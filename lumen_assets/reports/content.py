@@ -129,6 +129,7 @@ class RhythmSeries:
     day_hours: float
     start_h: float = 0.0
     end_h: float = 24.0
+    overlay: np.ndarray | None = None  # the rhythm blend per bin (reports.rhythm_overlay), NaN = none
 
 
 @dataclass

@@ -43,6 +43,12 @@ def _sha256_file(path: Path) -> str | None:
     return digest.hexdigest()
 
 
+def _rhythm_sync(workspace: LumenWorkspace):
+    from lumen_assets.rhythm.sync import read_sync_file
+
+    return read_sync_file(workspace.path(workspace.config.rhythm.output))
+
+
 def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
     t = workspace.config.thresholds
     return {"creative_band_min": t.creative_band_min, "risk_band_max": t.risk_band_max}
@@ -115,6 +121,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         posterior_line=posterior_line,
         resonance=resonance,
         sources=sources,
+        rhythm_sync=_rhythm_sync(workspace) if settings.rhythm_overlay else None,
     )
     md_path, pdf_path, facts_path = report_paths(workspace, window.key)
     atomic_write_text(md_path, built.markdown)

@@ -101,5 +101,8 @@ class ReportsSettings(Section):
     recent_risks: int = Field(3, ge=1, description="seed: the last 3 risks")
     memo_delta_band: float = Field(0.02, gt=0, description="seed memo: mean |Δphase|, |Δrisk| within ±0.02")
     chart_points: int = Field(720, ge=10, le=20000, description="time bins in the rhythm chart")
+    rhythm_overlay: bool = Field(
+        False, description="overlay the rhythm blend (logs/rhythm_sync.jsonl) on the rhythm chart, right axis [-1, 1]"
+    )
     font_path: str | None = Field(None, description="a Korean TrueType font; default NanumGothic from koreanize-matplotlib")
     distribution: DistributionSettings = DistributionSettings()

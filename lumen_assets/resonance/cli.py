@@ -27,7 +27,7 @@ def cmd_exporter(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"lumen exporter: cannot listen on {args.addr}:{port}: {exc.strerror} (try --port 9118)")
         return 1
-    print(f"[exporter] serving {workspace} on {args.addr}:{port} -> /metrics", flush=True)
+    print(f"[exporter] serving {workspace} on {args.addr}:{port} -> /metrics, /rhythm_metrics", flush=True)
     try:
         threading.Event().wait()
     finally:

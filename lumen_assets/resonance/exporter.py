@@ -44,6 +44,9 @@ class ExporterSources:
     metrics_parquet: Path
     effects_csv: Path
     resonance_json: Path
+    rhythm_jsonl: Path | None = None  # rhythm_sync output (seed `/rhythm_metrics`)
+    environment_parquet: Path | None = None
+    rhythm_bands: dict[str, str] | None = None
 
     @classmethod
     def for_workspace(cls, root: Path, config: Any) -> ExporterSources:
@@ -52,6 +55,17 @@ class ExporterSources:
             metrics_parquet=root / config.paths.state_dir / "metrics.parquet",
             effects_csv=root / config.paths.effects_csv,
             resonance_json=root / config.resonance.output,
+            rhythm_jsonl=root / config.rhythm.output,
+            environment_parquet=root / config.paths.state_dir / "environment.parquet",
+            rhythm_bands={"light": "phase_diff", "temperature": "entropy_rate", "sound": "creative_band",
+                          "time_cycle": config.rhythm.time_cycle.band},
+        )
+
+    def rhythm_collector(self):
+        from lumen_assets.rhythm.exporter import RhythmCollector
+
+        return RhythmCollector(
+            self.rhythm_jsonl or Path("/nonexistent"), self.environment_parquet or Path("/nonexistent"), self.rhythm_bands
         )
 
 
@@ -124,6 +138,8 @@ class LumenCollector(Collector):
         yield from self._signals(ok)
         yield from self._rule_deltas(ok)
         yield from self._resonance(ok)
+        if self.sources.rhythm_jsonl is not None:
+            yield from self.sources.rhythm_collector().collect(ok)
         yield ok
 
     def _gateway(self, ok: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
@@ -248,8 +264,37 @@ def build_registry(sources: ExporterSources) -> CollectorRegistry:
     return registry
 
 
-def serve(sources: ExporterSources, port: int, addr: str = "0.0.0.0"):
-    """Start the HTTP server in a daemon thread; returns (server, thread). Any path serves the metrics."""
-    from prometheus_client import start_http_server
+def build_rhythm_registry(sources: ExporterSources) -> CollectorRegistry:
+    """Only the rhythm gauges: the seed's `/rhythm_metrics` data source for the Natural Rhythm Blend panel."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(sources.rhythm_collector())
+    return registry
 
-    return start_http_server(port, addr=addr, registry=build_registry(sources))
+
+def serve(sources: ExporterSources, port: int, addr: str = "0.0.0.0"):
+    """Start the HTTP server in a daemon thread; returns (server, thread). `/rhythm_metrics` serves the rhythm
+    gauges alone (seed segC §C1); every other path serves all gauges (the rhythm ones included)."""
+    import threading
+    from socketserver import ThreadingMixIn
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from prometheus_client import make_wsgi_app
+
+    everything = make_wsgi_app(build_registry(sources))
+    rhythm = make_wsgi_app(build_rhythm_registry(sources))
+
+    def app(environ, start_response):
+        chosen = rhythm if environ.get("PATH_INFO", "").rstrip("/") == "/rhythm_metrics" else everything
+        return chosen(environ, start_response)
+
+    class _Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+
+    class _Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+            pass
+
+    server = make_server(addr, port, app, _Server, handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -189,6 +190,30 @@ def read_sync_records(lines: list[dict[str, Any]]) -> pd.DataFrame:
         }
     )
     return frame.sort_values("step_start").reset_index(drop=True)
+
+
+def read_sync_file(path: Path) -> pd.DataFrame:
+    """logs/rhythm_sync.jsonl as a frame (empty when the file is missing); a bad line names its number."""
+    from lumen_assets.jsonl import iter_jsonl
+
+    records = []
+    if path.exists():
+        for line in iter_jsonl(path):
+            if line.record is None:
+                raise ValueError(f"{path}:{line.line_no}: {line.problem}")
+            records.append(line.record)
+    return read_sync_records(records)
+
+
+def blend_over(sync: pd.DataFrame, end_ns: int, span_s: float) -> float | None:
+    """Mean blend of the steps overlapping [end − span, end] (None when none has a blend)."""
+    if not len(sync):
+        return None
+    starts = sync["step_start"].to_numpy(dtype="datetime64[ns]").view("int64")
+    ends = starts + (sync["step_s"].to_numpy() * 1e9).astype("int64")
+    inside = (ends > end_ns - int(span_s * 1e9)) & (starts <= end_ns)
+    values = sync.loc[inside, "blend"].dropna()
+    return float(values.mean()) if len(values) else None
 
 
 def blend_at(ts: pd.Series, sync: pd.DataFrame, column: str = "blend") -> np.ndarray:

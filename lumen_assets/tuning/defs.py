@@ -71,7 +71,13 @@ def tuning_proposals(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     state_path = workspace.state_dir / BANDIT_STATE
     state = BanditState.from_json(json.loads(state_path.read_text(encoding="utf-8"))) if state_path.exists() else None
     now = datetime.now(tz=lumen.tz)
-    evaluation = evaluate(settings, events, effects, ts_ns, series, posteriors, state, now)
+    rhythm_blend = None
+    if settings.rhythm_weight and len(ts_ns):  # seed segC §C1: off unless tuning.rhythm_weight > 0
+        from lumen_assets.rhythm.sync import blend_over, read_sync_file
+
+        rhythm_blend = blend_over(read_sync_file(workspace.path(lumen.rhythm.output)), int(ts_ns[-1]),
+                                  settings.observe_window_s)
+    evaluation = evaluate(settings, events, effects, ts_ns, series, posteriors, state, now, rhythm_blend)
     if evaluation.bandit_state is not None:
         atomic_write_text(state_path, json.dumps(_clean(evaluation.bandit_state.to_json())))
     proposals = [_clean(p.as_dict()) for p in evaluation.proposals]

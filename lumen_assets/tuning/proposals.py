@@ -91,6 +91,7 @@ def evaluate(
     posteriors: dict[str, Any],
     bandit_state: BanditState | None,
     now: datetime,
+    rhythm_blend: float | None = None,
 ) -> Evaluation:
     notes: list[str] = []
     complete = effects[effects["status"] == "complete"] if len(effects) else effects
@@ -99,7 +100,7 @@ def evaluate(
     if len(complete):
         latest = complete.sort_values("rule_ts").iloc[-1].to_dict() if "rule_ts" in complete else complete.iloc[-1].to_dict()
     proposals = propose_self_tuning(settings, events, latest, level_window(ts_ns, series, settings.observe_window_s),
-                                    posteriors, complete_ids, now)
+                                    posteriors, complete_ids, now, rhythm_blend)
 
     if settings.bandit.enabled:
         cfg = settings.bandit

@@ -72,6 +72,18 @@ def _misses(level: float | None, target: Any) -> bool:
     return (target.max is not None and level > target.max) or (target.min is not None and level < target.min)
 
 
+def rhythm_targets(settings: TuningSettings, rhythm_blend: float | None) -> dict[str, Any]:
+    """The targets, with phase_diff's max scaled by (1 + rhythm_weight·blend) (blend clipped to [-1, 1])."""
+    targets = dict(settings.targets)
+    phase = targets.get("phase_diff")
+    weight = settings.rhythm_weight
+    if not weight or rhythm_blend is None or math.isnan(rhythm_blend) or phase is None or phase.max is None:
+        return targets
+    factor = 1.0 + weight * max(-1.0, min(1.0, rhythm_blend))
+    targets["phase_diff"] = phase.model_copy(update={"max": round(phase.max * factor, 6)})
+    return targets
+
+
 def propose_self_tuning(
     settings: TuningSettings,
     events: list[Any],
@@ -80,8 +92,12 @@ def propose_self_tuning(
     posteriors: dict[str, Any],
     complete_event_ids: set[str],
     now: datetime,
+    rhythm_blend: float | None = None,
 ) -> list[Proposal]:
-    """At most one self-tuning proposal per rule considered; guards recorded as `blocked` reasons."""
+    """At most one self-tuning proposal per rule considered; guards recorded as `blocked` reasons.
+
+    `rhythm_blend` (the synchronizer's mean blend over the observation window) moves the phase_diff target
+    by `rhythm_weight` as the seed intended (segC §C1); with the default weight 0 it changes nothing."""
     if levels is None or levels.samples < settings.min_samples:
         got = 0 if levels is None else levels.samples
         return [Proposal("self_tuning", "-", None, None, 0.0,
@@ -97,7 +113,7 @@ def propose_self_tuning(
     }
     warn = (deltas.get("d_phase") is not None and deltas.get("d_entropy") is not None
             and deltas["d_phase"] >= safety.warn_phase_min and deltas["d_entropy"] >= safety.warn_entropy_min)
-    targets = settings.targets
+    targets = rhythm_targets(settings, rhythm_blend)
     chain = [("risk_band", "risk_max", -1.0), ("phase_diff", "creative_min", 1.0), ("creative_band", "creative_min", 0.5)]
     chosen = None
     for signal, rule, step_factor in chain:
@@ -124,6 +140,9 @@ def propose_self_tuning(
     proposal = Proposal("self_tuning", rule, old, new, step, reason, gate.p_improve, gate.expected_gain,
                         gate.weighted_p_improve, gate.weighted_gain, gate.passed,
                         extra={"gate": gate.reason, "deltas": deltas, "levels": levels.means})
+    if settings.rhythm_weight and rhythm_blend is not None:
+        proposal.extra["rhythm"] = {"blend": rhythm_blend, "weight": settings.rhythm_weight,
+                                    "phase_diff_target": targets["phase_diff"].max if "phase_diff" in targets else None}
     if warn:
         proposal.blocked.append(f"warning: d_phase {deltas['d_phase']} and d_entropy {deltas['d_entropy']} co-rise")
     if step == 0:

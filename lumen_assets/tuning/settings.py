@@ -103,6 +103,11 @@ class TuningSettings(Section):
     min_samples: int = Field(300, ge=1)
     cooldown_s: float = Field(120.0, ge=0)
     max_concurrent_changes: int = Field(1, ge=1)
+    rhythm_weight: float = Field(
+        0.0, ge=0, le=0.5,
+        description="seed segC §C1: the rhythm blend moves the phase_diff target: max·(1 + w·blend), blend "
+        "clipped to [-1, 1], so the target stays within ±w of itself; 0 (default) = off",
+    )
     safety: SafetySettings = SafetySettings()
     ab_bracket: AbBracketSettings = AbBracketSettings()
     bandit: BanditSettings = BanditSettings()
