@@ -30,6 +30,7 @@ from lumen_assets.archive.manifest import (
 from lumen_assets.archive.restore import unsafe_reason
 
 READ_CHUNK = 1 << 20
+INDEX_FILE = "archive/index.jsonl"
 TAR_MODES = {"none": "r|", "gz": "r|gz", "xz": "r|xz"}
 
 
@@ -161,6 +162,8 @@ def verify_day(day_dir: Path, index_record: dict[str, Any] | None, secret: str |
         report.fail(MANIFEST_NAME, "files are not sorted and unique")
     if files_merkle_root(entries) != manifest["merkle"]["root"] or manifest["merkle"].get("size") != len(entries):
         report.fail(MANIFEST_NAME, "Merkle root does not match the files")
+    if index_record is not None:
+        _check_index_record(index_record, manifest, entries, report)
     _check_sums(day_dir, entries, report)
 
     bundle = manifest["bundle"]
@@ -189,6 +192,29 @@ def verify_day(day_dir: Path, index_record: dict[str, Any] | None, secret: str |
             if reader.digest.hexdigest() != encrypted["sha256"] or reader.size != encrypted["size"]:
                 report.fail(encrypted["name"], "sha256 or size differs from the manifest")
     return report
+
+
+def _check_index_record(record: dict[str, Any], manifest: dict[str, Any], entries: list[FileEntry],
+                        report: VerifyReport) -> None:
+    """The day's line in archive/index.jsonl must say what its manifest says (issue 13: an edited
+    `merkle_root` there used to pass, as only `manifest_sha256` was compared)."""
+    encrypted = manifest.get("encrypted") or {}
+    stored = encrypted or manifest["bundle"]
+    expected = {
+        "date": manifest["day"],
+        "merkle_root": manifest["merkle"]["root"],
+        "bundle_sha256": manifest["bundle"]["sha256"],
+        "stored": stored.get("name"),
+        "stored_sha256": stored.get("sha256"),
+        "files": len(entries),
+        "bytes": sum(e.size for e in entries),
+    }
+    for key, value in expected.items():
+        if key in record and record[key] != value:
+            report.fail(INDEX_FILE, f"line for {manifest['day']}: {key} is {record[key]!r}, the manifest says {value!r}")
+    missing = sorted(set(expected) - set(record) - {"stored", "stored_sha256", "bundle_sha256", "bytes"})
+    if missing:
+        report.fail(INDEX_FILE, f"line for {manifest['day']}: missing {', '.join(missing)}")
 
 
 def _listed_file(day_dir: Path, name: str, role: str, report: VerifyReport) -> Path | None:

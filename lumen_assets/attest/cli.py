@@ -128,8 +128,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
     layout = TrustLayout(config.attest.attest_dir, config.attest.trust_dir, config.tlog.dir, config.tlog.origin)
     if args.sigstore_bundle:
         return _verify_sigstore(Path(args.path), Path(args.sigstore_bundle), args)
+    try:
+        pins = _pins(args, workspace, layout)
+    except (OSError, ValueError) as exc:
+        return _err(f"cannot read a pinned anchor: {exc}")
     report = verify_artifact(Path(args.path), workspace, layout, root_cert=Path(args.root) if args.root else None,
-                             audit_log=not args.no_log_audit)
+                             audit_log=not args.no_log_audit, pins=pins)
+    if not args.json:
+        print(f"anchors: root {'--root ' + args.root if args.root else 'from the workspace ' + layout.trust_dir + '/root.pem'}"
+              f", log key {'--log-key' if args.log_key else 'from the workspace ' + layout.trust_dir + '/log.vkey'}"
+              f"{'' if args.root and args.log_key else ' (pin them with --root/--log-key)'}")
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
@@ -137,6 +145,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"{'ok  ' if step['ok'] else 'FAIL'} {step['step']:<12} {step['detail']}")
         print(f"{report.artifact}: {'VERIFIED' if report.ok else 'NOT VERIFIED: ' + str(report.failure)}")
     return EXIT_OK if report.ok else EXIT_FAIL
+
+
+def _pins(args: argparse.Namespace, workspace: Path, layout):
+    """Anchors from outside the workspace: --log-key, --checkpoint FILE/URL, --witness VKEY (issue 13 §2-§3)."""
+    from lumen_assets.attest.verifier import Pins
+    from lumen_assets.tlog.cli import read_outside_checkpoints
+    from lumen_assets.tlog.witness import parse_witness_vkey
+
+    def text_or_file(value: str) -> str:
+        return Path(value).read_text().strip() if Path(value).is_file() else value.strip()
+
+    witnesses = tuple(text_or_file(w) for w in args.witness or [])
+    for vkey in witnesses:
+        parse_witness_vkey(vkey)
+    if args.witness_threshold is not None and not 1 <= args.witness_threshold <= len(witnesses):
+        raise ValueError(f"--witness-threshold {args.witness_threshold} needs 1..{len(witnesses)} --witness keys")
+    return Pins(log_key=text_or_file(args.log_key) if args.log_key else None,
+                checkpoints=tuple(read_outside_checkpoints(args.checkpoint)), witnesses=witnesses,
+                witness_threshold=args.witness_threshold)
 
 
 def _guess_workspace(path: Path) -> Path:
@@ -253,6 +280,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _workspace_arg(v, required=False)
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.add_argument("--root", help="pin this root certificate instead of WORKSPACE/attest/trust/root.pem")
+    v.add_argument("--log-key", help="pin the log's C2SP verifier key (string or file) instead of the workspace's")
+    v.add_argument("--checkpoint", action="append", help="a signed checkpoint seen elsewhere (FILE or URL, "
+                   "repeatable): the log must be consistent with it and not older")
+    v.add_argument("--witness", action="append", help="a witness's cosignature/v1 vkey (string or file, repeatable)")
+    v.add_argument("--witness-threshold", type=int, help="how many --witness cosignatures are required (default: all)")
     v.add_argument("--no-log-audit", action="store_true", help="skip the full audit of the workspace log")
     v.add_argument("--sigstore-bundle", help="verify a sigstore bundle offline instead (needs `sigstore`)")
     v.add_argument("--identity", help="with --sigstore-bundle: expected signer identity")

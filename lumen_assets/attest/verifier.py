@@ -15,8 +15,10 @@ server returned. Here every step is checked in order and the first failure is na
  9. subject      the signed statement's subject is this path with this sha256
 10. inclusion    attest/<path>.proof.json puts the envelope's exact bytes in the log under a checkpoint
                  signed by the pinned log key (attest/trust/log.vkey)
-11. log          when the workspace log is present: the latest checkpoint verifies, is consistent with
-                 the proof's checkpoint, and the leaves on disk recompute to its root (full audit)
+11. log          when the workspace log is present: the full audit of the log (lumen_assets/tlog/audit.py)
+                 passes, the proof's checkpoint is in its history and consistent with the newest signed
+                 checkpoint found (workspace history and any --checkpoint from outside; an older one
+                 presented as the latest fails), and, with --witness, enough witnesses cosigned it
 
 Pure module: no dagster import.
 """
@@ -36,9 +38,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from lumen_assets.attest.envelope import EnvelopeError, parse_envelope, verify_envelope
 from lumen_assets.attest.keys import TRUST_CRL, TRUST_LOG_VKEY, TRUST_ROOT, TrustError, key_id_of, load_cert
 from lumen_assets.attest.statement import PAYLOAD_TYPE, StatementError, sha256_file, validate_statement
-from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
-from lumen_assets.tlog.log import LogCorruptError, TransparencyLog
-from lumen_assets.tlog.publish import CHECKPOINT_FILE, ProofError, audit_root, check_consistency, verify_proof
+from lumen_assets.tlog.audit import AuditError
+from lumen_assets.tlog.audit import audit_log as audit_workspace_log
+from lumen_assets.tlog.merkle import verify_consistency
+from lumen_assets.tlog.publish import CHECKPOINT_FILE, ProofError, logged_entries, verify_proof
+from lumen_assets.tlog.witness import count_cosignatures
 
 ENVELOPE_SUFFIX = ".dsse.json"
 PROOF_SUFFIX = ".proof.json"
@@ -68,6 +72,17 @@ class _Fail(Exception):
 
 
 @dataclass(frozen=True)
+class Pins:
+    """Anchors and views from outside the workspace (issue 13 §2-§3): the log's C2SP verifier key, signed
+    checkpoints seen elsewhere (source, note text), and witness vkeys with how many must cosign."""
+
+    log_key: str | None = None
+    checkpoints: tuple[tuple[str, str], ...] = ()
+    witnesses: tuple[str, ...] = ()
+    witness_threshold: int | None = None
+
+
+@dataclass(frozen=True)
 class TrustLayout:
     """Where the verifier looks, relative to the workspace (config `attest` / `tlog` sections)."""
 
@@ -87,12 +102,12 @@ def proof_path(workspace: Path, rel: str, layout: TrustLayout = TrustLayout()) -
 
 def verify_artifact(artifact: Path, workspace: Path, layout: TrustLayout = TrustLayout(),
                     root_cert: Path | None = None, now: dt.datetime | None = None,
-                    audit_log: bool = True) -> VerifyReport:
+                    audit_log: bool = True, pins: Pins = Pins()) -> VerifyReport:
     """Run every step; the report's `failure` names the first step that failed and why."""
     workspace = Path(workspace).resolve()
     report = VerifyReport(str(artifact))
     try:
-        _verify(Path(artifact), workspace, layout, root_cert, now or dt.datetime.now(dt.UTC), audit_log, report)
+        _verify(Path(artifact), workspace, layout, root_cert, now or dt.datetime.now(dt.UTC), audit_log, report, pins)
     except _Fail as fail:
         report.steps.append({"step": fail.step, "ok": False, "detail": fail.detail})
         report.failure = f"{fail.step}: {fail.detail}"
@@ -100,7 +115,7 @@ def verify_artifact(artifact: Path, workspace: Path, layout: TrustLayout = Trust
 
 
 def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Path | None, now: dt.datetime,
-            audit_log: bool, report: VerifyReport) -> None:
+            audit_log: bool, report: VerifyReport, pins: Pins = Pins()) -> None:
     # 1. artifact
     path = artifact if artifact.is_absolute() else (Path.cwd() / artifact)
     path = path.resolve()
@@ -194,6 +209,7 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
         raise _Fail("revocation", "the CRL is not signed by the pinned root")
     if crl.next_update_utc is not None and crl.next_update_utc < now:
         raise _Fail("revocation", f"the CRL is stale (next update was {crl.next_update_utc.isoformat()})")
+    _check_crl_not_rolled_back(crl, root, workspace / layout.tlog_dir)
     revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
     if revoked is not None:
         raise _Fail("revocation", f"certificate {cert.serial_number:x} was revoked on "
@@ -216,7 +232,7 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
     pf_path = proof_path(workspace, rel, layout)
     try:
         proof = json.loads(pf_path.read_text())
-        vkey = (trust / TRUST_LOG_VKEY).read_text().strip()
+        vkey = pins.log_key or (trust / TRUST_LOG_VKEY).read_text().strip()
     except FileNotFoundError as exc:
         raise _Fail("inclusion", f"missing {exc.filename}") from exc
     except ValueError as exc:
@@ -233,18 +249,47 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
         report.passed("log", "skipped (no workspace log present)")
         return
     try:
-        latest = open_checkpoint((tlog / CHECKPOINT_FILE).read_text(), vkey, origin=proof_checkpoint.origin)
-        if latest.tree_size < proof_checkpoint.tree_size:
-            raise _Fail("log", "the latest checkpoint is older than the proof's (log rolled back)")
-        if not check_consistency(tlog, proof_checkpoint, latest):
-            raise _Fail("log", "the latest checkpoint is not consistent with the proof's checkpoint")
-        with TransparencyLog(tlog) as log:
-            if log.leaf_hash_at(int(proof["leaf_index"])).hex() != proof["leaf_hash"]:
-                raise _Fail("log", f"the log's leaf {proof['leaf_index']} is not this envelope (log altered)")
-        if audit_root(tlog, latest.tree_size) != latest.root_hash:
-            raise _Fail("log", "the leaves on disk do not recompute to the latest checkpoint's root (log altered)")
-    except CheckpointError as exc:
-        raise _Fail("log", f"latest checkpoint: {exc}") from exc
-    except (LogCorruptError, ProofError, ValueError, IndexError, OSError) as exc:
-        raise _Fail("log", f"log unreadable or altered: {exc}") from exc
-    report.passed("log", f"latest checkpoint (size {latest.tree_size}) consistent and audited")
+        audit = audit_workspace_log(tlog, vkey, proof_checkpoint.origin, pins.checkpoints, layout.tlog_dir)
+    except AuditError as exc:
+        raise _Fail("log", str(exc)) from exc
+    size = proof_checkpoint.tree_size
+    newest = audit.newest.checkpoint if audit.newest else proof_checkpoint
+    if size > audit.leaves or audit.root_at(size) != proof_checkpoint.root_hash:
+        raise _Fail("log", f"the proof's checkpoint (size {size}) is not in this log's history (a fork)")
+    if not verify_consistency(size, newest.tree_size, audit.consistency_proof(size, newest.tree_size),
+                              proof_checkpoint.root_hash, newest.root_hash):
+        raise _Fail("log", f"no consistency from the proof's size {size} to the newest checkpoint")
+    if audit.perfect(0, int(proof["leaf_index"])).hex() != proof["leaf_hash"]:
+        raise _Fail("log", f"the log's leaf {proof['leaf_index']} is not this envelope (log altered)")
+    if pins.witnesses:
+        counted = count_cosignatures([s.note for s in audit.checkpoints if s.checkpoint == newest], pins.witnesses)
+        need = pins.witness_threshold or len(pins.witnesses)
+        if len(counted) < need:
+            raise _Fail("log", f"the newest checkpoint (size {newest.tree_size}) carries {len(counted)} of "
+                               f"{len(pins.witnesses)} witness cosignatures, {need} required")
+        report.passed("witnesses", f"{len(counted)} of {len(pins.witnesses)} witnesses cosigned size "
+                                   f"{newest.tree_size}: {', '.join(sorted(counted))}")
+    report.passed("log", f"size {size} -> newest signed size {newest.tree_size} consistent; full audit: {audit.summary()}")
+
+
+def crl_number(crl: x509.CertificateRevocationList) -> int | None:
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _check_crl_not_rolled_back(crl: x509.CertificateRevocationList, root: x509.Certificate, tlog: Path) -> None:
+    """Issue 13 §2: the CRL must not be numbered below the newest root-signed CRL in the log."""
+    newest: tuple[int, str] | None = None
+    for record, data in logged_entries(tlog, "crl"):
+        try:
+            logged = x509.load_pem_x509_crl(data)
+        except ValueError:
+            continue
+        number = crl_number(logged)
+        if number is not None and logged.is_signature_valid(root.public_key()) and (newest is None or number > newest[0]):  # type: ignore[arg-type]
+            newest = (number, f"leaf {record['index']}")
+    if newest is not None and (crl_number(crl) or -1) < newest[0]:
+        raise _Fail("revocation", f"CRL number {crl_number(crl)} is lower than the newest logged CRL number "
+                                  f"{newest[0]} ({newest[1]}): CRL rolled back")

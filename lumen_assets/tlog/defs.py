@@ -10,10 +10,11 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.issue import find_artifacts, log_envelopes, unlogged_envelopes
 from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
 from lumen_assets.attest.verifier import TrustLayout, verify_artifact
+from lumen_assets.tlog.audit import audit_increment
 from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
 from lumen_assets.tlog.merkle import leaf_hash, verify_inclusion
-from lumen_assets.tlog.publish import check_consistency
+from lumen_assets.tlog.publish import check_consistency, log_trust_files, read_latest_note
 
 INCLUSION_CHECK = "new_leaves_included"
 CONSISTENCY_CHECK = "checkpoint_consistent"
@@ -47,12 +48,15 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
         raise dg.Failure(description=f"no usable log key: {exc}") from exc
     vkey = (root / config.attest.trust_dir / TRUST_LOG_VKEY).read_text().strip()
     tlog_dir = root / config.tlog.dir
+    # Certificates and CRLs are logged too, so a CRL rolled back to an older (still root-signed) one shows.
+    previous_note = read_latest_note(tlog_dir)
+    trust_logged = log_trust_files(root, config.attest.trust_dir, tlog_dir, config.tlog.origin, name, key)
     pending = unlogged_envelopes(root, config.attest.attest_dir)
     results = []
     for start in range(0, max(len(pending), 1), config.tlog.batch_size):
         results.append(log_envelopes(root, pending[start:start + config.tlog.batch_size], tlog_dir, config.tlog.origin,
                                      name, key, attest_dir=config.attest.attest_dir))
-    first, last = results[0], results[-1]
+    last = results[-1]
 
     # Check 1: every new leaf verifies against the new checkpoint (re-read from disk, as a verifier would).
     failures = []
@@ -69,16 +73,29 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
                 proof = log.inclusion_proof(leaf["index"], checkpoint.tree_size)
             if not verify_inclusion(leaf_hash(envelope), leaf["index"], checkpoint.tree_size, proof, checkpoint.root_hash):
                 failures.append(rel)
+    # ... and the incremental audit: the new leaves recompute from their entry data, their index nodes,
+    # entries.jsonl lines and tiles match (the full audit is the scheduled `tlog_full_audit` job).
+    previous_checkpoint = None
+    if previous_note is not None:
+        try:
+            previous_checkpoint = open_checkpoint(previous_note, vkey, origin=config.tlog.origin)
+        except CheckpointError as exc:
+            failures.append(f"previous checkpoint: {exc}")
+    if checkpoint is not None:
+        finding = audit_increment(tlog_dir, previous_checkpoint, checkpoint, label=config.tlog.dir)
+        if finding is not None:
+            failures.append(str(finding))
     inclusion = dg.AssetCheckResult(
         check_name=INCLUSION_CHECK, passed=not failures, severity=dg.AssetCheckSeverity.ERROR,
-        metadata={"new_leaves": len(leaves), "failed": dg.MetadataValue.json(failures[:50])},
+        metadata={"new_leaves": len(leaves), "trust_files_logged": len(trust_logged),
+                  "failed": dg.MetadataValue.json(failures[:50])},
     )
 
     # Check 2: previous checkpoint -> new checkpoint is an append-only extension.
     consistent, detail = True, "first checkpoint"
-    if first.previous_note is not None and checkpoint is not None:
+    if previous_note is not None and checkpoint is not None:
         try:
-            previous = open_checkpoint(first.previous_note, vkey, origin=config.tlog.origin)
+            previous = open_checkpoint(previous_note, vkey, origin=config.tlog.origin)
             consistent = check_consistency(tlog_dir, previous, checkpoint)
             detail = f"{previous.tree_size} -> {checkpoint.tree_size}"
         except CheckpointError as exc:

@@ -151,6 +151,12 @@ class TransparencyLog:
             raise IndexError(f"no complete subtree at level {level} index {index} in a log of {self.size}")
         return self._read(level, index)
 
+    def read_level(self, level: int, start: int, end: int) -> bytes:
+        """Nodes [start, end) of tree level `level` (0 = leaf hashes), concatenated; the tiles are cut from here."""
+        if level >= len(self._counts) or not 0 <= start <= end <= self._counts[level]:
+            raise IndexError(f"no nodes {start}..{end} at level {level} in a log of {self.size}")
+        return self._read_range(level, start, end) if end > start else b""
+
     def leaf_hash_at(self, index: int) -> bytes:
         return self.perfect(0, index)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,12 @@ from lumen_assets.atomic import atomic_write_text
 from lumen_assets.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint, sign_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
 from lumen_assets.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
+from lumen_assets.tlog.tiles import TileError, write_entry_bundles, write_hash_tiles
 
 CHECKPOINT_FILE = "checkpoint"
 HISTORY_DIR = "checkpoints"
 ENTRIES_FILE = "entries.jsonl"
+PENDING_FILE = "pending.json"
 PROOF_VERSION = 1
 
 
@@ -63,23 +66,45 @@ def proof_record(log: TransparencyLog, index: int, note: str, checkpoint: Checkp
 
 
 def append_entries(tlog_dir: Path, entries: list[tuple[str, bytes]], origin: str, key_name: str,
-                   private_key: Ed25519PrivateKey, now: dt.datetime | None = None) -> AppendResult:
-    """Append (name, entry bytes) pairs as one batch, sign the new checkpoint, return proofs for them."""
+                   private_key: Ed25519PrivateKey, now: dt.datetime | None = None,
+                   kinds: list[str] | None = None) -> AppendResult:
+    """Append (name, entry bytes) pairs as one batch, sign the new checkpoint, return proofs for them.
+
+    Order, so that a crash at any point leaves a state the audit accepts: (1) `pending.json` marks the
+    leaves about to be appended, (2) their entry bundles are written, (3) the leaves are appended and
+    fsynced, (4) the hash tiles for the new size are cut from the index, (5) the checkpoint is signed
+    into the history and then `checkpoint`, (6) entries.jsonl gets one line per leaf, (7) the mark goes.
+    `kinds` labels each entry in entries.jsonl (default "envelope"; trust files are "certificate"/"crl").
+    """
     tlog_dir = Path(tlog_dir)
     now = now or dt.datetime.now(dt.UTC)
+    kinds = kinds or ["envelope"] * len(entries)
     with TransparencyLog.open(tlog_dir, writer=True) as log:
         previous_note = read_latest_note(tlog_dir)
+        first = log.size
+        if entries:
+            atomic_write_text(tlog_dir / PENDING_FILE, json.dumps(
+                {"first": first, "count": len(entries), "names": [name for name, _ in entries],
+                 "started_at": now.isoformat()}) + "\n")
+            try:
+                write_entry_bundles(tlog_dir, first, [data for _, data in entries])
+            except TileError as exc:
+                (tlog_dir / PENDING_FILE).unlink(missing_ok=True)
+                raise ProofError(f"cannot publish entry data: {exc}") from exc
         appended = log.append_batch([data for _, data in entries]) if entries else range(log.size, log.size)
         log.sync()
+        write_hash_tiles(tlog_dir, log, first, log.size)
         checkpoint = Checkpoint(origin, log.size, log.root())
         note = sign_checkpoint(checkpoint, key_name, private_key)
         atomic_write_text(tlog_dir / HISTORY_DIR / f"{checkpoint.tree_size:012d}", note)
         atomic_write_text(tlog_dir / CHECKPOINT_FILE, note)
         result = AppendResult(previous_note, note, checkpoint)
         lines = []
-        for (name, _), index in zip(entries, appended, strict=True):
+        for (name, _), kind, index in zip(entries, kinds, appended, strict=True):
             record = {"index": index, "name": name, "leaf_hash": log.leaf_hash_at(index).hex(),
                       "appended_at": now.isoformat()}
+            if kind != "envelope":
+                record["kind"] = kind
             result.leaves.append(record)
             lines.append(json.dumps(record) + "\n")
             result.proofs[name] = proof_record(log, index, note, checkpoint)
@@ -87,6 +112,8 @@ def append_entries(tlog_dir: Path, entries: list[tuple[str, bytes]], origin: str
             with open(tlog_dir / ENTRIES_FILE, "a", encoding="utf-8") as handle:
                 handle.writelines(lines)
                 handle.flush()
+                os.fsync(handle.fileno())
+        (tlog_dir / PENDING_FILE).unlink(missing_ok=True)
     return result
 
 
@@ -149,3 +176,62 @@ def audit_root(tlog_dir: Path, tree_size: int, chunk: int = 1 << 16) -> bytes:
     for _, node in reversed(stack[:-1]):
         result = node_hash(node, result)
     return result
+
+
+def logged_records(tlog_dir: Path) -> list[dict[str, Any]]:
+    """The well-formed entries.jsonl records (the audit is what rejects malformed ones)."""
+    from lumen_assets.jsonl import iter_jsonl
+
+    return [line.record for line in iter_jsonl(Path(tlog_dir) / ENTRIES_FILE) if line.record is not None]
+
+
+def logged_entries(tlog_dir: Path, kind: str) -> list[tuple[dict[str, Any], bytes]]:
+    """(entries.jsonl record, entry bytes from the entry bundles) of every logged entry of `kind`."""
+    from lumen_assets.tlog.tiles import TILE_WIDTH, read_bundle
+
+    tlog_dir = Path(tlog_dir)
+    leaves = tlog_dir / "leaves.bin"
+    size = leaves.stat().st_size // 32 if leaves.exists() else 0
+    found, bundles = [], {}
+    for record in logged_records(tlog_dir):
+        index = record.get("index")
+        if record.get("kind", "envelope") != kind or not isinstance(index, int) or not 0 <= index < size:
+            continue
+        bundle = index // TILE_WIDTH
+        if bundle not in bundles:
+            bundles[bundle] = read_bundle(tlog_dir, bundle, min(TILE_WIDTH, size - bundle * TILE_WIDTH)) or []
+        entries = bundles[bundle]
+        offset = index % TILE_WIDTH
+        if offset < len(entries) and leaf_hash(entries[offset]).hex() == record.get("leaf_hash"):
+            found.append((record, entries[offset]))
+    return found
+
+
+def trust_files(workspace: Path, trust_dir: str) -> list[tuple[str, str]]:
+    """(workspace-relative path, kind) of the public trust material: root and signer certificates, the CRL."""
+    trust = Path(workspace) / trust_dir
+    files = [(trust / "root.pem", "certificate")]
+    files += [(path, "certificate") for path in sorted((trust / "signers").glob("*.pem"))]
+    files.append((trust / "crl.pem", "crl"))
+    return [(path.relative_to(workspace).as_posix(), kind) for path, kind in files if path.is_file()]
+
+
+def log_trust_files(workspace: Path, trust_dir: str, tlog_dir: Path, origin: str, key_name: str,
+                    private_key: Ed25519PrivateKey) -> list[dict[str, Any]]:
+    """Append every certificate and CRL whose exact bytes are not in the log yet; returns their entries lines.
+
+    Why (issue 13 §2): a CRL, even root-signed, can be replaced by an older one that does not yet revoke a
+    signer. Once each CRL is logged, a verifier rejects a CRL numbered below the newest logged one.
+    """
+    known = {record.get("leaf_hash") for record in logged_records(tlog_dir)}
+    new = []
+    for rel, kind in trust_files(workspace, trust_dir):
+        data = (Path(workspace) / rel).read_bytes()
+        if leaf_hash(data).hex() not in known:
+            new.append((rel, data, kind))
+            known.add(leaf_hash(data).hex())
+    if not new:
+        return []
+    result = append_entries(tlog_dir, [(rel, data) for rel, data, _ in new], origin, key_name, private_key,
+                            kinds=[kind for _, _, kind in new])
+    return result.leaves

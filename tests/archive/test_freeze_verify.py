@@ -105,6 +105,19 @@ def test_a_missing_index_line_fails(workspace: Path) -> None:
     assert not verify(workspace).ok
 
 
+@pytest.mark.parametrize("key", ["merkle_root", "bundle_sha256", "stored_sha256", "files", "bytes"])
+def test_an_edited_index_field_fails_with_the_field_named(workspace: Path, key: str) -> None:
+    """Issue 13: an edited `merkle_root` in archive/index.jsonl used to pass (only manifest_sha256 was read)."""
+    freeze(workspace, RAW_KEY_B64)
+    path = workspace / "archive/index.jsonl"
+    record = json.loads(path.read_text())
+    record[key] = "0" * 64 if isinstance(record[key], str) else record[key] + 1
+    path.write_text(json.dumps(record) + "\n")
+    report = verify(workspace)
+    assert [p.name for p in report.problems] == ["archive/index.jsonl"]
+    assert report.problems[0].reason.startswith(f"line for {DAY}: {key} is {record[key]!r}, the manifest says ")
+
+
 @pytest.fixture(scope="module")
 def frozen_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_workspace(tmp_path_factory.mktemp("frozen") / "ws")
@@ -164,7 +177,8 @@ def _reseal_manifest(root: Path, day_dir: Path, encrypted_bytes: bytes) -> None:
     (day_dir / "snapshot.manifest.json").write_text(text, encoding="utf-8")
     (day_dir / "bundle.tar.lumen.enc").write_bytes(encrypted_bytes)
     record = read_index(root / "archive/index.jsonl")[DAY]
-    upsert_index(root / "archive/index.jsonl", {**record, "manifest_sha256": hashlib.sha256(text.encode()).hexdigest()})
+    upsert_index(root / "archive/index.jsonl", {**record, "manifest_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                                                "stored_sha256": hashlib.sha256(encrypted_bytes).hexdigest()})
 
 
 @pytest.mark.parametrize("attack", ["truncate_at_segment", "reorder_segments", "drop_middle_segment"])

@@ -61,9 +61,10 @@ def test_materialise_attests_logs_and_checks(tmp_path: Path) -> None:
     second = _run(ws, instance)
     assert second.success
     tlog_meta = second.asset_materializations_for_node("transparency_log")[0].metadata
-    assert tlog_meta["tree_size"].value == 5 and tlog_meta["new_leaves"].value == 1
+    # 4 envelopes + the trust files logged on the first run (root, signer certificate, CRL) + 1
+    assert tlog_meta["tree_size"].value == 8 and tlog_meta["new_leaves"].value == 1
     assert all(e.passed for e in second.get_asset_check_evaluations())
-    assert len(list((ws / "tlog" / "checkpoints").iterdir())) == 2
+    assert len(list((ws / "tlog" / "checkpoints").iterdir())) == 3  # trust files, first envelopes, second
 
     check = attested_artefacts_verify(LumenWorkspace(root=str(ws)))
     assert check.passed

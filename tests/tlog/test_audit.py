@@ -1,0 +1,199 @@
+"""The tamper family (issue 13): each way of altering the log's own state fails `lumen tlog audit` and
+`lumen verify`, each with its named cause; the untouched log passes both."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lumen_assets.cli import main
+from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
+from lumen_assets.tlog.checkpoint import open_checkpoint
+from lumen_assets.tlog.log import TransparencyLog
+from tests.attest.conftest import ORIGIN, Attested, attest_and_log, attested  # noqa: F401 - fixture
+
+THIRD = "controls/reports/report_2025-01-03.md"
+
+
+@pytest.fixture
+def logged(attested: Attested) -> Attested:  # noqa: F811
+    """Three artefacts in two appends: leaves 0-2, checkpoints of size 2 and 3."""
+    (attested.workspace / THIRD).write_text("# day three\n", encoding="utf-8")
+    attest_and_log(attested.workspace, [THIRD], attested.trust)
+    return attested
+
+
+def _vkey(ws: Path) -> str:
+    return (ws / "attest/trust/log.vkey").read_text().strip()
+
+
+def _flip(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _edit_entries_hash(ws: Path) -> None:
+    path = ws / "tlog/entries.jsonl"
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[1])
+    record["leaf_hash"] = "00" * 32
+    lines[1] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _edit_entries_name(ws: Path) -> None:
+    path = ws / "tlog/entries.jsonl"
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[0])
+    record["name"] = "logs/something_else.jsonl"
+    lines[0] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _corrupt_old_signature(ws: Path) -> None:
+    path = ws / "tlog/checkpoints/000000000002"
+    note = path.read_text()
+    head, _, last = note.rstrip("\n").rpartition(" ")
+    flipped = ("A" if last[10] != "A" else "B")
+    path.write_text(f"{head} {last[:10]}{flipped}{last[11:]}\n")
+
+
+def _extra_leaf_and_garbage_line(ws: Path) -> None:
+    with open(ws / "tlog/leaves.bin", "ab") as handle:
+        handle.write(b"\x42" * 32)
+    with open(ws / "tlog/entries.jsonl", "a") as handle:
+        handle.write("this is not json\n")
+
+
+def _roll_back_checkpoint(ws: Path) -> None:
+    shutil.copy(ws / "tlog/checkpoints/000000000002", ws / "tlog/checkpoint")
+
+
+def _alter_entry_bundle(ws: Path) -> None:
+    path = ws / "tlog/tile/entries/000.p/3"
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _alter_tile(ws: Path) -> None:
+    _flip(ws / "tlog/tile/0/000.p/3", 40)
+
+
+def _truncate_leaves(ws: Path) -> None:
+    path = ws / "tlog/leaves.bin"
+    path.write_bytes(path.read_bytes()[:64])
+
+
+TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "flipped byte in levels/01.bin": (lambda ws: _flip(ws / "tlog/levels/01.bin", 3),
+                                      "tlog/levels/01.bin node 0 (offset 0): is not the hash of its children"),
+    "flipped byte in leaves.bin": (lambda ws: _flip(ws / "tlog/leaves.bin", 33),
+                                   "tlog/leaves.bin leaf 1 (offset 32): does not hash from its entry"),
+    "edited leaf_hash in entries.jsonl": (_edit_entries_hash,
+                                          "tlog/entries.jsonl line 2: leaf_hash is not leaf 1's hash"),
+    "edited name in entries.jsonl": (_edit_entries_name,
+                                     "tlog/entries.jsonl line 1: name is not a subject of the envelope"),
+    "corrupted signature on an older checkpoint": (
+        _corrupt_old_signature, "tlog/checkpoints/000000000002: checkpoint does not verify"),
+    "extra unsigned leaf and a garbage entries line": (
+        _extra_leaf_and_garbage_line,
+        "tlog/leaves.bin leaf 3 (offset 96): beyond the newest signed checkpoint and not marked pending"),
+    "checkpoint rolled back to an older signed one": (
+        _roll_back_checkpoint, "tlog/checkpoint: rolled back: older than the newest signed checkpoint"),
+    "altered entry bundle": (_alter_entry_bundle, "tlog/leaves.bin leaf 2 (offset 64): does not hash from its entry"),
+    "altered hash tile": (_alter_tile, "tlog/tile/0/000.p/3 hash 1 (offset 32): differs from the log's tree"),
+    "leaves truncated": (_truncate_leaves, "tlog/leaves.bin leaf 2 (offset 64): ends before the newest signed"),
+}
+
+
+def test_untouched_log_passes_the_audit(logged: Attested, capsys: pytest.CaptureFixture[str]) -> None:
+    report = audit_log(logged.workspace / "tlog", _vkey(logged.workspace), ORIGIN)
+    assert (report.leaves, report.entries, report.newest and report.newest.checkpoint.tree_size) == (3, 3, 3)
+    assert [c.checkpoint.tree_size for c in report.checkpoints] == [2, 3, 3]
+    assert main(["tlog", "audit", "--workspace", str(logged.workspace)]) == 0
+    out = capsys.readouterr().out
+    assert "ok   3 leaves recomputed" in out and "not pinned" in out
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERS))
+def test_tampered_log_fails_audit_and_verify_with_the_named_cause(
+        logged: Attested, case: str, capsys: pytest.CaptureFixture[str]) -> None:
+    tamper, cause = TAMPERS[case]
+    ws = logged.workspace
+    tamper(ws)
+    with pytest.raises(AuditError) as caught:
+        audit_log(ws / "tlog", _vkey(ws), ORIGIN)
+    assert str(caught.value).startswith(cause), str(caught.value)
+    assert main(["tlog", "audit", "--workspace", str(ws), "--log-key", _vkey(ws)]) == 1
+    assert f"FAIL {cause}" in capsys.readouterr().out
+    assert main(["verify", str(logged.report), "--workspace", str(ws)]) == 1
+    out = capsys.readouterr().out
+    assert f"NOT VERIFIED: log: {cause}" in out, out
+
+
+def test_newer_checkpoint_from_outside_exposes_a_rolled_back_workspace(
+        logged: Attested, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole tlog folder rolled back (leaves, index, history) is caught by a checkpoint kept elsewhere."""
+    ws = logged.workspace
+    kept = tmp_path / "kept-checkpoint"
+    shutil.copy(ws / "tlog/checkpoint", kept)
+    old_state = tmp_path / "old-tlog"
+    shutil.copytree(ws / "tlog", old_state)
+    (ws / "more.md").write_text("more\n")
+    attest_and_log(ws, ["more.md"], logged.trust)
+    newer = tmp_path / "newer-checkpoint"
+    shutil.copy(ws / "tlog/checkpoint", newer)
+    shutil.rmtree(ws / "tlog")
+    shutil.copytree(old_state, ws / "tlog")  # the operator restores yesterday's log
+    assert main(["verify", str(logged.report), "--workspace", str(ws), "--checkpoint", str(kept)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(logged.report), "--workspace", str(ws), "--checkpoint", str(newer)]) == 1
+    assert "log: tlog/checkpoint: rolled back: older than the newest signed checkpoint " + str(newer) \
+        in capsys.readouterr().out
+
+
+def test_checkpoint_signed_by_an_unpinned_key_fails(logged: Attested, capsys: pytest.CaptureFixture[str]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lumen_assets.tlog.checkpoint import verifier_key
+
+    other = verifier_key(ORIGIN, Ed25519PrivateKey.generate().public_key())
+    assert main(["verify", str(logged.report), "--workspace", str(logged.workspace), "--log-key", other]) == 1
+    assert "NOT VERIFIED: inclusion: checkpoint: checkpoint carries no signature" in capsys.readouterr().out
+
+
+def test_pending_leaves_are_accepted_only_when_marked(logged: Attested) -> None:
+    tlog = logged.workspace / "tlog"
+    with TransparencyLog.open(tlog, writer=True) as log:
+        log.append(b"crashed before its checkpoint")
+    with pytest.raises(AuditError, match="not marked pending"):
+        audit_log(tlog, _vkey(logged.workspace), ORIGIN)
+    (tlog / "pending.json").write_text(json.dumps({"first": 3, "count": 1, "names": ["x"]}))
+    with pytest.raises(AuditError, match=r"tile/entries/000.p/4: missing"):
+        audit_log(tlog, _vkey(logged.workspace), ORIGIN)
+
+
+def test_incremental_audit_names_the_new_leaf_that_does_not_match(logged: Attested) -> None:
+    tlog = logged.workspace / "tlog"
+    vkey = _vkey(logged.workspace)
+    previous = open_checkpoint((tlog / "checkpoints/000000000002").read_text(), vkey)
+    current = open_checkpoint((tlog / "checkpoint").read_text(), vkey)
+    assert audit_increment(tlog, previous, current) is None
+    _edit_entries_hash_last(tlog)
+    finding = audit_increment(tlog, previous, current)
+    assert finding is not None and str(finding).startswith("tlog/entries.jsonl line 3: leaf_hash is not leaf 2's")
+
+
+def _edit_entries_hash_last(tlog: Path) -> None:
+    path = tlog / "entries.jsonl"
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[-1])
+    record["leaf_hash"] = "11" * 32
+    lines[-1] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
