@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import queue as queue_module
 import random
 import resource
 import shutil
@@ -84,6 +85,23 @@ def bench_pymerkle(leaves: int, batch: int, probes: int, queue: mp.Queue) -> Non
                "root": tree.get_state().hex(), "peak_rss_mb": peak_rss_mb()})
 
 
+def wait_for_child(child: mp.process.BaseProcess, queue: mp.Queue, poll_s: float = 1.0) -> dict | None:
+    """The child's result, or None as soon as it has died without one (never waits forever on the queue)."""
+    while True:
+        try:
+            result = queue.get(timeout=poll_s)
+        except queue_module.Empty:
+            if not child.is_alive():
+                try:  # it may have put its result just before exiting
+                    return queue.get(timeout=poll_s)
+                except queue_module.Empty:
+                    child.join()
+                    return None
+            continue
+        child.join()
+        return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="50,000 leaves (a quick smoke run)")
@@ -108,8 +126,11 @@ def main() -> int:
             queue = ctx.Queue()
             child = ctx.Process(target=bench_pymerkle, args=(leaves, args.batch, args.probes, queue))
             child.start()
-            peer = queue.get()
-            child.join()
+            peer = wait_for_child(child, queue)
+            if peer is None:
+                print(f"ERROR: the pymerkle baseline child died (exit code {child.exitcode}) without a result; "
+                      "is pymerkle installed? (pip install pymerkle, or run with --no-baseline)", file=sys.stderr)
+                return 1
             print(f"pymerkle InmemoryTree (baseline, same leaves, in memory, no fsync): {peer['appends_per_s']:,.0f} "
                   f"appends/s, inclusion {peer['inclusion_ms']:.4f} ms, consistency {peer['consistency_ms']:.4f} ms, "
                   f"peak RSS {peer['peak_rss_mb']:.0f} MB")

@@ -10,7 +10,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.issue import find_artifacts, log_envelopes, unlogged_envelopes
 from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
 from lumen_assets.attest.verifier import TrustLayout, verify_artifact
-from lumen_assets.tlog.audit import audit_increment
+from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
 from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
 from lumen_assets.tlog.merkle import leaf_hash, verify_inclusion
@@ -143,3 +143,28 @@ def attested_artefacts_verify(workspace: LumenWorkspace) -> dg.AssetCheckResult:
         passed=not failures, severity=dg.AssetCheckSeverity.ERROR,
         metadata={"verified": count, "failures": dg.MetadataValue.json(json.loads(json.dumps(failures))) if failures else "none"},
     )
+
+
+LOG_AUDIT_CHECK = "log_audit"
+
+
+@dg.asset_check(
+    asset=transparency_log,
+    name=LOG_AUDIT_CHECK,
+    blocking=False,
+    description="`lumen tlog audit`: the whole log recomputed from its leaf data (entries, index, every checkpoint, "
+                "entries.jsonl, tiles); runs on the `tlog_audit_schedule` (sensors/tlog.py)",
+)
+def log_audit(workspace: LumenWorkspace) -> dg.AssetCheckResult:
+    config = workspace.config
+    root = workspace.root_path
+    tlog_dir = root / config.tlog.dir
+    try:
+        vkey = (root / config.attest.trust_dir / TRUST_LOG_VKEY).read_text().strip()
+        report = audit_log(tlog_dir, vkey, config.tlog.origin, label=config.tlog.dir)
+    except (AuditError, OSError) as exc:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   metadata={"first_inconsistency": str(exc)})
+    return dg.AssetCheckResult(passed=True, metadata={
+        "leaves": report.leaves, "checkpoints": len(report.checkpoints), "tiles": report.tiles,
+        "summary": report.summary()})
