@@ -1,4 +1,5 @@
-"""Where archive bundles are copied: a local folder (embedded default) or any S3-compatible bucket.
+"""Where archive bundles are copied: a local folder (embedded default), any S3-compatible bucket, or any rclone
+remote (Google Drive, Dropbox, ...: `lumen_assets/archive/rclone.py`).
 
 S3 goes through dagster-aws `S3Resource` (seed segC C5 wrapped a bare boto3 client): endpoint, region,
 bucket and prefix come from `archive.store` in config/lumen.yaml; credentials only from the environment
@@ -169,6 +170,11 @@ def open_store(
     if settings.kind == "local":
         local = Path(settings.local_dir)
         return LocalFolderStore(local if local.is_absolute() else workspace_root / local)
+    if settings.kind == "rclone":  # Drive, Dropbox, ... (seed segC C3-C4); credentials are rclone's own
+        from lumen_assets.archive.rclone import RcloneStore
+
+        rc = settings.rclone
+        return RcloneStore(rc.remote, binary=rc.binary, config_file=rc.config_file, flags=rc.flags, timeout_s=rc.timeout_s)
     from dagster_aws.s3 import S3Resource
 
     s3 = settings.s3

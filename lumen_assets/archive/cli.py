@@ -62,7 +62,7 @@ def _verify(root: Path, config: Any, day: str, remote: bool) -> tuple[bool, list
         if store is None:
             lines.append("remote: no store configured (archive.store.kind: none)")
         else:
-            key = object_key(config.archive.store.s3.prefix, day, stored_file(report.manifest)[0])
+            key = object_key(config.archive.store.prefix, day, stored_file(report.manifest)[0])
             problems, remote_notes = verify_remote(store, key, report.manifest, secret)
             lines += [f"{store.description}/{p.name}: {p.reason}" for p in problems]
             notes += remote_notes

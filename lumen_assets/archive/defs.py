@@ -16,9 +16,10 @@ import dagster as dg
 from lumen.resources.archive_store import ArchiveStoreResource
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive.encryption import EncryptionError
-from lumen_assets.archive.freeze import FreezeResult, freeze_day
-from lumen_assets.archive.index import read_index
-from lumen_assets.archive.remote import object_key, object_metadata, stored_file, verify_remote
+from lumen_assets.archive.freeze import INDEX_NAME, FreezeResult, freeze_day
+from lumen_assets.archive.index import read_index, record_remote
+from lumen_assets.archive.rclone import RcloneError
+from lumen_assets.archive.remote import META_STORED, object_key, object_metadata, stored_file, verify_remote
 from lumen_assets.archive.settings import ArchiveSettings
 from lumen_assets.archive.tarball import FreezeError
 from lumen_assets.archive.verify import Problem, verify_day
@@ -66,8 +67,14 @@ def freeze_partition(
     store = store_resource.open_store(settings.store, root)
     if store is None:
         return result, None, None
-    key = object_key(settings.store.s3.prefix, day, result.stored_path.name)
-    uri = store.put(key, result.stored_path, object_metadata(result.manifest))
+    key = object_key(settings.store.prefix, day, result.stored_path.name)
+    metadata = object_metadata(result.manifest)
+    uri = store.put(key, result.stored_path, metadata)
+    # the handshake's local half (seed segC C4 remote_index.jsonl): where the copy went and its digest
+    record_remote(root / settings.archive_dir / INDEX_NAME, day, {
+        "store": store.description, "key": key, "uri": uri, "stored_sha256": metadata[META_STORED],
+        "uploaded_at": (now or datetime.now(config.tz)).isoformat(),
+    })
     return result, key, uri
 
 
@@ -115,6 +122,10 @@ def archive_bundle(
         result, key, uri = freeze_partition(workspace, archive_store, day)
     except (FreezeError, EncryptionError) as exc:  # a config or source problem: retrying will not help
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    except RcloneError as exc:  # rclone's exit code says whether a retry can help
+        if exc.permanent:
+            raise dg.Failure(description=f"archive upload refused: {exc}", allow_retries=False) from exc
+        raise
     except Exception as exc:
         if any(code in str(exc) for code in PERMANENT_S3_ERRORS):  # bad credentials or bucket: do not retry
             raise dg.Failure(description=f"archive upload refused: {exc}", allow_retries=False) from exc
@@ -193,7 +204,7 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
             check_name=REMOTE_CHECK, passed=False, severity=dg.AssetCheckSeverity.ERROR,
             metadata={"day": day, "error": str(exc)},
         )  # fmt: skip
-    key = object_key(settings.store.s3.prefix, day, stored_file(manifest)[0])
+    key = object_key(settings.store.prefix, day, stored_file(manifest)[0])
     problems, notes = verify_remote(store, key, manifest, store_resource.archive_key(settings.encryption.env_key))
     metadata: dict[str, Any] = {"day": day, "store": store.description, "key": key, "problems": len(problems)}
     if problems:

@@ -38,6 +38,16 @@ def upsert_index(path: Path, record: dict[str, Any]) -> None:
         atomic_write_jsonl(path, sorted(records.values(), key=lambda r: r["date"]))
 
 
+def record_remote(path: Path, day: str, remote: dict[str, Any]) -> None:
+    """Add the remote copy (store, key, uri, stored sha256) to the day's line; nothing if the day has none."""
+    with file_lock(path):
+        records = read_index(path)
+        if day not in records:
+            return
+        records[day] = {**records[day], "remote": remote}
+        atomic_write_jsonl(path, sorted(records.values(), key=lambda r: r["date"]))
+
+
 def remove_from_index(path: Path, dates: set[str]) -> None:
     with file_lock(path):
         records = read_index(path)

