@@ -21,7 +21,7 @@ from lumen_assets.posteriors.impact import EventWindowInput, event_impacts  # no
 from lumen_assets.posteriors.model import fit_pooled  # noqa: E402
 from lumen_assets.posteriors.observations import observations_from_records  # noqa: E402
 from lumen_assets.posteriors.settings import ImpactSettings, PosteriorsSettings  # noqa: E402
-from lumen_assets.posteriors.signals import SIGNALS  # noqa: E402
+from lumen_assets.signals import SIGNALS  # noqa: E402
 
 
 def synthetic_evidence(rules: int, events: int, seed: int = 1):

@@ -27,7 +27,6 @@ from lumen_assets.tlog.settings import TlogSettings
 from lumen_assets.tuning.settings import TuningSettings
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "lumen.yaml"
-SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
 
 
 class ConfigError(ValueError):

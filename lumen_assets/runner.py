@@ -134,9 +134,11 @@ def covered_days(workspace_root: Path, config: object) -> list[str]:
     import pandas as pd
 
     from lumen_assets.ingest.rules import read_rule_events
+    from lumen_assets.layout import WorkspaceLayout
 
     days: set[str] = set()
-    parquet = workspace_root / config.paths.state_dir / "metrics.parquet"
+    layout = WorkspaceLayout.of(workspace_root, config)
+    parquet = layout.metrics_store
     if parquet.exists():
         import pyarrow.parquet as pq
 
@@ -144,7 +146,7 @@ def covered_days(workspace_root: Path, config: object) -> list[str]:
         if len(ts):
             local = pd.to_datetime(ts, utc=True).dt.tz_convert(config.loop.timezone)
             days |= set(local.dt.strftime("%Y-%m-%d").unique())
-    for event in read_rule_events(workspace_root / config.paths.rules_history).events:
+    for event in read_rule_events(layout.rules_history).events:
         days.add(event.ts.astimezone(config.tz).strftime("%Y-%m-%d"))
     from lumen_assets.partitions import FIRST_DAY
 

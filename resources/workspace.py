@@ -8,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from lumen_assets.config import LumenConfig, load_config, resolve_config_path
+from lumen_assets.layout import WorkspaceLayout
 
 
 @lru_cache(maxsize=8)
@@ -31,6 +32,11 @@ class LumenWorkspace(dg.ConfigurableResource):
         path = resolve_config_path(self.root_path, self.config_path)
         mtime = path.stat().st_mtime_ns if path and path.exists() else 0
         return _cached_config(str(path) if path else None, mtime)
+
+    @property
+    def layout(self) -> WorkspaceLayout:
+        """Every file Lumen reads or writes in this workspace (lumen_assets/layout.py)."""
+        return WorkspaceLayout.of(self.root_path, self.config)
 
     def path(self, relative: str) -> Path:
         """Absolute path of a workspace-relative path from config (e.g. `config.paths.metrics_csv`)."""

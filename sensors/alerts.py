@@ -31,7 +31,7 @@ WILL_RETRY_TAG = "dagster/will_retry"
 @contextlib.contextmanager
 def shared_rate_limiter(workspace: LumenWorkspace, settings: AlertsSettings) -> Iterator[RateLimiter]:
     """Load, lend and save the rate limiter under a file lock (both sensors may tick at once)."""
-    path = workspace.state_dir / "alerts" / "rate_limit.json"
+    path = workspace.layout.alert_rate_limit
     with file_lock(path):
         data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
         limiter = RateLimiter.from_json(data, settings.rate_limit.max_alerts, settings.rate_limit.window_s)

@@ -24,7 +24,7 @@ ENVIRONMENT_SENSOR_TARGET = ("environment", "rhythm_sync")
 )
 def environment_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorkspace) -> dg.SensorResult:
     config = workspace.config
-    source = workspace.path(config.paths.environment_csv)
+    source = workspace.layout.environment_csv
     cursor = TailCursor.from_json(context.cursor)
     # Only the position matters here; a long backlog is crossed in bounded steps over a few ticks.
     read = read_new_lines(source, cursor, max_bytes=config.sensor.max_bytes_per_tick, max_lines=1_000_000)

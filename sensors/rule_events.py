@@ -8,7 +8,6 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
-from lumen_assets.effects.defs import EFFECTS_STORE
 from lumen_assets.effects.table import read_effects_store
 from lumen_assets.ingest.rules import parse_rule_lines
 from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_lines
@@ -38,14 +37,14 @@ def _events_with_final_effects(workspace: LumenWorkspace) -> set[str]:
     """Events whose effects are already final in the effects store: a fresh sensor (new cursor) on a
     workspace that `lumen run` already processed does not launch a run per historical event. A `pending`
     result is not final: that event is still requested once its window is covered."""
-    store = read_effects_store(workspace.state_dir / EFFECTS_STORE)
+    store = read_effects_store(workspace.layout.effects_store)
     if not len(store):
         return set()
     return set(store.loc[store["status"] != "pending", "event_id"])
 
 
 def _metrics_coverage_ns(workspace: LumenWorkspace) -> int | None:
-    text = last_line_timestamp(workspace.path(workspace.config.paths.metrics_csv))
+    text = last_line_timestamp(workspace.layout.metrics_csv)
     if not text:
         return None
     try:
@@ -65,7 +64,7 @@ def _metrics_coverage_ns(workspace: LumenWorkspace) -> int | None:
 )
 def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorkspace) -> dg.SensorResult:
     config = workspace.config
-    source = workspace.path(config.paths.rules_history)
+    source = workspace.layout.rules_history
     cursor = TailCursor.from_json(context.cursor)
     read = read_new_lines(source, cursor, config.sensor.max_bytes_per_tick, config.sensor.max_events_per_tick)
     if read.reset_reason:
@@ -74,7 +73,7 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
     parsed = parse_rule_lines([text for _, text in read.lines], read.lines[0][0] if read.lines else 1)
     if parsed.quarantined:
         upsert_jsonl(
-            workspace.path(config.paths.quarantine_dir) / "rules_history.sensor.jsonl",
+            workspace.layout.quarantine_dir / "rules_history.sensor.jsonl",
             ({"source": str(source), "line": q.line_no, "reason": q.reason, "text": q.text} for q in parsed.quarantined),
             key=lambda r: f"{r['line']}:{hashlib.sha256(r['text'].encode()).hexdigest()}",
         )

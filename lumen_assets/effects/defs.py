@@ -14,7 +14,6 @@ from lumen_assets.ingest.metrics import read_metrics_parquet
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.partitions import rule_event_partitions
 
-EFFECTS_STORE = "effects.parquet"
 Z95 = 1.959964  # two-sided 95 % normal quantile: Δ ± Z95 · se
 
 def _status_words(row: Any, spec: WindowSpec) -> str:
@@ -68,7 +67,7 @@ def window_spec(workspace: LumenWorkspace) -> WindowSpec:
 )
 def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
     config = workspace.config
-    history = read_rule_events(workspace.path(config.paths.rules_history))
+    history = read_rule_events(workspace.layout.rules_history)
     by_id = history.by_id()
     keys = context.partition_keys
     unknown = [key for key in keys if key not in by_id]
@@ -77,7 +76,7 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
             description=f"rule event(s) {unknown[:5]} are not in {config.paths.rules_history} any more "
             f"({len(unknown)} in all); was the history rewritten?"
         )
-    metrics_path = workspace.state_dir / "metrics.parquet"
+    metrics_path = workspace.layout.metrics_store
     if not metrics_path.exists():
         raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
     frame = read_metrics_parquet(metrics_path)
@@ -85,8 +84,8 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
     spec = window_spec(workspace)
     rows = effects_for_events(frame, events, spec, time.time_ns(), with_standard_errors=True)
     table = upsert_effects(
-        workspace.state_dir / EFFECTS_STORE,
-        workspace.path(config.paths.effects_csv),
+        workspace.layout.effects_store,
+        workspace.layout.effects_csv,
         rows,
         keep_ids=set(by_id),
     )
@@ -98,7 +97,7 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
         metadata={
             "events_in_this_run": len(rows),
             "effects_table_rows": len(table),
-            "effects_csv": dg.MetadataValue.path(str(workspace.path(config.paths.effects_csv))),
+            "effects_csv": dg.MetadataValue.path(str(workspace.layout.effects_csv)),
         }
     )
 
@@ -107,9 +106,9 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
                 "rows only for events in the history; every complete event has n_pre, n_post >= min_samples.")
 def effects_rows_consistent(workspace: LumenWorkspace) -> dg.AssetCheckResult:
     config = workspace.config
-    table = read_effects_csv(workspace.path(config.paths.effects_csv))
-    store = read_effects_store(workspace.state_dir / EFFECTS_STORE)
-    history_ids = {e.event_id for e in read_rule_events(workspace.path(config.paths.rules_history)).events}
+    table = read_effects_csv(workspace.layout.effects_csv)
+    store = read_effects_store(workspace.layout.effects_store)
+    history_ids = {e.event_id for e in read_rule_events(workspace.layout.rules_history).events}
     duplicates = int(table["event_id"].duplicated().sum())
     orphans = sorted(set(table["event_id"]) - history_ids)
     complete = table[table["status"] == "complete"]

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from lumen_assets.effects.filters import ema_filter, iqr_filter
+from lumen_assets.signals import SIGNALS
 
-SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
 SHORT = {"phase_diff": "phase", "entropy_rate": "entropy", "creative_band": "creative", "risk_band": "risk"}
 CHUNK_EVENTS = 4096
 

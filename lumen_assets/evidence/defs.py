@@ -18,7 +18,7 @@ def _map_workspace(workspace: LumenWorkspace) -> Evidence:
     from lumen_assets.effects.table import read_effects_csv
 
     config = workspace.config
-    effects = read_effects_csv(workspace.path(config.paths.effects_csv))
+    effects = read_effects_csv(workspace.layout.effects_csv)
     rows, rejected = rows_from_records(effects.to_dict("records"), config.tz)
     evidence = map_evidence(rows, config.evidence)
     evidence.rejected = rejected + evidence.rejected
@@ -28,7 +28,7 @@ def _map_workspace(workspace: LumenWorkspace) -> Evidence:
 def _common_metadata(evidence: Evidence, workspace: LumenWorkspace) -> dict:
     rejected = evidence.rejected
     return {
-        "effects_csv": dg.MetadataValue.path(str(workspace.path(workspace.config.paths.effects_csv))),
+        "effects_csv": dg.MetadataValue.path(str(workspace.layout.effects_csv)),
         "not_yet_evidence": dg.MetadataValue.json(evidence.not_evidence),
         "rejected_rows": len(rejected),
         "rejected": metadata_table([("event", "string"), ("reason", "string")], rejected, limit=50)

@@ -19,7 +19,7 @@ from lumen_assets.gateway.state import GatewayError, read_gateway_state
     ],
 )
 def gateway_state(workspace: LumenWorkspace):
-    path = workspace.path(workspace.config.paths.gateway_yaml)
+    path = workspace.layout.gateway_yaml
     if not path.exists():
         yield dg.MaterializeResult(metadata={"present": False, "path": dg.MetadataValue.path(str(path))})
         yield dg.AssetCheckResult(

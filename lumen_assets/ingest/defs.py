@@ -35,10 +35,9 @@ METRICS_CHECKS = [
     description="Rule changes from controls/rules_history.jsonl, each with a stable id; bad lines quarantined.",
 )
 def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
-    config = workspace.config
-    source = workspace.path(config.paths.rules_history)
+    source = workspace.layout.rules_history
     parsed = read_rule_events(source)
-    quarantine = workspace.path(config.paths.quarantine_dir) / "rules_history.jsonl"
+    quarantine = workspace.layout.quarantine_dir / "rules_history.jsonl"
     write_quarantine(quarantine, source, ((q.line_no, q.reason, q.text) for q in parsed.quarantined))
     known = set(context.instance.get_dynamic_partitions(RULE_EVENT_PARTITIONS_NAME))
     new_keys = [e.event_id for e in parsed.events if e.event_id not in known]
@@ -78,14 +77,14 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
 )
 def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     config = workspace.config
-    source = workspace.path(config.paths.metrics_csv)
+    source = workspace.layout.metrics_csv
     try:
         ingest = read_metrics_csv(source, config.loop.sample_rate_hz, config.metrics.gap_factor)
     except MetricsFormatError as exc:
         raise dg.Failure(description=str(exc)) from None
-    target = workspace.state_dir / "metrics.parquet"
+    target = workspace.layout.metrics_store
     write_metrics_parquet(ingest.frame, target)
-    quarantine = workspace.path(config.paths.quarantine_dir) / "metrics.jsonl"
+    quarantine = workspace.layout.quarantine_dir / "metrics.jsonl"
     write_quarantine(quarantine, source, ingest.quarantined)
     frame = ingest.frame
     for line_no, reason, _ in ingest.quarantined[:20]:

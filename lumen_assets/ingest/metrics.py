@@ -27,8 +27,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from lumen_assets.ingest.timestamps import ISO_WITH_OFFSET, TimestampError, parse_timestamp
+from lumen_assets.signals import SIGNALS
 
-SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
 COLUMNS = ("ts", *SIGNALS)
 TS_TYPE = pa.timestamp("ns", tz="UTC")
 _FLOAT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from lumen_assets.posteriors.signals import HIGHER_IS_BETTER
+from lumen_assets.signals import HIGHER_IS_BETTER
 
 
 @dataclass(frozen=True)

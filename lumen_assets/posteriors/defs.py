@@ -23,10 +23,6 @@ from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
 from lumen_assets.posteriors.settings import PosteriorsSettings
 from lumen_assets.tables import metadata_table
 
-POSTERIOR_LOG = "logs/bayes_posterior.jsonl"
-IMPACT_LOG = "logs/impact_reports.jsonl"
-LATEST_POSTERIORS = "posteriors/latest.json"
-
 
 class PosteriorRunConfig(dg.Config):
     """`pymc`: the pooled model (schedule / on demand); `conjugate`: the seed's closed form (sensor path)."""
@@ -71,14 +67,14 @@ def effect_posteriors(
         raise dg.Failure(description=f"run config effect_posteriors.method: {config.method!r} is not pymc or conjugate")
     lumen = workspace.config
     settings: PosteriorsSettings = lumen.posteriors
-    effects_path = workspace.path(lumen.paths.effects_csv)
+    effects_path = workspace.layout.effects_csv
     obs = observations_from_effects(read_effects_csv(effects_path), str(effects_path))
-    result = compute_posteriors(obs, settings, config.method, cache_dir=workspace.state_dir / "posteriors")
+    result = compute_posteriors(obs, settings, config.method, cache_dir=workspace.layout.posterior_cache_dir)
     now = datetime.now(tz=lumen.tz)
     record = result.record(settings, now)
-    log_path = workspace.path(POSTERIOR_LOG)
+    log_path = workspace.layout.posterior_log
     lines = append_jsonl(log_path, record)
-    atomic_write_text(workspace.state_dir / LATEST_POSTERIORS, json.dumps(dict(record, method=config.method)))
+    atomic_write_text(workspace.layout.latest_posteriors, json.dumps(dict(record, method=config.method)))
     context.log.info(f"{len(result.estimates)} rule x signal posteriors ({config.method}, cache hit: {result.cache_hit})")
 
     rows = [
@@ -196,15 +192,15 @@ def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) 
     from lumen_assets.ingest.metrics import read_metrics_parquet
     from lumen_assets.ingest.rules import read_rule_events
     from lumen_assets.posteriors.impact import EventWindowInput, event_impacts
-    from lumen_assets.posteriors.signals import improvement_sign
+    from lumen_assets.signals import improvement_sign
 
     lumen = workspace.config
     settings = lumen.posteriors.impact
-    metrics_path = workspace.state_dir / "metrics.parquet"
+    metrics_path = workspace.layout.metrics_store
     if not metrics_path.exists():
         raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
     frame = read_metrics_parquet(metrics_path)
-    history = read_rule_events(workspace.path(lumen.paths.rules_history))
+    history = read_rule_events(workspace.layout.rules_history)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
     series = {name: frame[name].to_numpy(dtype=float) for name in [settings.metric, *settings.controls]}
     inputs = [EventWindowInput(e.event_id, e.rule, int(e.ts.timestamp() * 1e9)) for e in history.events]
@@ -223,7 +219,7 @@ def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) 
             record["effect_ci95"] = report["interval"]  # seed field name, now the honest interval
             record["p_improve"] = report["p_positive"] if sign > 0 else 1 - report["p_positive"]
         records.append(record)
-    path = workspace.path(IMPACT_LOG)
+    path = workspace.layout.impact_log
     atomic_write_jsonl(path, records)
     complete = [r for r in records if r["status"] == "complete"]
     bad = [r["event_id"] for r in complete

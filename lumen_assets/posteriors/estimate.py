@@ -18,7 +18,7 @@ from lumen_assets.posteriors.conjugate import normal_interval, p_improve, update
 from lumen_assets.posteriors.model import MODEL_VERSION, EffectEstimate, FitResult
 from lumen_assets.posteriors.observations import Observations
 from lumen_assets.posteriors.settings import PosteriorsSettings
-from lumen_assets.posteriors.signals import SIGNALS
+from lumen_assets.signals import SIGNALS
 
 Method = Literal["pymc", "conjugate"]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from lumen_assets.posteriors.observations import Observations
 from lumen_assets.posteriors.settings import PosteriorsSettings
-from lumen_assets.posteriors.signals import SIGNALS, improvement_sign
+from lumen_assets.signals import SIGNALS, improvement_sign
 
 MODEL_VERSION = "pooled-student-t-v1"
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lumen_assets.posteriors.signals import DELTA_COLUMNS, SIGNALS
+from lumen_assets.signals import DELTA_COLUMNS, SIGNALS
 
 
 @dataclass(frozen=True)

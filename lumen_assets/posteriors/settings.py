@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from lumen_assets.posteriors.signals import SIGNALS
 from lumen_assets.section import Section
+from lumen_assets.signals import SIGNALS
 
 
 class PriorSpec(Section):

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from lumen_assets.evidence.mapper import parse_ts, rows_from_records
+from lumen_assets.signals import SIGNALS
 
-SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
 SIGNAL_SHORT = {"phase_diff": "phase", "entropy_rate": "entropy", "creative_band": "creative", "risk_band": "risk"}
 RESONANCE_KEYS = ("coherence", "symmetry", "continuity", "entropy", "safety", "phase")
 

@@ -29,7 +29,7 @@ DELIVERED_CHECK = "report_delivered"
 def report_paths(workspace: LumenWorkspace, day: str) -> tuple[Path, Path, Path]:
     """(markdown, pdf, facts json) for a day; the facts sidecar lives in Lumen's state folder."""
     folder = workspace.path(workspace.config.reports.reports_dir)
-    facts = workspace.state_dir / "reports" / f"report_{day}.json"
+    facts = workspace.layout.report_facts(day)
     return folder / f"report_{day}.md", folder / f"report_{day}.pdf", facts
 
 
@@ -89,8 +89,8 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     window = day_window(context.partition_key, config.tz)
     quotes_path = workspace.path(config.evidence.quotes_bank)
     risks_path = workspace.path(config.evidence.risk_ledger)
-    effects_path = workspace.path(config.paths.effects_csv)
-    metrics_path = workspace.state_dir / "metrics.parquet"
+    effects_path = workspace.layout.effects_csv
+    metrics_path = workspace.layout.metrics_store
     if not metrics_path.exists():
         raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
     posterior_line, posterior_problem = read_last_jsonl(workspace.path(settings.posterior_jsonl))

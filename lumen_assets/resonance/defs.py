@@ -30,7 +30,7 @@ GROUP = "observability"
 def _metrics_frame(workspace: LumenWorkspace):
     from lumen_assets.ingest.metrics import read_metrics_parquet
 
-    path = workspace.state_dir / "metrics.parquet"
+    path = workspace.layout.metrics_store
     return (read_metrics_parquet(path) if path.exists() else None), path
 
 
@@ -255,9 +255,9 @@ def freshness_slo(workspace: LumenWorkspace) -> dg.AssetCheckResult:
     config = workspace.config
     fresh = config.resonance.freshness
     now = datetime.now(UTC)
-    last_ts = _newest_sample(workspace.state_dir / "metrics.parquet")
-    effects = workspace.path(config.paths.effects_csv)
-    history = workspace.path(config.paths.rules_history)
+    last_ts = _newest_sample(workspace.layout.metrics_store)
+    effects = workspace.layout.effects_csv
+    history = workspace.layout.rules_history
     verdict = freshness_verdict(
         now=now,
         metrics_last_ts=last_ts,

@@ -25,8 +25,10 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from lumen_assets.layout import WorkspaceLayout
+from lumen_assets.signals import SIGNALS
+
 STATUS_MAP = {"unknown": 0, "initializing": 1, "binding": 2, "resonating": 3, "locked": 4}
-SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
 DELTA_COLUMNS = {"phase_diff": "d_phase", "entropy_rate": "d_entropy", "creative_band": "d_creative", "risk_band": "d_risk"}
 COMPONENTS = ("symmetry", "continuity", "entropy", "safety", "phase", "coherence")
 
@@ -50,10 +52,11 @@ class ExporterSources:
 
     @classmethod
     def for_workspace(cls, root: Path, config: Any) -> ExporterSources:
+        layout = WorkspaceLayout.of(root, config)
         return cls(
-            gateway_yaml=root / config.paths.gateway_yaml,
-            metrics_parquet=root / config.paths.state_dir / "metrics.parquet",
-            effects_csv=root / config.paths.effects_csv,
+            gateway_yaml=layout.gateway_yaml,
+            metrics_parquet=layout.metrics_store,
+            effects_csv=layout.effects_csv,
             resonance_json=root / config.resonance.output,
             rhythm_jsonl=root / config.rhythm.output,
             environment_parquet=root / config.paths.state_dir / "environment.parquet",

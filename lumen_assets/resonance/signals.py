@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
+from lumen_assets.signals import SIGNALS
 
 
 @dataclass(frozen=True)

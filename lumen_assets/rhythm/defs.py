@@ -27,8 +27,6 @@ from lumen_assets.metadata import markdown_table
 from lumen_assets.rhythm.messages import upsert_rhythm_quotes
 from lumen_assets.rhythm.sync import bands_of, synchronize
 
-ENVIRONMENT_PARQUET = "environment.parquet"
-
 ENVIRONMENT_CHECKS = [
     dg.AssetCheckSpec("environment_schema_range_order", asset="environment", blocking=True,
                       description="Cleaned environment samples: the four columns, values within the configured "
@@ -56,9 +54,9 @@ def ranges_of(workspace: LumenWorkspace) -> dict[str, tuple[float, float]]:
 def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     config = workspace.config
     settings = config.rhythm.environment
-    source = workspace.path(config.paths.environment_csv)
-    target = workspace.state_dir / ENVIRONMENT_PARQUET
-    quarantine = workspace.path(config.paths.quarantine_dir) / "environment.jsonl"
+    source = workspace.layout.environment_csv
+    target = workspace.layout.environment_store
+    quarantine = workspace.layout.quarantine_dir / "environment.jsonl"
     ranges = ranges_of(workspace)
     if not source.exists():  # a workspace without rhythm sensors: nothing to read, said plainly
         context.log.info(f"{source}: no environment file; the rhythm assets have no input")
@@ -129,7 +127,7 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
 def read_metrics_if_any(workspace: LumenWorkspace) -> pd.DataFrame | None:
     from lumen_assets.ingest.metrics import read_metrics_parquet
 
-    path = workspace.state_dir / "metrics.parquet"
+    path = workspace.layout.metrics_store
     return read_metrics_parquet(path) if path.exists() else None
 
 
@@ -139,7 +137,7 @@ def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]
     from lumen_assets.atomic import atomic_write_jsonl
 
     config = workspace.config
-    env_path = workspace.state_dir / ENVIRONMENT_PARQUET
+    env_path = workspace.layout.environment_store
     env = read_environment_parquet(env_path) if env_path.exists() else pd.DataFrame(columns=list(ENV_COLUMNS))
     sync = synchronize(env, config.rhythm, config.tz, read_metrics_if_any(workspace))
     output = workspace.path(config.rhythm.output)

@@ -31,8 +31,9 @@ import pandas as pd
 
 from lumen_assets.ingest.environment import ENV_SIGNALS
 from lumen_assets.rhythm.settings import RhythmSettings
+from lumen_assets.signals import SIGNALS
 
-METRIC_SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
+METRIC_SIGNALS = SIGNALS
 INPUTS = ("light", "temperature", "sound", "time_cycle")  # blend weight keys
 DELTA_KEYS = {"light": "d_light", "temperature": "d_temp", "sound": "d_sound", "time_cycle": "d_time"}
 SOURCE_OF = {"light": "light_intensity", "temperature": "ambient_temp", "sound": "sound_level"}

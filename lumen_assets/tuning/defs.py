@@ -18,10 +18,6 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_text, upsert_jsonl
 from lumen_assets.metadata import markdown_table
 
-DECISIONS_LOG = "logs/tuning_decisions.jsonl"
-LATEST = "tuning/latest.json"
-BANDIT_STATE = "tuning/bandit_state.json"
-
 
 def _clean(value: Any) -> Any:
     """JSON-safe: NaN/inf become null (json would write bare NaN, which is not JSON)."""
@@ -51,24 +47,23 @@ def tuning_proposals(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     from lumen_assets.effects.table import read_effects_csv
     from lumen_assets.ingest.metrics import read_metrics_parquet
     from lumen_assets.ingest.rules import read_rule_events
-    from lumen_assets.posteriors.defs import LATEST_POSTERIORS
     from lumen_assets.tuning.bandit import BanditState
     from lumen_assets.tuning.proposals import SIGNALS, evaluate
 
     lumen = workspace.config
     settings = lumen.tuning
-    events = read_rule_events(workspace.path(lumen.paths.rules_history)).events
-    effects = read_effects_csv(workspace.path(lumen.paths.effects_csv))
-    metrics_path = workspace.state_dir / "metrics.parquet"
+    events = read_rule_events(workspace.layout.rules_history).events
+    effects = read_effects_csv(workspace.layout.effects_csv)
+    metrics_path = workspace.layout.metrics_store
     if metrics_path.exists():
         frame = read_metrics_parquet(metrics_path)
         ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
         series = {s: frame[s].to_numpy(dtype=float) for s in SIGNALS}
     else:
         ts_ns, series = np.zeros(0, dtype=np.int64), {s: np.zeros(0) for s in SIGNALS}
-    posterior_path = workspace.state_dir / LATEST_POSTERIORS
+    posterior_path = workspace.layout.latest_posteriors
     posteriors = json.loads(posterior_path.read_text(encoding="utf-8"))["rules"] if posterior_path.exists() else {}
-    state_path = workspace.state_dir / BANDIT_STATE
+    state_path = workspace.layout.bandit_state
     state = BanditState.from_json(json.loads(state_path.read_text(encoding="utf-8"))) if state_path.exists() else None
     now = datetime.now(tz=lumen.tz)
     rhythm_blend = None
@@ -87,9 +82,9 @@ def tuning_proposals(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     decision_id = hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()[:16]
     record = {"ts": now.isoformat(), "kind": "proposals", "decision_id": decision_id,
               "dry_run": settings.dry_run, "proposals": proposals, "notes": evaluation.notes}
-    log_path = workspace.path(DECISIONS_LOG)
+    log_path = workspace.layout.tuning_decisions
     added, total = upsert_jsonl(log_path, [record], key=lambda r: r.get("decision_id", r.get("ts", "")))
-    atomic_write_text(workspace.state_dir / LATEST, json.dumps(record, ensure_ascii=False))
+    atomic_write_text(workspace.layout.tuning_latest, json.dumps(record, ensure_ascii=False))
     rows = [(p["kind"], p["rule"], p["old"], p["new"], p["weighted_p_improve"], p["weighted_gain"],
              "yes" if p["applicable"] else "; ".join(p["blocked"]) or "no", p["reason"]) for p in proposals]
     return dg.MaterializeResult(metadata={
@@ -114,7 +109,7 @@ def apply_tuning_changes(context: dg.OpExecutionContext, workspace: LumenWorkspa
 
     lumen = workspace.config
     settings = lumen.tuning
-    latest_path = workspace.state_dir / LATEST
+    latest_path = workspace.layout.tuning_latest
     if settings.dry_run:
         return dg.Output(None, metadata={"applied": 0, "reason": "tuning.dry_run is true (the default)"})
     if not latest_path.exists():
@@ -124,7 +119,7 @@ def apply_tuning_changes(context: dg.OpExecutionContext, workspace: LumenWorkspa
     proposals = [Proposal(**{k: v for k, v in p.items() if k in fields}) for p in latest["proposals"]]
     for proposal, raw in zip(proposals, latest["proposals"], strict=True):
         proposal.blocked = list(raw["blocked"])
-    history = workspace.path(lumen.paths.rules_history)
+    history = workspace.layout.rules_history
     events = read_rule_events(history).events
     now = datetime.now(tz=lumen.tz)
     chosen = select_changes(proposals, settings, events, now)
@@ -132,7 +127,7 @@ def apply_tuning_changes(context: dg.OpExecutionContext, workspace: LumenWorkspa
                           f"{p.kind} (decision {latest['decision_id']}): {p.reason}") for p in chosen]
     if records:
         append_rule_events(history, records)
-        upsert_jsonl(workspace.path(DECISIONS_LOG),
+        upsert_jsonl(workspace.layout.tuning_decisions,
                      [{"ts": now.isoformat(), "kind": "applied", "decision_id": f"{latest['decision_id']}-applied",
                        "applied": records}], key=lambda r: r.get("decision_id", r.get("ts", "")))
     context.log.info(f"applied {len(records)} change(s)")

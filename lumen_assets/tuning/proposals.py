@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lumen_assets.signals import SIGNALS
 from lumen_assets.tuning.ab_bracket import bracket_plan, compare_states
 from lumen_assets.tuning.bandit import BanditState, arm_key, choose_arm, window_reward
 from lumen_assets.tuning.gate import evaluate_gate
@@ -21,7 +22,6 @@ from lumen_assets.tuning.self_tuning import LevelWindow, Proposal, current_value
 from lumen_assets.tuning.settings import TuningSettings
 
 SECOND = 1_000_000_000
-SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
 
 
 @dataclass

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from lumen_assets.section import Section
+from lumen_assets.signals import SIGNALS
 
-OBJECTIVE_SIGNALS = ("phase_diff", "entropy_rate", "creative_band", "risk_band")
+OBJECTIVE_SIGNALS = SIGNALS
 
 
 class Target(Section):

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lumen_assets.effects.defs import EFFECTS_STORE, effects_rows_consistent, rule_effects
+from lumen_assets.effects.defs import effects_rows_consistent, rule_effects
 from lumen_assets.effects.table import read_effects_csv
 from lumen_assets.gateway.defs import gateway_state
 from lumen_assets.ingest.defs import metrics, rule_events
@@ -54,7 +54,7 @@ def test_effects_csv_holds_exactly_the_materialised_partitions(graph) -> None:
     table = read_effects_csv(demo.root / "logs" / "rules_effects.csv")
     assert table["event_id"].tolist() == [demo.event_ids[0], demo.event_ids[-1]]
     assert table["status"].tolist() == ["complete", "pending"]
-    assert (demo.root / ".lumen" / EFFECTS_STORE).exists()
+    assert (demo.root / ".lumen" / "effects.parquet").exists()
     assert (demo.root / ".lumen" / "metrics.parquet").exists()
 
 

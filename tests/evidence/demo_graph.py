@@ -8,7 +8,6 @@ from pathlib import Path
 
 from lumen_assets.config import load_config
 from lumen_assets.demo import write_demo_workspace
-from lumen_assets.effects.defs import EFFECTS_STORE
 from lumen_assets.effects.table import upsert_effects
 from lumen_assets.effects.window import WindowSpec, effects_for_events
 from lumen_assets.ingest.metrics import read_metrics_csv, write_metrics_parquet
@@ -23,5 +22,5 @@ def demo_with_effects(root: Path, hours: float = 4.0) -> Path:
     write_metrics_parquet(ingest.frame, state / "metrics.parquet")
     events = read_rule_events(root / config.paths.rules_history).events
     rows = effects_for_events(ingest.frame, events, WindowSpec(**config.effects.model_dump()), time.time_ns())
-    upsert_effects(state / EFFECTS_STORE, root / config.paths.effects_csv, rows)
+    upsert_effects(state / "effects.parquet", root / config.paths.effects_csv, rows)
     return root

@@ -249,14 +249,13 @@ def test_events_already_final_in_the_effects_store_are_not_run_again(
     """A new sensor on a workspace `lumen run` already processed does not relaunch every old event."""
     import pandas as pd
 
-    from lumen_assets.effects.defs import EFFECTS_STORE
     from lumen_assets.effects.table import upsert_effects
     from lumen_assets.effects.window import EFFECT_COLUMNS
 
     (event_id,) = harness.append_events([_record(0)])
     row = {column: None for column in EFFECT_COLUMNS}
     row.update(rule_ts=_record(0)["ts"], event_id=event_id, status=stored_status, n_pre=150, n_post=150)
-    upsert_effects(harness.root / ".lumen" / EFFECTS_STORE, harness.root / "logs" / "rules_effects.csv",
+    upsert_effects(harness.root / ".lumen" / "effects.parquet", harness.root / "logs" / "rules_effects.csv",
                    pd.DataFrame([row]))
     runs = harness.tick()
     assert [r.run_key for r in runs] == ([event_id] if requested else [])

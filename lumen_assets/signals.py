@@ -1,4 +1,5 @@
-"""The four signals, their short names in logs/rules_effects.csv and which direction is an improvement.
+"""The four signals of the loop (defined here once), their short names in logs/rules_effects.csv and which
+direction is an improvement.
 
 Seed segB §0.2/§6.4: phase_diff, risk_band and entropy_rate are better lower (a rise in entropy is an
 instability signal); creative_band is better higher. The effects table names the deltas d_phase, d_entropy,

@@ -1,0 +1,110 @@
+"""The workspace contract in one place: every file Lumen reads or writes, as a path of one workspace.
+
+The seed's files are configurable (`paths:` in config/lumen.yaml); Lumen's own derived state lives under
+`paths.state_dir` with fixed names, written here once. The `workspace` resource hands a layout to the assets
+and sensors (`workspace.layout.metrics_store`); plain modules and the CLI build one from a root and a config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lumen_assets.config import LumenConfig, PathsSettings
+
+
+@dataclass(frozen=True)
+class WorkspaceLayout:
+    root: Path
+    paths: PathsSettings
+
+    @classmethod
+    def of(cls, root: Path | str, config: LumenConfig) -> WorkspaceLayout:
+        return cls(Path(root), config.paths)
+
+    def path(self, relative: str) -> Path:
+        """A workspace-relative path from config (e.g. `config.evidence.quotes_bank`)."""
+        return self.root / relative
+
+    # the seed's files (config `paths:`)
+    @property
+    def metrics_csv(self) -> Path:
+        return self.path(self.paths.metrics_csv)
+
+    @property
+    def environment_csv(self) -> Path:
+        return self.path(self.paths.environment_csv)
+
+    @property
+    def rules_history(self) -> Path:
+        return self.path(self.paths.rules_history)
+
+    @property
+    def effects_csv(self) -> Path:
+        return self.path(self.paths.effects_csv)
+
+    @property
+    def gateway_yaml(self) -> Path:
+        return self.path(self.paths.gateway_yaml)
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.path(self.paths.quarantine_dir)
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.path(self.paths.dagster_home)
+
+    # outputs with seed names
+    @property
+    def posterior_log(self) -> Path:
+        return self.path("logs/bayes_posterior.jsonl")
+
+    @property
+    def impact_log(self) -> Path:
+        return self.path("logs/impact_reports.jsonl")
+
+    @property
+    def tuning_decisions(self) -> Path:
+        return self.path("logs/tuning_decisions.jsonl")
+
+    # Lumen's own derived state
+    @property
+    def state_dir(self) -> Path:
+        return self.path(self.paths.state_dir)
+
+    @property
+    def metrics_store(self) -> Path:
+        """Typed, validated metrics (Parquet) written by the `metrics` asset."""
+        return self.state_dir / "metrics.parquet"
+
+    @property
+    def environment_store(self) -> Path:
+        return self.state_dir / "environment.parquet"
+
+    @property
+    def effects_store(self) -> Path:
+        return self.state_dir / "effects.parquet"
+
+    @property
+    def posterior_cache_dir(self) -> Path:
+        return self.state_dir / "posteriors"
+
+    @property
+    def latest_posteriors(self) -> Path:
+        return self.posterior_cache_dir / "latest.json"
+
+    @property
+    def tuning_latest(self) -> Path:
+        return self.state_dir / "tuning" / "latest.json"
+
+    @property
+    def bandit_state(self) -> Path:
+        return self.state_dir / "tuning" / "bandit_state.json"
+
+    @property
+    def alert_rate_limit(self) -> Path:
+        return self.state_dir / "alerts" / "rate_limit.json"
+
+    def report_facts(self, day: str) -> Path:
+        return self.state_dir / "reports" / f"report_{day}.json"
