@@ -59,7 +59,7 @@ class ExporterSources:
             effects_csv=layout.effects_csv,
             resonance_json=root / config.resonance.output,
             rhythm_jsonl=root / config.rhythm.output,
-            environment_parquet=root / config.paths.state_dir / "environment.parquet",
+            environment_parquet=layout.environment_store,
             rhythm_bands={"light": "phase_diff", "temperature": "entropy_rate", "sound": "creative_band",
                           "time_cycle": config.rhythm.time_cycle.band},
         )
