@@ -14,13 +14,13 @@ from lumen_assets.cli import main
 from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
 from lumen_assets.tlog.checkpoint import open_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
-from tests.attest.conftest import ORIGIN, Attested, attest_and_log, attested  # noqa: F401 - fixture
+from tests.attest.conftest import ORIGIN, Attested, attest_and_log
 
 THIRD = "controls/reports/report_2025-01-03.md"
 
 
 @pytest.fixture
-def logged(attested: Attested) -> Attested:  # noqa: F811
+def logged(attested: Attested) -> Attested:
     """Three artefacts in two appends: leaves 0-2, checkpoints of size 2 and 3."""
     (attested.workspace / THIRD).write_text("# day three\n", encoding="utf-8")
     attest_and_log(attested.workspace, [THIRD], attested.trust)

@@ -9,10 +9,10 @@ import dagster as dg
 from lumen.resources.workspace import LumenWorkspace
 from lumen.sensors.tlog import tlog_audit_job, tlog_audit_schedule
 from lumen_assets.tlog.defs import log_audit
-from tests.attest.conftest import Attested, attested  # noqa: F401 - fixture
+from tests.attest.conftest import Attested
 
 
-def test_log_audit_check_passes_then_names_the_flipped_index_node(attested: Attested) -> None:  # noqa: F811
+def test_log_audit_check_passes_then_names_the_flipped_index_node(attested: Attested) -> None:
     workspace = LumenWorkspace(root=str(attested.workspace))
     result = log_audit(workspace)
     assert result.passed and result.metadata["leaves"].value == 2

@@ -11,15 +11,15 @@ from lumen_assets.attest.keys import DEMO_PASSPHRASE, log_key, revoke
 from lumen_assets.cli import main
 from lumen_assets.tlog.audit import audit_log
 from lumen_assets.tlog.publish import log_trust_files, logged_entries
-from tests.attest.conftest import ORIGIN, Attested, attested  # noqa: F401 - fixture
+from tests.attest.conftest import ORIGIN, Attested
 
 
-def _log_trust(attested: Attested) -> list[dict]:  # noqa: F811
+def _log_trust(attested: Attested) -> list[dict]:
     name, key = log_key(attested.trust.keystore, DEMO_PASSPHRASE)
     return log_trust_files(attested.workspace, "attest/trust", attested.workspace / "tlog", ORIGIN, name, key)
 
 
-def test_trust_files_are_logged_once_and_audited(attested: Attested) -> None:  # noqa: F811
+def test_trust_files_are_logged_once_and_audited(attested: Attested) -> None:
     logged = _log_trust(attested)
     assert {(r["name"], r["kind"]) for r in logged} == {
         ("attest/trust/root.pem", "certificate"), ("attest/trust/crl.pem", "crl"),
@@ -30,7 +30,7 @@ def test_trust_files_are_logged_once_and_audited(attested: Attested) -> None:  #
     assert audit_log(attested.workspace / "tlog", vkey, ORIGIN).leaves == 2 + len(logged)
 
 
-def test_older_crl_copied_back_is_rejected_as_rolled_back(attested: Attested, tmp_path: Path,  # noqa: F811
+def test_older_crl_copied_back_is_rejected_as_rolled_back(attested: Attested, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     ws = attested.workspace
     _log_trust(attested)

@@ -20,7 +20,7 @@ from lumen_assets.tlog.witness import (
     parse_witness_vkey,
     witness_vkey,
 )
-from tests.attest.conftest import Attested, attest_and_log, attested  # noqa: F401 - fixture
+from tests.attest.conftest import Attested, attest_and_log
 
 
 def _init_witness(state: Path, name: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -48,7 +48,7 @@ def test_cosignature_matches_the_c2sp_format() -> None:
     assert cosignature_time(note.replace("\n3\n", "\n4\n") + line + "\n", vkey) is None
 
 
-def test_two_witnesses_and_a_forking_log(attested: Attested, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+def test_two_witnesses_and_a_forking_log(attested: Attested, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("LUMEN_WITNESS_PASS", "witness-secret")
     branch_a = attested.workspace
@@ -97,7 +97,7 @@ def test_two_witnesses_and_a_forking_log(attested: Attested, tmp_path: Path, mon
     assert "the log forked" in capsys.readouterr().out
 
 
-def test_witness_refuses_a_checkpoint_not_signed_by_the_log(attested: Attested, tmp_path: Path) -> None:  # noqa: F811
+def test_witness_refuses_a_checkpoint_not_signed_by_the_log(attested: Attested, tmp_path: Path) -> None:
     key = Ed25519PrivateKey.generate()
     other = "other+00000000+" + base64.b64encode(b"\x01" + b"\x00" * 32).decode()
     note = (attested.workspace / "tlog/checkpoint").read_text()
