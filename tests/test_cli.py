@@ -116,3 +116,28 @@ def test_invalid_date_is_rejected(tmp_path: Path, day: str) -> None:
 def test_missing_workspace_is_rejected(tmp_path: Path) -> None:
     done = _lumen("run", "--workspace", str(tmp_path / "absent"), timeout=120)
     assert done.returncode == 2 and "is not a folder" in done.stderr
+
+
+def test_every_check_of_the_demo_says_in_words_what_it_found(demo_run) -> None:
+    """Issue 15 §4: each check evaluation of a whole-graph run has a description; a failing one says what
+    failed and what to do; a pass with nothing to compare says so; ages read as durations, not seconds."""
+    import re
+
+    import dagster as dg
+
+    workspace, done = demo_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    with dg.DagsterInstance.from_config(str(workspace / ".dagster")) as instance:
+        records = instance.get_event_records(
+            dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=1000)
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    assert len(evaluations) >= 20
+    silent = [e.check_name for e in evaluations if not (e.description or "").strip()]
+    assert not silent, f"checks without words: {sorted(set(silent))}"
+    failing = [e for e in evaluations if not e.passed]
+    assert {"metrics_freshness", "freshness_slo"} <= {e.check_name for e in failing}  # the demo is from 2025
+    unhelpful = [e.check_name for e in failing if "What to do: " not in e.description]
+    assert not unhelpful, f"failing checks that do not say what to do: {unhelpful}"
+    freshness = next(e for e in failing if e.check_name == "metrics_freshness")
+    assert re.search(r"is \d+ days( \d+ h)? old \(limit 1 h\)", freshness.description), freshness.description
+    assert not any(re.search(r"\d{5,}s\b", e.description) for e in evaluations)  # no "906022s"

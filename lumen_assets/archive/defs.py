@@ -23,6 +23,7 @@ from lumen_assets.archive.remote import META_STORED, object_key, object_metadata
 from lumen_assets.archive.settings import ArchiveSettings
 from lumen_assets.archive.tarball import FreezeError
 from lumen_assets.archive.verify import Problem, verify_day
+from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.config import LumenConfig
 from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import daily_partitions
@@ -180,8 +181,14 @@ def integrity_result(workspace: LumenWorkspace, store_resource: ArchiveStoreReso
         metadata["notes"] = "; ".join(report.notes)
     if report.manifest:
         metadata["merkle_root"] = report.manifest["merkle"]["root"]
+    first = str(report.problems[0]) if report.problems else ""
     return dg.AssetCheckResult(
-        check_name=INTEGRITY_CHECK, passed=report.ok, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+        check_name=INTEGRITY_CHECK, passed=report.ok, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+        description=described(
+            report.ok, f"the {day} bundle's {report.files} files match its manifest, SHA256SUMS and Merkle root",
+            f"the {day} bundle does not match its manifest ({len(report.problems)} problem(s); first: {first})",
+            f"run `lumen archive verify {day} --workspace .` to see every problem; restore the bundle from the "
+            f"remote copy, or re-materialise archive_bundle for {day} if the day's sources are intact"),
     )
 
 
@@ -194,7 +201,8 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
     store = store_resource.open_store(settings.store, root)
     if store is None:
         return dg.AssetCheckResult(
-            check_name=REMOTE_CHECK, passed=True, severity=dg.AssetCheckSeverity.ERROR, metadata={"store": "none configured"}
+            check_name=REMOTE_CHECK, passed=True, severity=dg.AssetCheckSeverity.ERROR, metadata={"store": "none configured"},
+            description=nothing_to_compare("archive.store is none: there is no remote copy to verify"),
         )
     manifest_path = root / settings.archive_dir / day / MANIFEST_NAME
     try:
@@ -203,6 +211,8 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
         return dg.AssetCheckResult(
             check_name=REMOTE_CHECK, passed=False, severity=dg.AssetCheckSeverity.ERROR,
             metadata={"day": day, "error": str(exc)},
+            description=described(False, "", f"the {day} manifest cannot be read: {exc}",
+                                  f"re-materialise archive_bundle for {day}, then this check compares the remote copy"),
         )  # fmt: skip
     key = object_key(settings.store.prefix, day, stored_file(manifest)[0])
     problems, notes = verify_remote(store, key, manifest, store_resource.archive_key(settings.encryption.env_key))
@@ -212,7 +222,12 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
     if notes:
         metadata["notes"] = "; ".join(notes)
     return dg.AssetCheckResult(
-        check_name=REMOTE_CHECK, passed=not problems, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+        check_name=REMOTE_CHECK, passed=not problems, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+        description=described(
+            not problems, f"the stored {key} matches the {day} manifest ({store.description})",
+            f"the stored copy {key} does not match the {day} manifest: {problems[0] if problems else ''}",
+            f"re-materialise archive_bundle for {day} to upload it again (the local bundle verifies first); "
+            "if it keeps failing, check the store's credentials and bucket"),
     )
 
 
@@ -233,5 +248,9 @@ def retention_result(workspace: LumenWorkspace, store_resource: ArchiveStoreReso
     if rows:
         metadata["prune_candidates"] = dg.MetadataValue.md(markdown_table(["day", "local", "remote"], rows))
     return dg.AssetCheckResult(
-        check_name=RETENTION_CHECK, passed=not rows, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+        check_name=RETENTION_CHECK, passed=not rows, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+        description=nothing_to_compare("no bundles yet") if not outcome.plan.keep and not rows else described(
+            not rows, f"{len(outcome.plan.keep)} bundle(s) kept, none past the retention policy",
+            f"{len(rows)} bundle(s) are past the retention policy ({metadata['policy']})",
+            "review `lumen archive prune --workspace .` (a dry run), then `lumen archive prune --apply`"),
     )

@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.effects.table import read_effects_csv, read_effects_store, upsert_effects
 from lumen_assets.effects.window import SHORT, SIGNALS, WindowSpec, effects_for_events
 from lumen_assets.humanize import interval, number, signed
@@ -115,9 +116,26 @@ def effects_rows_consistent(workspace: LumenWorkspace) -> dg.AssetCheckResult:
     too_few = complete[(complete["n_pre"] < config.effects.min_samples) | (complete["n_post"] < config.effects.min_samples)]
     missing = len(history_ids - set(table["event_id"]))
     passed = duplicates == 0 and not orphans and too_few.empty and len(store) == len(table)
+    problems = [text for count, text in (
+        (duplicates, f"{duplicates} event(s) have more than one row"),
+        (len(orphans), f"{len(orphans)} row(s) name no event of the history (first: {', '.join(orphans[:3])})"),
+        (len(too_few), f"{len(too_few)} complete row(s) have fewer than min_samples {config.effects.min_samples}"),
+        (len(store) != len(table), f"the CSV has {len(table)} rows but the effects store {len(store)}"),
+    ) if count]
+    if not len(table) and passed:
+        description = nothing_to_compare(f"no effects rows yet ({missing} event(s) not yet computed)")
+    else:
+        description = described(
+            passed,
+            f"{len(table)} rows, one per event, all in the history ({missing} event(s) not yet computed)",
+            f"{config.paths.effects_csv} is inconsistent: " + "; ".join(problems),
+            f"re-materialise rule_effects for every partition (it rewrites {config.paths.effects_csv} from the "
+            "store and drops events no longer in the history); do not append to the CSV by hand",
+        )
     return dg.AssetCheckResult(
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
         metadata={
             "rows": len(table),
             "duplicate_rows": duplicates,

@@ -9,6 +9,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
+from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import ledger_problems, read_ledger
 from lumen_assets.evidence.mapper import Evidence, map_evidence, record_key, rows_from_records
 from lumen_assets.tables import metadata_table
@@ -113,12 +114,24 @@ def risk_ledger(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
 def _ledger_check(workspace: LumenWorkspace, relative: str, kind: str) -> dg.AssetCheckResult:
     path = workspace.path(relative)
     problems = ledger_problems(path, kind)
+    records = len(read_ledger(path).records)
+    if not records and not problems:
+        description = nothing_to_compare(f"{relative} has no {kind} records yet (no complete rule effect maps "
+                                         "to one)")
+    else:
+        description = described(
+            not problems, f"{records} {kind} records, each valid and keyed by a distinct event id",
+            f"{len(problems)} problem(s) in {relative}; first: {problems[0] if problems else ''}",
+            f"fix or remove the named lines of {relative} (it is append-only evidence: keep a copy), then "
+            f"re-materialise {'quote_bank' if kind == 'quote' else 'risk_ledger'}; the report waits for this",
+        )
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
         metadata={
             "path": dg.MetadataValue.path(str(path)),
-            "records": len(read_ledger(path).records),
+            "records": records,
             "problems": len(problems),
             "first_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none"),
         },

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.check_words import described
 from lumen_assets.gateway.state import GatewayError, read_gateway_state
 
 
@@ -24,6 +25,10 @@ def gateway_state(workspace: LumenWorkspace):
         yield dg.MaterializeResult(metadata={"present": False, "path": dg.MetadataValue.path(str(path))})
         yield dg.AssetCheckResult(
             check_name="gateway_signature_hash", passed=False, severity=dg.AssetCheckSeverity.WARN,
+            description=described(False, "", f"{workspace.config.paths.gateway_yaml} not found: there is no "
+                                  "gateway signature to verify",
+                                  "if this workspace has a gateway, put its activation YAML there (or set "
+                                  "paths.gateway_yaml); otherwise ignore this warning"),
             metadata={"reason": f"{path} not found: the gateway is not configured"},
         )
         return
@@ -43,10 +48,22 @@ def gateway_state(workspace: LumenWorkspace):
         }
     )
     signer_expected = workspace.config.gateway.expected_signer
+    wrong = []
+    if not state.hash_matches:
+        wrong.append(f"sha256 of signature.phrase is {state.computed_hash[:16]}…, the file records "
+                     f"{str(state.recorded_hash)[:16]}…")
+    if state.signer != signer_expected:
+        wrong.append(f"signed by {state.signer!r}, expected {signer_expected!r} (gateway.expected_signer)")
     yield dg.AssetCheckResult(
         check_name="gateway_signature_hash",
-        passed=state.hash_matches and state.signer == signer_expected,
+        passed=not wrong,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=described(
+            not wrong, f"signature hash matches and the signer is {signer_expected}",
+            f"{workspace.config.paths.gateway_yaml}: " + "; ".join(wrong),
+            "the activation file was changed or signed by someone else: compare it with its signed original and "
+            "restore it (Lumen never rewrites it); downstream assets are blocked until it passes",
+        ),
         metadata={
             "recorded_hash": state.recorded_hash,
             "computed_hash": state.computed_hash,

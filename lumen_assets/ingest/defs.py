@@ -7,6 +7,8 @@ import dagster as dg
 import numpy as np
 
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.check_words import described, nothing_to_compare
+from lumen_assets.humanize import duration
 from lumen_assets.ingest.metrics import (
     SIGNALS,
     MetricsFormatError,
@@ -15,8 +17,8 @@ from lumen_assets.ingest.metrics import (
 )
 from lumen_assets.ingest.quarantine import write_quarantine
 from lumen_assets.ingest.rules import read_rule_events
-from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
+from lumen_assets.tables import metadata_table
 
 METRICS_CHECKS = [
     dg.AssetCheckSpec("metrics_schema_range_order", asset="metrics", blocking=True,
@@ -55,15 +57,14 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
             "incomplete_last_line": bool(parsed.incomplete_tail),
             "source": dg.MetadataValue.path(str(source)),
             "quarantine_file": dg.MetadataValue.path(str(quarantine)),
-            "latest_events": dg.MetadataValue.md(
-                markdown_table(
-                    ["event_id", "ts", "actor", "rule", "old", "new", "note"],
-                    [(e.event_id, e.ts_text, e.actor, e.rule, e.old, e.new, e.note) for e in parsed.events[-20:]],
-                )
+            "latest_events": metadata_table(
+                [("ts", "string"), ("rule", "string"), ("actor", "string"), ("old", "float"), ("new", "float"),
+                 ("note", "string"), ("event_id", "string", "the event's rule_event partition key")],
+                [(e.ts_text, e.rule, e.actor, e.old, e.new, e.note, e.event_id) for e in parsed.events[::-1]],
+                limit=200,
             ),
-            "quarantine_preview": dg.MetadataValue.md(
-                markdown_table(["line", "reason"], [(q.line_no, q.reason) for q in parsed.quarantined[:20]])
-            ),
+            "quarantine_preview": metadata_table([("line", "int"), ("reason", "string")],
+                                                 [(q.line_no, q.reason) for q in parsed.quarantined[:50]]),
         }
     )
 
@@ -110,24 +111,45 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "last_ts": str(span[1]),
             "parquet": dg.MetadataValue.path(str(target)),
             "quarantine_file": dg.MetadataValue.path(str(quarantine)),
-            "signals": dg.MetadataValue.md(markdown_table(["signal", "mean", "min", "max", "missing"], summary)),
+            "signals": metadata_table([("signal", "string"), ("mean", "float"), ("min", "float"), ("max", "float"),
+                                       ("missing", "int")], summary),
         }
     )
     yield _schema_check(frame)
     fraction = ingest.quarantine_fraction
+    bound = config.metrics.quarantine_max_fraction
+    quarantine_ok = fraction <= bound
     yield dg.AssetCheckResult(
         check_name="metrics_quarantine_rate",
-        passed=fraction <= config.metrics.quarantine_max_fraction,
+        passed=quarantine_ok,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"quarantined_fraction": fraction, "bound": config.metrics.quarantine_max_fraction,
-                  "quarantined_rows": len(ingest.quarantined)},
+        description=nothing_to_compare(f"{source.name} has no rows") if not ingest.rows_read else described(
+            quarantine_ok,
+            f"{len(ingest.quarantined)} of {ingest.rows_read} rows quarantined ({fraction:.2%} <= {bound:.2%})",
+            f"{len(ingest.quarantined)} of {ingest.rows_read} rows of {source.name} were quarantined "
+            f"({fraction:.2%}, more than metrics.quarantine_max_fraction {bound:.2%})",
+            f"read the reasons in {config.paths.quarantine_dir}/metrics.jsonl (file line and why), fix what "
+            "writes the bad rows, then re-materialise metrics",
+        ),
+        metadata={"quarantined_fraction": fraction, "bound": bound, "quarantined_rows": len(ingest.quarantined)},
     )
     age_s = (time.time_ns() - int(span[1].value)) / 1e9 if len(frame) else float("inf")
+    max_age_s = config.metrics.freshness_max_age_s
+    fresh = age_s <= max_age_s
     yield dg.AssetCheckResult(
         check_name="metrics_freshness",
-        passed=age_s <= config.metrics.freshness_max_age_s,
+        passed=fresh,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"newest_sample_age_s": age_s, "max_age_s": config.metrics.freshness_max_age_s},
+        description=described(
+            fresh,
+            f"the newest sample is {duration(age_s)} old (limit {duration(max_age_s)})",
+            f"the newest sample of {source.name} is {duration(age_s)} old, older than "
+            f"metrics.freshness_max_age_s ({duration(max_age_s)})" if len(frame) else f"{source.name} has no samples",
+            "check that the loop (System C) is still writing logs/metrics.csv, then re-materialise metrics; "
+            "for a historical workspace this warning is expected",
+        ),
+        metadata={"newest_sample_age": duration(age_s), "newest_sample_age_s": age_s,
+                  "max_age": duration(max_age_s), "max_age_s": max_age_s},
     )
 
 
@@ -147,5 +169,12 @@ def _schema_check(frame) -> dg.AssetCheckResult:
         check_name="metrics_schema_range_order",
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=nothing_to_compare("no metrics rows were read") if not len(frame) else described(
+            not problems,
+            f"{len(frame)} rows: the five columns, values in [0, 1] or missing, time-sorted",
+            "the cleaned metrics break the schema: " + "; ".join(problems),
+            "this is a bug in the metrics reader (bad rows should have been quarantined): report it with "
+            "the run id; downstream assets are blocked until it passes",
+        ),
         metadata={"problems": "; ".join(problems) or "none", "rows": len(frame)},
     )

@@ -20,6 +20,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
+from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.posteriors.settings import PosteriorsSettings
 from lumen_assets.tables import metadata_table
 
@@ -143,10 +144,30 @@ def convergence_result(result: Any, settings: PosteriorsSettings) -> dg.AssetChe
             or d["ess"] < checks.ess_min]
     sane = all(e.sigma > 0 and 0 <= e.p_improve <= 1 and e.n >= 1 for e in result.estimates.values())
     passed = not bad and result.divergences <= checks.max_divergences and sane
+    problems = []
+    if bad:
+        problems.append(f"{len(bad)} parameter(s) over r̂ {checks.r_hat_max} or under ESS {checks.ess_min} "
+                        f"({', '.join(bad[:5])})")
+    if result.divergences > checks.max_divergences:
+        problems.append(f"{result.divergences} divergent transitions (allowed {checks.max_divergences})")
+    if not sane:
+        problems.append("a posterior has sd <= 0, P(improve) outside [0, 1] or n < 1")
+    if not result.estimates and passed:
+        description = nothing_to_compare("no rule has complete events with a numeric Δ, so nothing was fitted")
+    else:
+        description = described(
+            passed,
+            f"{len(result.estimates)} rule × signal posteriors converged ({result.method}: max r̂ "
+            f"{float(result.max_r_hat):.4f}, {result.divergences} divergences)",
+            f"the {result.method} fit did not converge: " + "; ".join(problems),
+            "raise posteriors.sampler draws/tune (or target_accept for divergences) and re-materialise "
+            "effect_posteriors; tuning_proposals stays blocked until this passes",
+        )
     return dg.AssetCheckResult(
         check_name="posterior_convergence",
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=description,
         metadata={"method": result.method, "max_r_hat": float(result.max_r_hat),
                   "min_ess": float(result.min_ess) if result.min_ess != float("inf") else None,
                   "divergences": result.divergences, "failing_parameters": ", ".join(bad[:20]) or "none",
@@ -157,10 +178,24 @@ def convergence_result(result: Any, settings: PosteriorsSettings) -> dg.AssetChe
 def agreement_result(result: Any) -> dg.AssetCheckResult:
     rows = result.cross_check
     failing = [r for r in rows if not r["ok"]]
+    if result.method == "conjugate":
+        description = nothing_to_compare("the conjugate method was used: it is the reference itself (the full "
+                                         "PyMC fit on its schedule is compared)")
+    elif not rows:
+        description = nothing_to_compare("no rule × signal cell had evidence for both fits")
+    else:
+        description = described(
+            not failing, f"PyMC reproduces the conjugate posterior in all {len(rows)} cells",
+            f"{len(failing)} of {len(rows)} cells disagree with the conjugate cross-check (first: "
+            + ", ".join(f"{r['rule']}/{r['signal']}" for r in failing[:3]) + ")",
+            "look at those cells' data in logs/rules_effects.csv (outliers, very few events); if the data is "
+            "right, the pooled model's shrinkage explains it and this warning can stand",
+        )
     return dg.AssetCheckResult(
         check_name="posterior_conjugate_agreement",
         passed=not failing,
         severity=dg.AssetCheckSeverity.WARN,
+        description=description,
         metadata={
             "compared_cells": len(rows),
             "skipped": "conjugate method: exact by construction" if result.method == "conjugate" else "",
@@ -242,7 +277,13 @@ def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) 
                  ("high", "float", f"{settings.interval_prob:.0%} interval"), ("p_tail", "float"),
                  ("n_pre", "int"), ("n_post", "int"), ("reason", "string")], rows[::-1], limit=500),
         },
-        check_results=[dg.AssetCheckResult(check_name="causal_impact_valid", passed=not bad,
-                                           severity=dg.AssetCheckSeverity.ERROR,
-                                           metadata={"invalid_events": ", ".join(bad[:20]) or "none"})],
+        check_results=[dg.AssetCheckResult(
+            check_name="causal_impact_valid", passed=not bad, severity=dg.AssetCheckSeverity.ERROR,
+            description=nothing_to_compare(f"none of {len(records)} events has a complete estimate yet")
+            if not complete else described(
+                not bad, f"all {len(complete)} complete estimates have lo <= mean <= hi and p in [0, 1]",
+                f"{len(bad)} estimate(s) are invalid (first: {', '.join(bad[:3])})",
+                "this is a bug in the impact model: report it with the run id and these event ids",
+            ),
+            metadata={"invalid_events": ", ".join(bad[:20]) or "none", "complete_estimates": len(complete)})],
     )

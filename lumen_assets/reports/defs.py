@@ -6,6 +6,8 @@ daily_report (daily partitions, reporting timezone) writes controls/reports/repo
 
 import hashlib
 import json
+import os
+import urllib.parse
 from datetime import datetime
 from pathlib import Path
 
@@ -14,11 +16,12 @@ import dagster as dg
 from lumen.resources.notifiers import ReportNotifier
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
+from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import read_ledger
-from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import daily_partitions
 from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
 from lumen_assets.reports.content import day_window
+from lumen_assets.tables import metadata_table
 
 SECTIONS_CHECK = "daily_report_sections"
 PDF_CHECK = "daily_report_pdf_readable"
@@ -47,6 +50,39 @@ def _rhythm_sync(workspace: LumenWorkspace):
     from lumen_assets.rhythm.sync import read_sync_file
 
     return read_sync_file(workspace.path(workspace.config.rhythm.output))
+
+
+PREVIEW_CHARS = 30_000  # the inline Markdown preview; the whole report is behind the link / in the file
+
+
+def report_url(workspace: LumenWorkspace, path: Path) -> str | None:
+    """An HTTP URL of a report file when reports_dir is served (config reports.url or $LUMEN_REPORTS_URL)."""
+    base = workspace.config.reports.url or os.environ.get("LUMEN_REPORTS_URL", "").strip()
+    if not base:
+        return None
+    return f"{base.rstrip('/')}/{urllib.parse.quote(path.name)}"
+
+
+def report_page_metadata(workspace: LumenWorkspace, md_path: Path, pdf_path: Path, markdown: str,
+                         headline: dict[str, str]) -> dict:
+    """What the daily_report page shows first: links the browser opens (or, without a served folder, the
+    Markdown inline), the headline figures under their names in the report's language, and where the
+    signature and log status appear."""
+    metadata: dict = {}
+    for label, path in (("pdf_link", pdf_path), ("markdown_link", md_path)):
+        url = report_url(workspace, path)
+        if url:
+            metadata[label] = dg.MetadataValue.url(url)
+    preview = markdown if len(markdown) <= PREVIEW_CHARS else (
+        markdown[:PREVIEW_CHARS] + f"\n\n_… {len(markdown) - PREVIEW_CHARS} more characters in {md_path.name}_")
+    metadata["preview"] = dg.MetadataValue.md(preview)
+    metadata.update({name: value for name, value in headline.items()})
+    metadata["signed_and_logged"] = (
+        "after this report: attestations signs it and transparency_log logs it, then records the envelope "
+        "digest, log index, checkpoint size and verification on this partition (its observations)")
+    metadata["attestations"] = dg.MetadataValue.asset(dg.AssetKey("attestations"))
+    metadata["transparency_log"] = dg.MetadataValue.asset(dg.AssetKey("transparency_log"))
+    return metadata
 
 
 def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
@@ -160,15 +196,19 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "metric_samples": built.samples,
             "posterior_included": content.posterior is not None,
             "resonance_included": content.resonance is not None,
-            "headline": dg.MetadataValue.md(markdown_table(["figure", "value"], content.headline.items())),
             "memo": dg.MetadataValue.md("\n".join(f"> {line}" for line in content.memo)),
+            **report_page_metadata(workspace, md_path, pdf_path, built.markdown, content.headline),
         }
     )
     missing = missing_sections(built.markdown, content.language)
+    rebuild = (f"this is a bug in the report builder: report it with the run id; report_distribution will not "
+               f"send the {window.key} report until this passes")
     yield dg.AssetCheckResult(
         check_name=SECTIONS_CHECK,
         passed=not missing,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=described(not missing, f"{md_path.name} has the seed's four sections",
+                              f"{md_path.name} lacks section(s): {', '.join(missing)}", rebuild),
         metadata={"missing": dg.MetadataValue.json(missing)},
     )
     problems = pdf_problems(built.pdf, content.headline, content.title)
@@ -176,6 +216,11 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         check_name=PDF_CHECK,
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=described(
+            not problems, f"{pdf_path.name} opens ({pages} page(s)) and its text holds the title and headline",
+            f"{pdf_path.name} is not readable as expected: " + "; ".join(str(p) for p in problems[:3]),
+            "if the Korean text is missing, set reports.font_path to a Korean TrueType font (or reinstall "
+            "koreanize-matplotlib) and re-materialise daily_report; otherwise " + rebuild),
         metadata={"pages": pages, "problems": dg.MetadataValue.json(problems)},
     )
     timestamps = [e["ts"] for e in content.effects]
@@ -184,6 +229,12 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         check_name=COVERS_CHECK,
         passed=not coverage,
         severity=dg.AssetCheckSeverity.ERROR,
+        description=described(
+            not coverage,
+            f"the report names {window.key} and prints only that day's {len(timestamps)} event(s)"
+            if timestamps else f"the report names {window.key}; no rule event fell on that day, and it says so",
+            f"the {window.key} report strays from its day: " + "; ".join(str(p) for p in coverage[:3]),
+            f"check loop.timezone ({config.loop.timezone}) against the workspace's timestamps; " + rebuild),
         metadata={"day": window.key, "start": window.start.isoformat(), "end": window.end.isoformat(),
                   "problems": dg.MetadataValue.json(coverage)},
     )
@@ -243,13 +294,23 @@ def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorks
             "failed_now": sum(1 for r in outcome.receipts if r.status == "failed"),
             "already_sent": len(outcome.skipped),
             "pdf_sha256": report.pdf_sha256,
-            "deliveries": dg.MetadataValue.md(markdown_table(["recipient", "status", "attempts", "detail"], rows)),
+            "deliveries": metadata_table([("recipient", "string"), ("status", "string"), ("attempts", "int"),
+                                          ("detail", "string")], rows),
         }
     )
     missing = [recipient for recipient in wanted if recipient not in sent]
+    failed_reasons = "; ".join(f"{r.recipient}: {r.reason or r.detail}" for r in outcome.receipts
+                               if r.status == "failed")[:400]
     yield dg.AssetCheckResult(
         check_name=DELIVERED_CHECK,
         passed=not missing,
         severity=dg.AssetCheckSeverity.WARN,
+        description=nothing_to_compare("reports.distribution.recipients is empty: the report goes nowhere")
+        if not wanted else described(
+            not missing, f"all {len(wanted)} recipient(s) have a sent receipt for {day}",
+            f"{len(missing)} of {len(wanted)} recipient(s) got no {day} report ({', '.join(missing)})"
+            + (f": {failed_reasons}" if failed_reasons else ""),
+            f"fix the channel named in the reason (SMTP host/credentials, webhook URL), then re-materialise "
+            f"report_distribution for {day}: recipients already sent are skipped"),
         metadata={"not_delivered": dg.MetadataValue.json(missing), "recipients": len(wanted)},
     )

@@ -105,4 +105,6 @@ class ReportsSettings(Section):
         False, description="overlay the rhythm blend (logs/rhythm_sync.jsonl) on the rhythm chart, right axis [-1, 1]"
     )
     font_path: str | None = Field(None, description="a Korean TrueType font; default NanumGothic from koreanize-matplotlib")
+    url: str | None = Field(None, description="where reports_dir is served over HTTP (links on the daily_report "
+                            "page); null = $LUMEN_REPORTS_URL, else no link, only the inline preview")
     distribution: DistributionSettings = DistributionSettings()

@@ -11,6 +11,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_text
+from lumen_assets.check_words import described
 from lumen_assets.metadata import markdown_table
 from lumen_assets.resonance.custody import custody_age
 from lumen_assets.resonance.mapper import COMPONENTS
@@ -160,6 +161,27 @@ def _load_document(workspace: LumenWorkspace) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+SLO_FIXES = {
+    "coherence": "find the weakest channel's low part in logs/resonance.json (phase, continuity, safety) and the "
+                 "rule changes just before it; `lumen rollback` undoes the newest change",
+    "phase": "look at the newest rule events' effect on phase_diff (rule_effects partitions); roll back the one "
+             "that raised it with `lumen rollback EVENT_ID`",
+    "run_success": "open Runs filtered to Failure and fix the first error of each; retried runs still count",
+    "freshness": "check that the loop writes logs/metrics.csv and that the daemon runs (dagster dev): the "
+                 "rule-event sensor and the 09:05 report schedule keep effects and reports fresh",
+}
+BAND_FIX = ("the loop runs outside its band: look at the newest rule events' effect on {signal} (rule_effects "
+            "partitions) and tune or roll back (`lumen rollback`) the change that moved it")
+
+
+def _slo_description(verdict: SloVerdict) -> str:
+    if verdict.passed:
+        return verdict.summary
+    signal = verdict.name.removesuffix("_mean")
+    fix = SLO_FIXES.get(verdict.name) or BAND_FIX.format(signal=signal)
+    return described(False, "", verdict.summary, fix)
+
+
 def _result(verdict: SloVerdict) -> dg.AssetCheckResult:
     metadata: dict[str, Any] = {"summary": verdict.summary}
     for key, value in verdict.figures.items():
@@ -170,7 +192,7 @@ def _result(verdict: SloVerdict) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=verdict.passed,
         severity=dg.AssetCheckSeverity(verdict.severity),
-        description=verdict.summary,
+        description=_slo_description(verdict),
         metadata=metadata,
     )
 
@@ -179,7 +201,8 @@ def _missing() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=False,
         severity=dg.AssetCheckSeverity.WARN,
-        description="logs/resonance.json not found: materialise resonance_scores first",
+        description=described(False, "", "logs/resonance.json not found, so no SLO can be judged",
+                              "materialise resonance_scores (its schedule runs every 10 minutes under the daemon)"),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from lumen_assets.humanize import duration
 from lumen_assets.resonance.settings import ResonanceSettings
 
 
@@ -34,7 +35,7 @@ def coherence_verdict(document: dict[str, Any], settings: ResonanceSettings) -> 
         figures["unknown_components"] = ", ".join(window["unknown"])
     known = {k: v for k, v in values.items() if v is not None}
     if not known:
-        return SloVerdict("coherence", False, "WARN", "coherence unknown: no component could be computed", figures)
+        return SloVerdict("coherence", False, "WARN", "coherence unknown: no component could be computed (no signals, runs or checks in the window)", figures)
     worst_channel, worst = min(known.items(), key=lambda kv: kv[1])
     figures["worst_channel"] = worst_channel
     if worst < t.coherence_page:
@@ -50,7 +51,7 @@ def phase_verdict(document: dict[str, Any], settings: ResonanceSettings) -> SloV
     phase = document["windows"][settings.slo_window]["scores"]["phase"]
     figures = {"phase": phase, "phase_warn": t.phase_warn, "phase_crit": t.phase_crit, "window": settings.slo_window}
     if phase is None:
-        return SloVerdict("phase", True, "WARN", "phase unknown: no finished runs in the window", figures)
+        return SloVerdict("phase", True, "WARN", "Nothing to compare yet: phase unknown, no finished runs in the window", figures)
     if phase > t.phase_crit:
         return SloVerdict("phase", False, "ERROR", f"phase {phase:.3f} > {t.phase_crit}", figures)
     if phase > t.phase_warn:
@@ -98,8 +99,8 @@ def run_success_verdict(document: dict[str, Any], settings: ResonanceSettings) -
             "run_success",
             False,
             severity,
-            f"error budget burning {worst['long_rate']:.1f}x (> {worst['factor']}x) over {int(worst['long_s'])}s "
-            f"and {int(worst['short_s'])}s",
+            f"error budget burning {worst['long_rate']:.1f}x (> {worst['factor']}x) over {duration(worst['long_s'])} "
+            f"and {duration(worst['short_s'])}",
             figures,
         )
     if sli["ratio"] is None:
@@ -133,7 +134,7 @@ def freshness_verdict(
         age = (now - metrics_last_ts).total_seconds()
         figures["metrics_age_s"] = round(age, 1)
         if age > metrics_max_age_s:
-            problems.append(f"newest metrics sample is {age:.0f}s old (> {metrics_max_age_s:.0f}s)")
+            problems.append(f"newest metrics sample is {duration(age)} old (limit {duration(metrics_max_age_s)})")
     figures["metrics_max_age_s"] = metrics_max_age_s
     if effects_expected:
         if effects_mtime is None:
@@ -142,7 +143,7 @@ def freshness_verdict(
             age = (now - effects_mtime).total_seconds()
             figures["effects_age_s"] = round(age, 1)
             if age > effects_max_age_s:
-                problems.append(f"effects table is {age:.0f}s old (> {effects_max_age_s:.0f}s)")
+                problems.append(f"effects table is {duration(age)} old (limit {duration(effects_max_age_s)})")
     if newest_report_day is None:
         problems.append("no daily report yet")
     else:

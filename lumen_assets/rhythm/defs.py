@@ -13,6 +13,8 @@ import dagster as dg
 import pandas as pd
 
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.check_words import described, nothing_to_compare
+from lumen_assets.humanize import duration
 from lumen_assets.ingest.environment import (
     ENV_COLUMNS,
     ENV_SIGNALS,
@@ -65,12 +67,17 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         write_environment_parquet(frame, target)
         write_quarantine(quarantine, source, [])
         yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "source": "missing: " + str(source)})
+        nothing = nothing_to_compare(f"{config.paths.environment_csv} does not exist (no rhythm sensors)")
         yield dg.AssetCheckResult(check_name="environment_schema_range_order", passed=True,
-                                  severity=dg.AssetCheckSeverity.ERROR, metadata={"rows": 0})
+                                  severity=dg.AssetCheckSeverity.ERROR, metadata={"rows": 0}, description=nothing)
         yield dg.AssetCheckResult(check_name="environment_quarantine_rate", passed=True,
-                                  severity=dg.AssetCheckSeverity.WARN, metadata={"rows": 0})
-        yield dg.AssetCheckResult(check_name="environment_freshness", passed=False,
-                                  severity=dg.AssetCheckSeverity.WARN, metadata={"problem": f"{source} does not exist"})
+                                  severity=dg.AssetCheckSeverity.WARN, metadata={"rows": 0}, description=nothing)
+        yield dg.AssetCheckResult(
+            check_name="environment_freshness", passed=False, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"problem": f"{source} does not exist"},
+            description=described(False, "", f"{config.paths.environment_csv} does not exist",
+                                  "if the loop has rhythm sensors, point paths.environment_csv at their CSV; "
+                                  "otherwise ignore this warning"))
         return
     try:
         ingest = read_environment_csv(source, ranges, settings.sample_rate_hz, settings.gap_factor)
@@ -107,20 +114,38 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     problems = schema_problems(frame, ranges)
     yield dg.AssetCheckResult(
         check_name="environment_schema_range_order", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
+        description=described(not problems, f"{len(frame)} rows: columns, ranges and time order as configured",
+                              "the cleaned environment data breaks the schema: " + "; ".join(problems),
+                              "this is a bug in the environment reader (bad rows should have been quarantined): "
+                              "report it with the run id"),
         metadata={"problems": "; ".join(problems) or "none", "rows": len(frame)},
     )
+    quarantine_ok = ingest.quarantine_fraction <= settings.quarantine_max_fraction
     yield dg.AssetCheckResult(
         check_name="environment_quarantine_rate",
-        passed=ingest.quarantine_fraction <= settings.quarantine_max_fraction,
+        passed=quarantine_ok,
         severity=dg.AssetCheckSeverity.WARN,
+        description=described(
+            quarantine_ok, f"{len(ingest.quarantined)} of {ingest.rows_read} rows quarantined",
+            f"{ingest.quarantine_fraction:.2%} of {config.paths.environment_csv} rows were quarantined (bound "
+            f"{settings.quarantine_max_fraction:.2%})",
+            f"read the reasons in {config.paths.quarantine_dir}/environment.jsonl, fix what writes the bad rows, "
+            "then re-materialise environment"),
         metadata={"quarantined_fraction": ingest.quarantine_fraction, "bound": settings.quarantine_max_fraction,
                   "quarantined_rows": len(ingest.quarantined)},
     )
     age_s = (time.time_ns() - int(span[1].value)) / 1e9 if len(frame) else float("inf")
+    fresh = age_s <= settings.freshness_max_age_s
     yield dg.AssetCheckResult(
-        check_name="environment_freshness", passed=age_s <= settings.freshness_max_age_s,
+        check_name="environment_freshness", passed=fresh,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"newest_sample_age_s": age_s, "max_age_s": settings.freshness_max_age_s},
+        description=described(
+            fresh, f"the newest sample is {duration(age_s)} old (limit {duration(settings.freshness_max_age_s)})",
+            f"the newest environment sample is {duration(age_s)} old (limit {duration(settings.freshness_max_age_s)})",
+            "check that the rhythm sensors still write their CSV, then re-materialise environment; for a "
+            "historical workspace this warning is expected"),
+        metadata={"newest_sample_age": duration(age_s), "newest_sample_age_s": age_s,
+                  "max_age_s": settings.freshness_max_age_s},
     )
 
 
@@ -190,5 +215,10 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         check_name="rhythm_blend_coverage",
         passed=share >= 0.9 or not len(frame),
         severity=dg.AssetCheckSeverity.WARN,
+        description=nothing_to_compare("no rhythm steps (no environment data)") if not len(frame) else described(
+            share >= 0.9, f"{share:.0%} of {len(frame)} steps have a blend",
+            f"only {share:.0%} of {len(frame)} steps have a blend (at least 90 % expected)",
+            "look for gaps in the environment and metrics data over the same minutes (their gaps figures) "
+            "and for sensors that stopped"),
         metadata={"steps": len(frame), "with_blend": with_blend, "share": share},
     )

@@ -1,7 +1,11 @@
 """Dagster definitions contributed by the tlog area: the `transparency_log` asset and its integrity checks."""
 
 
+import hashlib
 import json
+import re
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -9,15 +13,55 @@ from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.issue import find_artifacts, log_envelopes, unlogged_envelopes
 from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
-from lumen_assets.attest.verifier import TrustLayout, verify_artifact
+from lumen_assets.attest.verifier import TrustLayout, envelope_path, proof_path, verify_artifact
+from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
 from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
 from lumen_assets.tlog.merkle import leaf_hash, verify_inclusion
 from lumen_assets.tlog.publish import check_consistency, log_trust_files, read_latest_note
 
+REPORT_NAME = re.compile(r"^report_(\d{4}-\d{2}-\d{2})\.(pdf|md)$")
 INCLUSION_CHECK = "new_leaves_included"
 CONSISTENCY_CHECK = "checkpoint_consistent"
+
+
+def report_trust_observations(root: Path, config: Any, rels: list[str]) -> list[dg.AssetObservation]:
+    """For each daily report among the artefacts just logged: an observation on its daily_report partition
+    that says whether it is signed and logged (envelope digest, log index, checkpoint size, `lumen verify`
+    result), with links to the attestation and log assets, so the report's own page answers it."""
+    layout = TrustLayout(config.attest.attest_dir, config.attest.trust_dir, config.tlog.dir, config.tlog.origin)
+    reports_dir = Path(config.reports.reports_dir)
+    by_day: dict[str, dict[str, Any]] = {}
+    for rel in rels:
+        match = REPORT_NAME.match(Path(rel).name)
+        if not match or Path(rel).parent != reports_dir:
+            continue
+        day, kind = match.groups()
+        envelope = envelope_path(root, rel, layout)
+        proof_file = proof_path(root, rel, layout)
+        proof = json.loads(proof_file.read_text()) if proof_file.exists() else {}
+        report = verify_artifact(root / rel, root, layout, audit_log=False)
+        entry = by_day.setdefault(day, {})
+        entry[f"{kind}_envelope_sha256"] = hashlib.sha256(envelope.read_bytes()).hexdigest() if envelope.exists() else "none"
+        entry[f"{kind}_log_index"] = int(proof.get("leaf_index", -1))
+        entry[f"{kind}_checkpoint_size"] = int(proof.get("tree_size", 0))
+        entry[f"{kind}_verified"] = "yes" if report.ok else f"no: {report.failure}"
+    observations = []
+    for day, entry in sorted(by_day.items()):
+        verified = all(v == "yes" for k, v in entry.items() if k.endswith("_verified"))
+        observations.append(dg.AssetObservation(
+            asset_key=dg.AssetKey("daily_report"), partition=day,
+            description=f"report {day}: signed and logged" + (", verified" if verified else ", NOT verified"),
+            metadata={
+                "signed_and_logged": "yes, verified by `lumen verify` (signature, chain, revocation, inclusion)"
+                if verified else "logged, but verification failed: see *_verified",
+                **entry,
+                "attestations": dg.MetadataValue.asset(dg.AssetKey("attestations")),
+                "transparency_log": dg.MetadataValue.asset(dg.AssetKey("transparency_log")),
+            },
+        ))
+    return observations
 
 
 @dg.asset(
@@ -87,6 +131,11 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
             failures.append(str(finding))
     inclusion = dg.AssetCheckResult(
         check_name=INCLUSION_CHECK, passed=not failures, severity=dg.AssetCheckSeverity.ERROR,
+        description=nothing_to_compare("no new envelope was logged in this run") if not leaves and not failures
+        else described(not failures, f"all {len(leaves)} new leaves verify against the new checkpoint",
+                       f"{len(failures)} new leaf/leaves do not verify against the checkpoint (first: {failures[0] if failures else ''})",
+                       f"do not publish {config.tlog.dir}/: restore it from the archive or its last good copy and "
+                       "run `lumen verify` on the named artefacts; attestations downstream stay blocked"),
         metadata={"new_leaves": len(leaves), "trust_files_logged": len(trust_logged),
                   "failed": dg.MetadataValue.json(failures[:50])},
     )
@@ -104,12 +153,20 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
         consistent, detail = False, "no verifiable checkpoint"
     consistency = dg.AssetCheckResult(
         check_name=CONSISTENCY_CHECK, passed=consistent, severity=dg.AssetCheckSeverity.ERROR,
+        description=nothing_to_compare("this is the log's first checkpoint") if detail == "first checkpoint"
+        else described(consistent, f"the new checkpoint extends the previous one ({detail})",
+                       f"the log is not append-only: {detail}",
+                       f"treat {config.tlog.dir}/ as tampered with: stop publishing it, compare it with the witnesses' "
+                       "cosigned checkpoints and restore the last consistent copy"),
         metadata={"sizes": detail},
     )
 
     table = "| index | envelope of | leaf hash |\n|---|---|---|\n" + "".join(
         f"| {leaf['index']} | `{leaf['name']}` | `{leaf['leaf_hash'][:16]}…` |\n" for leaf in leaves[:200]
     )
+    if checkpoint is not None:
+        for observation in report_trust_observations(root, config, [leaf["name"] for leaf in leaves]):
+            context.log_event(observation)
     return dg.MaterializeResult(
         metadata={
             "tree_size": dg.MetadataValue.int(last.checkpoint.tree_size),
@@ -139,8 +196,14 @@ def attested_artefacts_verify(workspace: LumenWorkspace) -> dg.AssetCheckResult:
             report = verify_artifact(root / rel, root, layout, audit_log=False)
             if not report.ok:
                 failures[rel] = report.failure
+    first = next(iter(failures.items()), ("", ""))
     return dg.AssetCheckResult(
         passed=not failures, severity=dg.AssetCheckSeverity.ERROR,
+        description=nothing_to_compare("no artefact matches attest.artifacts yet") if not count else described(
+            not failures, f"`lumen verify` passes for all {count} attested artefacts",
+            f"{len(failures)} of {count} artefacts fail `lumen verify` (first: {first[0]}: {first[1]})",
+            f"run `lumen verify {first[0]} --workspace .` for the full report; if the file changed after it was "
+            "signed, re-materialise its producer, then attestations and transparency_log"),
         metadata={"verified": count, "failures": dg.MetadataValue.json(json.loads(json.dumps(failures))) if failures else "none"},
     )
 
@@ -163,8 +226,11 @@ def log_audit(workspace: LumenWorkspace) -> dg.AssetCheckResult:
         vkey = (root / config.attest.trust_dir / TRUST_LOG_VKEY).read_text().strip()
         report = audit_log(tlog_dir, vkey, config.tlog.origin, label=config.tlog.dir)
     except (AuditError, OSError) as exc:
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
-                                   metadata={"first_inconsistency": str(exc)})
-    return dg.AssetCheckResult(passed=True, metadata={
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata={"first_inconsistency": str(exc)},
+            description=described(False, "", f"the log under {config.tlog.dir}/ does not recompute: {exc}",
+                                  f"treat {config.tlog.dir}/ as damaged or tampered with: stop publishing it and "
+                                  "restore the last copy that `lumen tlog audit` accepts"))
+    return dg.AssetCheckResult(passed=True, description=report.summary(), metadata={
         "leaves": report.leaves, "checkpoints": len(report.checkpoints), "tiles": report.tiles,
         "summary": report.summary()})
