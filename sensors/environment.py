@@ -31,7 +31,9 @@ def environment_sensor(context: dg.SensorEvaluationContext, workspace: LumenWork
     if read.reset_reason:
         context.log.info(f"{source} was {read.reset_reason}; reading it again from the start")
     if not read.lines:
-        return dg.SensorResult(run_requests=[], cursor=read.cursor.to_json())
+        why = (f"{config.paths.environment_csv} does not exist (no rhythm sensors on this loop)" if not source.exists()
+               else f"no new rows in {config.paths.environment_csv} since line {read.cursor.line_no}")
+        return dg.SensorResult(run_requests=[], cursor=read.cursor.to_json(), skip_reason=why)
     run_key = f"environment:{read.cursor.inode}:{read.cursor.offset}"
     context.log.info(f"{source}: {len(read.lines)} new lines up to line {read.cursor.line_no}")
     return dg.SensorResult(

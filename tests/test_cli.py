@@ -139,5 +139,6 @@ def test_every_check_of_the_demo_says_in_words_what_it_found(demo_run) -> None:
     unhelpful = [e.check_name for e in failing if "What to do: " not in e.description]
     assert not unhelpful, f"failing checks that do not say what to do: {unhelpful}"
     freshness = next(e for e in failing if e.check_name == "metrics_freshness")
-    assert re.search(r"is \d+ days( \d+ h)? old \(limit 1 h\)", freshness.description), freshness.description
+    assert re.search(r"is \d+ days( \d+ h)? old, older than metrics.freshness_max_age_s \(1 h\)",
+                     freshness.description), freshness.description
     assert not any(re.search(r"\d{5,}s\b", e.description) for e in evaluations)  # no "906022s"
