@@ -14,4 +14,5 @@ AREAS = (
     "resonance",
     "rhythm",
     "alerts",
+    "ceremony",
 )

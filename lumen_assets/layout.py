@@ -68,6 +68,11 @@ class WorkspaceLayout:
     def tuning_decisions(self) -> Path:
         return self.path("logs/tuning_decisions.jsonl")
 
+    @property
+    def ceremony_artifacts(self) -> Path:
+        """Rehearsal logs and completion certificates of `lumen ceremony` (seed segD §6: custody/sim/artifacts)."""
+        return self.path("custody/sim/artifacts")
+
     # Lumen's own derived state
     @property
     def state_dir(self) -> Path:

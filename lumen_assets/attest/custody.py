@@ -21,7 +21,7 @@ from typing import Any
 
 from lumen_assets.atomic import atomic_write_bytes
 
-EVENTS = ("initial", "quarterly_audit", "offline_signing", "incident", "restore_drill")
+EVENTS = ("initial", "quarterly_audit", "offline_signing", "incident", "restore_drill", "rehearsal")
 LEDGER = "records.jsonl"
 
 CHECKLISTS: dict[str, list[str]] = {

@@ -21,6 +21,7 @@ def _default_artifacts() -> list[AttestedArtifact]:
         AttestedArtifact(glob="controls/reports/report_*.pdf", asset="daily_report"),
         AttestedArtifact(glob="archive/*/*", asset="archive_bundle", exclude=["archive/*/*.tmp", "archive/.*/*"]),
         AttestedArtifact(glob="logs/bayes_posterior.jsonl", asset="effect_posteriors"),
+        AttestedArtifact(glob="custody/sim/artifacts/certificate_*.pdf", asset="ceremony"),  # `lumen ceremony`
     ]
 
 
