@@ -82,9 +82,10 @@ def append_entries(tlog_dir: Path, entries: list[tuple[str, bytes]], origin: str
     with TransparencyLog.open(tlog_dir, writer=True) as log:
         previous_note = read_latest_note(tlog_dir)
         first = log.size
+        recover_pending(tlog_dir, log)
         if entries:
             atomic_write_text(tlog_dir / PENDING_FILE, json.dumps(
-                {"first": first, "count": len(entries), "names": [name for name, _ in entries],
+                {"first": first, "count": len(entries), "names": [name for name, _ in entries], "kinds": kinds,
                  "started_at": now.isoformat()}) + "\n")
             try:
                 write_entry_bundles(tlog_dir, first, [data for _, data in entries])
@@ -115,6 +116,35 @@ def append_entries(tlog_dir: Path, entries: list[tuple[str, bytes]], origin: str
                 os.fsync(handle.fileno())
         (tlog_dir / PENDING_FILE).unlink(missing_ok=True)
     return result
+
+
+def recover_pending(tlog_dir: Path, log: TransparencyLog) -> int:
+    """After a crash mid-append: give the leaves it did append their entries.jsonl lines (from the pending
+    mark), so the next checkpoint covers them with every leaf described. Returns how many lines it wrote."""
+    from lumen_assets.jsonl import iter_jsonl
+
+    path = Path(tlog_dir) / PENDING_FILE
+    if not path.exists():
+        return 0
+    try:
+        mark = json.loads(path.read_text())
+        first, names = int(mark["first"]), list(mark["names"])
+        kinds = list(mark.get("kinds") or ["envelope"] * len(names))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProofError(f"{path}: unreadable pending mark ({exc}); inspect it with `lumen tlog audit`") from exc
+    lines = sum(1 for _ in iter_jsonl(Path(tlog_dir) / ENTRIES_FILE))
+    records = []
+    for index in range(max(lines, first), min(log.size, first + len(names))):
+        record = {"index": index, "name": names[index - first], "leaf_hash": log.leaf_hash_at(index).hex(),
+                  "appended_at": mark.get("started_at"), "recovered": True}
+        if kinds[index - first] != "envelope":
+            record["kind"] = kinds[index - first]
+        records.append(json.dumps(record) + "\n")
+    if records:
+        with open(Path(tlog_dir) / ENTRIES_FILE, "a", encoding="utf-8") as handle:
+            handle.writelines(records)
+            os.fsync(handle.fileno())
+    return len(records)
 
 
 def verify_proof(proof: dict[str, Any], entry: bytes, vkey: str, origin: str | None = None) -> Checkpoint:

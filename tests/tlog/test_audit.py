@@ -197,3 +197,26 @@ def _edit_entries_hash_last(tlog: Path) -> None:
     record["leaf_hash"] = "11" * 32
     lines[-1] = json.dumps(record)
     path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_crash_between_append_and_checkpoint_is_pending_then_recovered(logged: Attested,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from lumen_assets.tlog import publish
+
+    ws, tlog = logged.workspace, logged.workspace / "tlog"
+    (ws / "crash.md").write_text("crash\n")
+
+    def power_cut(*args: object, **kwargs: object) -> str:
+        raise OSError("power cut before the checkpoint was signed")
+
+    monkeypatch.setattr(publish, "sign_checkpoint", power_cut)
+    with pytest.raises(OSError, match="power cut"):
+        attest_and_log(ws, ["crash.md"], logged.trust)
+    monkeypatch.undo()
+    report = audit_log(tlog, _vkey(ws), ORIGIN)  # leaf 3 is beyond checkpoint 3 but marked pending
+    assert (report.leaves, report.pending, report.entries) == (4, 1, 3)
+    (ws / "after.md").write_text("after\n")
+    attest_and_log(ws, ["after.md"], logged.trust)
+    report = audit_log(tlog, _vkey(ws), ORIGIN)
+    assert (report.leaves, report.pending, report.entries, report.newest.checkpoint.tree_size) == (5, 0, 5, 5)
+    assert json.loads((tlog / "entries.jsonl").read_text().splitlines()[3])["recovered"] is True

@@ -153,3 +153,22 @@ def test_tiles_and_index_agree_across_tile_boundaries(tmp_path: Path) -> None:
 
         for old in (1, 255, 256, 258, 558):
             assert consistency_path(tree, old, 600) == log.consistency_proof(old, 600)
+
+
+def test_a_witness_follows_the_log_over_http(served: tuple[Attested, str], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from lumen_assets.cli import main
+
+    attested, base = served
+    monkeypatch.setenv("LUMEN_WITNESS_PASS", "witness-secret")
+    state = tmp_path / "witness"
+    assert main(["witness", "init", "--state", str(state), "--name", "witness.example/w1"]) == 0
+    log_key = str(attested.workspace / "attest/trust/log.vkey")
+    assert main(["witness", "cosign", "--checkpoint", f"{base}/checkpoint", "--state", str(state),
+                 "--log-key", log_key, "--out", str(tmp_path / "first")]) == 0
+    (attested.workspace / "later.md").write_text("later\n")
+    attest_and_log(attested.workspace, ["later.md"], attested.trust)
+    assert main(["witness", "cosign", "--checkpoint", f"{base}/checkpoint", "--state", str(state),
+                 "--log-key", log_key, "--out", str(tmp_path / "second")]) == 0
+    assert "cosigned lumen.local/tlog size 6 (consistent with size 5)" in capsys.readouterr().err
+    assert "\n\u2014 witness.example/w1 " in (tmp_path / "second").read_text()
