@@ -38,7 +38,8 @@ def cmd_init_root(args: argparse.Namespace) -> int:
     settings = _config(args.workspace, args.config).attest
     try:
         paths = init_root(Path(args.out), _secret(settings.root_passphrase_env), common_name=args.name,
-                          years=args.years or settings.root_years, workspace=args.workspace)
+                          years=args.years or settings.root_years, workspace=args.workspace,
+                          algorithm=args.algorithm)
     except TrustError as exc:
         return _err(str(exc))
     print(f"root CA created in {paths.directory} (key encrypted, 0600); keep this folder offline")
@@ -56,7 +57,9 @@ def cmd_issue_signer(args: argparse.Namespace) -> int:
         cert = issue_signer(Path(args.root), _secret(settings.root_passphrase_env), keystore,
                             _secret(settings.passphrase_env), args.workspace / settings.trust_dir,
                             days=args.days or settings.signer_days, overlap_days=settings.overlap_days
-                            if args.overlap_days is None else args.overlap_days)
+                            if args.overlap_days is None else args.overlap_days,
+                            identity=settings.sigstore.identity, oidc_issuer=settings.sigstore.issuer,
+                            rotate_root=args.rotate_root)
         if not (keystore / "log" / "key.pem").exists():
             init_log_key(keystore, _secret(settings.passphrase_env), args.workspace / settings.trust_dir,
                          config.tlog.origin)
@@ -64,7 +67,22 @@ def cmd_issue_signer(args: argparse.Namespace) -> int:
         return _err(str(exc))
     print(f"signer {cert.serial_number:x} issued, valid until {cert.not_valid_after_utc.isoformat()}; "
           f"public certificate in {settings.trust_dir}/signers/")
+    _publish_sigstore(args.workspace, settings)
     return EXIT_OK
+
+
+def _publish_sigstore(workspace: Path, settings) -> None:  # noqa: ANN001 - AttestSettings
+    """Refresh attest/trust/trust_config.json + sigstore.json; say why not when the trust is not ready."""
+    from lumen_assets.attest.keys import TrustError
+    from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
+
+    try:
+        path = publish_sigstore_trust(workspace / settings.trust_dir, settings.sigstore.identity,
+                                      settings.sigstore.issuer, trust_rel=settings.trust_dir)
+    except TrustError as exc:
+        print(f"no Sigstore trust root yet: {exc}")
+        return
+    print(f"Sigstore trust root: {path}")
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
@@ -91,6 +109,7 @@ def cmd_init_log(args: argparse.Namespace) -> int:
     except TrustError as exc:
         return _err(str(exc))
     print(f"log verifier key: {vkey}")
+    _publish_sigstore(args.workspace, config.attest)
     return EXIT_OK
 
 
@@ -127,7 +146,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = _config(workspace, args.config)
     layout = TrustLayout(config.attest.attest_dir, config.attest.trust_dir, config.tlog.dir, config.tlog.origin)
     if args.sigstore_bundle:
-        return _verify_sigstore(Path(args.path), Path(args.sigstore_bundle), args)
+        return _verify_sigstore(Path(args.path), Path(args.sigstore_bundle), args,
+                                workspace / config.attest.trust_dir, config.attest.sigstore)
     try:
         pins = _pins(args, workspace, layout)
     except (OSError, ValueError) as exc:
@@ -174,19 +194,32 @@ def _guess_workspace(path: Path) -> Path:
     return Path.cwd()
 
 
-def _verify_sigstore(path: Path, bundle: Path, args: argparse.Namespace) -> int:
+def _verify_sigstore(path: Path, bundle: Path, args: argparse.Namespace, trust_dir: Path, sigstore) -> int:  # noqa: ANN001
+    """The bundle through sigstore-python's own verifier, with the workspace's trust root (as the stock CLI)."""
     try:
-        from sigstore.models import Bundle
+        from sigstore.dsse import Statement
+        from sigstore.hashes import Hashed
+        from sigstore.models import Bundle, ClientTrustConfig
         from sigstore.verify import Verifier, policy
+        from sigstore_models.common.v1 import HashAlgorithm
     except ImportError:
-        return _err("--sigstore-bundle needs the optional `sigstore` package (pip install sigstore)")
+        return _err("--sigstore-bundle needs the `sigstore` package (pip install sigstore)")
+    import hashlib
+
+    from lumen_assets.attest.sigstore_bundle import TRUST_CONFIG
+
     try:
-        verifier = Verifier.production(offline=True)
-        verifier.verify_artifact(path.read_bytes(), Bundle.from_json(bundle.read_bytes()), policy.UnsafeNoOp()
-                                 if not args.identity else policy.Identity(identity=args.identity, issuer=args.issuer))
+        config = ClientTrustConfig.from_json((trust_dir / TRUST_CONFIG).read_text())
+        verifier = Verifier(trusted_root=config.trusted_root)
+        parsed = Bundle.from_json(bundle.read_bytes())
+        kind, payload = verifier.verify_dsse(parsed, policy.Identity(identity=args.identity or sigstore.identity,
+                                                                     issuer=args.issuer or sigstore.issuer))
+        digest = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=hashlib.sha256(path.read_bytes()).digest())
+        if kind != "application/vnd.in-toto+json" or not Statement(payload)._matches_digest(digest):
+            raise ValueError("the bundle's in-toto statement has no subject with this file's sha256")
     except Exception as exc:  # noqa: BLE001 - sigstore raises several types; the message is what matters
         return _err(f"sigstore bundle does not verify: {exc}")
-    print(f"{path}: sigstore bundle VERIFIED (offline, sigstore's trusted root)")
+    print(f"{path}: sigstore bundle VERIFIED (offline, the workspace's trust root {trust_dir / TRUST_CONFIG})")
     return EXIT_OK
 
 
@@ -245,6 +278,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="an offline folder OUTSIDE the workspace")
     p.add_argument("--name", default="Lumen Root CA")
     p.add_argument("--years", type=int)
+    p.add_argument("--algorithm", choices=("ecdsa-p256", "ed25519"), default="ecdsa-p256",
+                   help="root key type; ecdsa-p256 (default) also makes the CT key Sigstore clients need")
     _workspace_arg(p, required=False)
     p.set_defaults(func=cmd_init_root)
 
@@ -252,6 +287,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--root", required=True, help="the root folder made by init-root")
     p.add_argument("--days", type=int)
     p.add_argument("--overlap-days", type=int, help="how long the previous signer stays usable")
+    p.add_argument("--rotate-root", action="store_true",
+                   help="--root is a NEW root (e.g. P-256 replacing Ed25519): pin it, keep the old root trusted")
     _workspace_arg(p)
     p.set_defaults(func=cmd_issue_signer)
 
@@ -286,9 +323,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     v.add_argument("--witness", action="append", help="a witness's cosignature/v1 vkey (string or file, repeatable)")
     v.add_argument("--witness-threshold", type=int, help="how many --witness cosignatures are required (default: all)")
     v.add_argument("--no-log-audit", action="store_true", help="skip the full audit of the workspace log")
-    v.add_argument("--sigstore-bundle", help="verify a sigstore bundle offline instead (needs `sigstore`)")
-    v.add_argument("--identity", help="with --sigstore-bundle: expected signer identity")
-    v.add_argument("--issuer", help="with --sigstore-bundle: expected OIDC issuer")
+    v.add_argument("--sigstore-bundle", help="verify a Sigstore bundle offline with sigstore-python and the "
+                   "workspace's trust root (attest/trust/trust_config.json) instead")
+    v.add_argument("--identity", help="with --sigstore-bundle: expected signer identity (default: config)")
+    v.add_argument("--issuer", help="with --sigstore-bundle: expected OIDC issuer (default: config)")
     v.set_defaults(func=cmd_verify)
 
     custody = subparsers.add_parser("custody", help="root custody: ceremony records and the printable packet")

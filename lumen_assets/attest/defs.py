@@ -13,6 +13,7 @@ from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.issue import attest_artifact, find_artifacts
 from lumen_assets.attest.keys import TrustError
+from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
 
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -62,7 +63,8 @@ def _produced_by(instance: dg.DagsterInstance, asset: str, partition: str | None
     code_version=CODE_VERSION,
     description=(
         "A signed in-toto Statement v1 in a DSSE envelope for every report, archive bundle and posterior "
-        "file: attest/<path>.dsse.json (seed segD §7, with the standard PAE the seed got wrong)."
+        "file: attest/<path>.dsse.json (seed segD §7, with the standard PAE the seed got wrong); with a P-256 "
+        "signer the transparency log then adds attest/<path>.sigstore.json for stock `sigstore verify`."
     ),
 )
 def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, signer: LumenSigner) -> dg.MaterializeResult:
@@ -91,6 +93,11 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
             )
             created += result.created
             rows.append((rel, result.sha256[:16], "new" if result.created else "unchanged"))
+    try:  # trust_config.json + sigstore.json follow the trust folder (new root, rotated roots, log key)
+        publish_sigstore_trust(root / settings.trust_dir, settings.sigstore.identity, settings.sigstore.issuer,
+                               trust_rel=settings.trust_dir)
+    except TrustError as exc:
+        context.log.warning(f"no Sigstore trust root (bundles need a P-256 root and signer): {exc}")
     table = "| artefact | sha256 | envelope |\n|---|---|---|\n" + "".join(f"| `{r}` | `{d}…` | {s} |\n" for r, d, s in rows)
     if not rows:
         context.log.warning("no artefact matched attest.artifacts yet; nothing to attest")

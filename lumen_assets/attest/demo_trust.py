@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lumen_assets.attest.keys import DEMO_PASSPHRASE
 from lumen_assets.attest.keys import bootstrap_demo_trust as _bootstrap
+from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
 
 
 def demo_root_dir(workspace: Path) -> Path:
@@ -32,7 +33,10 @@ def bootstrap_demo_trust(workspace: Path, outside_dir: Path | None = None) -> st
     os.environ.setdefault(settings.root_passphrase_env, passphrase)
     outside = Path(outside_dir) if outside_dir else demo_root_dir(workspace)
     trust = _bootstrap(Path(workspace), outside, passphrase=passphrase, keystore_rel=settings.keystore_dir,
-                       trust_rel=settings.trust_dir, log_name=config.tlog.origin)
+                       trust_rel=settings.trust_dir, log_name=config.tlog.origin,
+                       identity=settings.sigstore.identity, oidc_issuer=settings.sigstore.issuer)
+    publish_sigstore_trust(trust.trust_dir, settings.sigstore.identity, settings.sigstore.issuer,
+                           trust_rel=settings.trust_dir)
     return (f"demo trust: THROWAWAY root CA at {trust.root_dir} (outside the workspace, sha256 "
             f"{trust.root_fingerprint[:16]}…), signer {trust.signer_serial[:12]}… and log key in "
             f"{trust.keystore}, public trust material in {trust.trust_dir}. Never use the demo root in production.")

@@ -1,4 +1,4 @@
-"""Keys and the X.509 trust chain: a root CA, Ed25519 signer certificates, a CRL, rotation, the log key.
+"""Keys and the X.509 trust chain: a root CA, signer certificates, a CRL, rotation, the log key.
 
 Why (seed segD §2-§4, §3.7-§3.8): the seed's CI regenerated the root CA on every run, kept keys
 unencrypted, and its revocation check always passed. Here:
@@ -13,10 +13,21 @@ unencrypted, and its revocation check always passed. Here:
 - every private key is PKCS#8 PEM encrypted with a passphrase (from the environment, read by the caller)
   and written 0600.
 
+Algorithms: new roots and signers are ECDSA P-256 (with SHA-256), because stock Sigstore clients refuse an
+Ed25519 CA and verify DSSE signatures as ECDSA-SHA256 only. A P-256 root also holds a CT key
+(`ct_key.pem`, see `sct.py`) and signer certificates carry what a Sigstore verifier demands: a SAN URI
+(the signer identity), the OIDC-issuer extension 1.3.6.1.4.1.57264.1.1, an authority key id,
+digitalSignature + codeSigning and one embedded SCT. Ed25519 roots and signers made by earlier versions
+keep working: moving to a P-256 root is a root rotation (`issue_signer(..., rotate_root=True)`): the old
+root and its CRL move to `trust/roots/<fingerprint>/`, stay trusted by `lumen verify`, and the old signer
+stays usable for `overlap_days`, as with any signer rotation.
+
 Layouts:
     root dir (offline):   root_key.pem, root_cert.pem, crl.pem, issued.jsonl, revoked.jsonl
     keystore (private):   keystore.json, signers/<serial>/key.pem, signers/<serial>/cert.pem, log/key.pem
-    trust dir (public, workspace attest/trust/): root.pem, signers/<serial>.pem, crl.pem, log.vkey
+    root dir (P-256):     + ct_key.pem (the CT key that signs the embedded SCTs)
+    trust dir (public, workspace attest/trust/): root.pem, signers/<serial>.pem, crl.pem, log.vkey,
+                          ct.pem (CT public key), roots/<fp>/{root,crl}.pem (rotated-out roots)
 
 Pure module: no dagster import.
 """
@@ -33,6 +44,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -41,6 +53,13 @@ from lumen_assets.tlog.checkpoint import verifier_key
 
 ROOT_KEY = "root_key.pem"
 ROOT_CERT = "root_cert.pem"
+ROOT_CT_KEY = "ct_key.pem"
+TRUST_CT = "ct.pem"
+TRUST_ROOTS = "roots"
+ALGORITHMS = ("ecdsa-p256", "ed25519")
+OIDC_ISSUER_OID = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+DEFAULT_IDENTITY = "https://lumen.local/signer"
+DEFAULT_ISSUER = "https://lumen.local/root"
 KEYSTORE_META = "keystore.json"
 TRUST_ROOT = "root.pem"
 TRUST_CRL = "crl.pem"
@@ -52,11 +71,32 @@ class TrustError(RuntimeError):
     """A key, certificate or trust-folder operation that must not proceed; the message says why."""
 
 
+PrivateKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _write_private(path: Path, key: Ed25519PrivateKey, passphrase: str) -> None:
+def generate_key(algorithm: str) -> PrivateKey:
+    if algorithm == "ecdsa-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if algorithm == "ed25519":
+        return Ed25519PrivateKey.generate()
+    raise TrustError(f"key algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
+
+
+def algorithm_of(key: PrivateKey | PublicKey) -> str:
+    return "ed25519" if isinstance(key, Ed25519PrivateKey | Ed25519PublicKey) else "ecdsa-p256"
+
+
+def _hash_for(key: PrivateKey) -> hashes.HashAlgorithm | None:
+    """Ed25519 signs without a separate hash; ECDSA P-256 signs with SHA-256."""
+    return None if isinstance(key, Ed25519PrivateKey) else hashes.SHA256()
+
+
+def _write_private(path: Path, key: PrivateKey, passphrase: str) -> None:
     if not passphrase:
         raise TrustError(f"refusing to write {path} unencrypted: the passphrase is empty")
     pem = key.private_bytes(
@@ -70,15 +110,18 @@ def _write_private(path: Path, key: Ed25519PrivateKey, passphrase: str) -> None:
         handle.write(pem)
 
 
-def load_private_key(path: Path, passphrase: str) -> Ed25519PrivateKey:
+def load_private_key(path: Path, passphrase: str, ed25519_only: bool = False) -> PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), passphrase.encode() if passphrase else None)
     except FileNotFoundError as exc:
         raise TrustError(f"{path}: private key not found") from exc
     except (ValueError, TypeError) as exc:
         raise TrustError(f"{path}: cannot decrypt the private key (wrong passphrase?)") from exc
-    if not isinstance(key, Ed25519PrivateKey):
+    if ed25519_only and not isinstance(key, Ed25519PrivateKey):
         raise TrustError(f"{path}: not an Ed25519 private key")
+    if not isinstance(key, Ed25519PrivateKey) and not (
+            isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)):
+        raise TrustError(f"{path}: not an Ed25519 or ECDSA P-256 private key")
     return key
 
 
@@ -100,7 +143,7 @@ def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
-def key_id_of(public_key: Ed25519PublicKey) -> str:
+def key_id_of(public_key: PublicKey) -> str:
     """DSSE keyid: sha256 hex of the SubjectPublicKeyInfo DER (stable for a key, unlike a cert-PEM hash)."""
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(der).hexdigest()
@@ -130,8 +173,11 @@ class RootPaths:
 
 
 def init_root(out_dir: Path, passphrase: str, common_name: str = "Lumen Root CA", years: int = 10,
-              workspace: Path | None = None, now: dt.datetime | None = None) -> RootPaths:
-    """Create a self-signed root CA once. Refuses to overwrite a root or to write inside a workspace."""
+              workspace: Path | None = None, now: dt.datetime | None = None,
+              algorithm: str = "ecdsa-p256") -> RootPaths:
+    """Create a self-signed root CA once. Refuses to overwrite a root or to write inside a workspace.
+
+    A P-256 root also gets its CT key (`ct_key.pem`, same passphrase) for the signers' embedded SCTs."""
     out_dir = Path(out_dir)
     if workspace is not None and _inside(out_dir, Path(workspace)):
         raise TrustError(f"{out_dir} is inside the workspace {workspace}: the root key must stay outside it (custody)")
@@ -140,7 +186,7 @@ def init_root(out_dir: Path, passphrase: str, common_name: str = "Lumen Root CA"
     out_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(out_dir, 0o700)
     now = now or utcnow()
-    key = Ed25519PrivateKey.generate()
+    key = generate_key(algorithm)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Lumen")])
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
@@ -157,16 +203,18 @@ def init_root(out_dir: Path, passphrase: str, common_name: str = "Lumen Root CA"
                                      crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, None)
+        .sign(key, _hash_for(key))
     )
     paths = RootPaths(out_dir, out_dir / ROOT_KEY, out_dir / ROOT_CERT, out_dir / TRUST_CRL)
     _write_private(paths.key, key, passphrase)
+    if algorithm == "ecdsa-p256":
+        _write_private(out_dir / ROOT_CT_KEY, generate_key("ecdsa-p256"), passphrase)
     atomic_write_bytes(paths.cert, cert_pem(cert))
     write_crl(out_dir, passphrase, now=now)
     return paths
 
 
-def _load_root(root_dir: Path, passphrase: str) -> tuple[Ed25519PrivateKey, x509.Certificate]:
+def _load_root(root_dir: Path, passphrase: str) -> tuple[PrivateKey, x509.Certificate]:
     return load_private_key(root_dir / ROOT_KEY, passphrase), load_cert(root_dir / ROOT_CERT)
 
 
@@ -196,7 +244,7 @@ def write_crl(root_dir: Path, passphrase: str, next_update_days: int = 30, now: 
             .revocation_date(dt.datetime.fromisoformat(record["revoked_at"]))
             .build()
         )
-    pem = builder.sign(key, None).public_bytes(serialization.Encoding.PEM)
+    pem = builder.sign(key, _hash_for(key)).public_bytes(serialization.Encoding.PEM)
     atomic_write_bytes(root_dir / TRUST_CRL, pem)
     return pem
 
@@ -214,7 +262,7 @@ def revoke(root_dir: Path, passphrase: str, serial: str, reason: str = "unspecif
         atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in records))
     pem = write_crl(root_dir, passphrase, now=now)
     if trust_dir is not None:
-        atomic_write_bytes(Path(trust_dir) / TRUST_CRL, pem)
+        publish_crl(trust_dir, load_cert(Path(root_dir) / ROOT_CERT), pem)
     return pem
 
 
@@ -232,24 +280,90 @@ def _write_keystore(keystore: Path, meta: dict[str, Any]) -> None:
     atomic_write_text(Path(keystore) / KEYSTORE_META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
-def publish_root(trust_dir: Path, root: x509.Certificate) -> None:
-    """Put the root in the trust folder; never replace a different root that is already pinned there."""
-    path = Path(trust_dir) / TRUST_ROOT
+def root_folder_name(root: x509.Certificate) -> str:
+    """The folder under trust/roots/ that keeps a rotated-out root: its fingerprint's first 16 hex digits."""
+    return fingerprint(root)[:16]
+
+
+def trusted_roots(trust_dir: Path) -> list[tuple[x509.Certificate, Path]]:
+    """(root certificate, its CRL path): the current root first, then rotated-out roots still trusted."""
+    trust_dir = Path(trust_dir)
+    found = []
+    if (trust_dir / TRUST_ROOT).exists():
+        found.append((load_cert(trust_dir / TRUST_ROOT), trust_dir / TRUST_CRL))
+    for folder in sorted((trust_dir / TRUST_ROOTS).glob("*/")):
+        if (folder / TRUST_ROOT).exists():
+            found.append((load_cert(folder / TRUST_ROOT), folder / TRUST_CRL))
+    return found
+
+
+def publish_crl(trust_dir: Path, root: x509.Certificate, pem: bytes) -> Path:
+    """Put a root's CRL where the verifier looks for that root: crl.pem, or beside a rotated-out root."""
+    trust_dir = Path(trust_dir)
+    current = trust_dir / TRUST_ROOT
+    if not current.exists() or load_cert(current) == root:
+        target = trust_dir / TRUST_CRL
+    else:
+        folder = trust_dir / TRUST_ROOTS / root_folder_name(root)
+        if not (folder / TRUST_ROOT).exists():
+            raise TrustError(f"{trust_dir} does not trust the root {root.subject.rfc4514_string()}; "
+                             "refusing to publish its CRL")
+        target = folder / TRUST_CRL
+    atomic_write_bytes(target, pem)
+    return target
+
+
+def publish_root(trust_dir: Path, root: x509.Certificate, rotate: bool = False) -> None:
+    """Put the root in the trust folder; never silently replace a different root that is pinned there.
+
+    With `rotate`, a different pinned root is moved (with its CRL) to trust/roots/<fingerprint>/, where
+    `lumen verify` keeps trusting it for the envelopes its signers made, and `root` becomes the current one.
+    """
+    trust_dir = Path(trust_dir)
+    path = trust_dir / TRUST_ROOT
     if path.exists():
-        if load_cert(path) != root:
-            raise TrustError(f"{path} pins a different root; refusing to overwrite it")
-        return
+        pinned = load_cert(path)
+        if pinned == root:
+            return
+        if not rotate:
+            raise TrustError(f"{path} pins a different root; refusing to overwrite it "
+                             "(a root rotation is explicit: `lumen keys issue-signer --rotate-root`)")
+        folder = trust_dir / TRUST_ROOTS / root_folder_name(pinned)
+        atomic_write_bytes(folder / TRUST_ROOT, cert_pem(pinned))
+        if (trust_dir / TRUST_CRL).exists():
+            atomic_write_bytes(folder / TRUST_CRL, (trust_dir / TRUST_CRL).read_bytes())
     atomic_write_bytes(path, cert_pem(root))
+
+
+def _load_ct_key(root_dir: Path, passphrase: str) -> ec.EllipticCurvePrivateKey | None:
+    path = Path(root_dir) / ROOT_CT_KEY
+    if not path.exists():
+        return None
+    key = load_private_key(path, passphrase)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise TrustError(f"{path}: the CT key must be ECDSA P-256")
+    return key
 
 
 def issue_signer(root_dir: Path, root_passphrase: str, keystore: Path, signer_passphrase: str, trust_dir: Path,
                  days: int = 180, overlap_days: int = 14, common_name: str = "Lumen Signer",
-                 now: dt.datetime | None = None) -> x509.Certificate:
-    """Issue a signer certificate; if one is current, this is a rotation with an overlap period."""
+                 now: dt.datetime | None = None, identity: str = DEFAULT_IDENTITY,
+                 oidc_issuer: str = DEFAULT_ISSUER, rotate_root: bool = False) -> x509.Certificate:
+    """Issue a signer certificate; if one is current, this is a rotation with an overlap period.
+
+    The signer's algorithm follows the root's. A P-256 root with a CT key issues Sigstore-ready signers:
+    SAN URI `identity`, OIDC-issuer extension `oidc_issuer`, one embedded SCT. Issuing from a root other
+    than the pinned one needs `rotate_root` (see `publish_root`)."""
     now = now or utcnow()
+    trust_dir = Path(trust_dir)
     root_key, root = _load_root(root_dir, root_passphrase)
-    key = Ed25519PrivateKey.generate()
-    cert = (
+    pinned = trust_dir / TRUST_ROOT
+    if pinned.exists() and load_cert(pinned) != root and not rotate_root:
+        raise TrustError(f"{pinned} pins a different root; issuing from {root_dir} is a root rotation "
+                         "(`lumen keys issue-signer --rotate-root`)")
+    ct_key = _load_ct_key(root_dir, root_passphrase)
+    key = generate_key(algorithm_of(root_key))
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
                                  x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Lumen")]))
@@ -265,8 +379,18 @@ def issue_signer(root_dir: Path, root_passphrase: str, keystore: Path, signer_pa
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-        .sign(root_key, None)
     )
+    if isinstance(root_key, ec.EllipticCurvePrivateKey):
+        builder = (builder
+                   .add_extension(x509.SubjectAlternativeName([x509.UniformResourceIdentifier(identity)]),
+                                  critical=False)
+                   .add_extension(x509.UnrecognizedExtension(OIDC_ISSUER_OID, oidc_issuer.encode()), critical=False))
+    if ct_key is not None and isinstance(root_key, ec.EllipticCurvePrivateKey):
+        from lumen_assets.attest.sct import sign_with_sct
+
+        cert = sign_with_sct(builder, root_key, root_key.public_key(), ct_key, now)
+    else:
+        cert = builder.sign(root_key, _hash_for(root_key))
     serial = serial_hex(cert)
     keystore = Path(keystore)
     _write_private(keystore / "signers" / serial / "key.pem", key, signer_passphrase)
@@ -276,15 +400,18 @@ def issue_signer(root_dir: Path, root_passphrase: str, keystore: Path, signer_pa
     if previous and previous in meta["signers"]:
         meta["signers"][previous]["retire_after"] = (now + dt.timedelta(days=overlap_days)).isoformat()
     meta["signers"][serial] = {"not_before": cert.not_valid_before_utc.isoformat(),
-                               "not_after": cert.not_valid_after_utc.isoformat(), "retire_after": None}
+                               "not_after": cert.not_valid_after_utc.isoformat(), "retire_after": None,
+                               "algorithm": algorithm_of(key)}
     meta["current_signer"] = serial
     _write_keystore(keystore, meta)
     with open(root_dir / "issued.jsonl", "a") as handle:
         handle.write(json.dumps({"serial": serial, "issued_at": now.isoformat(), "subject": common_name}) + "\n")
-    trust_dir = Path(trust_dir)
-    publish_root(trust_dir, root)
+    publish_root(trust_dir, root, rotate=rotate_root)
     atomic_write_bytes(trust_dir / "signers" / f"{serial}.pem", cert_pem(cert))
-    atomic_write_bytes(trust_dir / TRUST_CRL, (root_dir / TRUST_CRL).read_bytes())
+    publish_crl(trust_dir, root, (root_dir / TRUST_CRL).read_bytes())
+    if ct_key is not None:
+        atomic_write_bytes(trust_dir / TRUST_CT, ct_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     return cert
 
 
@@ -304,7 +431,7 @@ def retire_signers(keystore: Path, now: dt.datetime | None = None) -> list[str]:
 
 @dataclass(frozen=True)
 class ActiveSigner:
-    key: Ed25519PrivateKey
+    key: PrivateKey
     cert: x509.Certificate
     keyid: str
 
@@ -323,7 +450,7 @@ def init_log_key(keystore: Path, passphrase: str, trust_dir: Path, name: str) ->
     """Create the Ed25519 log key (once) and publish its note verifier key; returns the vkey."""
     path = Path(keystore) / "log" / "key.pem"
     if path.exists():
-        key = load_private_key(path, passphrase)
+        key = load_private_key(path, passphrase, ed25519_only=True)
     else:
         key = Ed25519PrivateKey.generate()
         _write_private(path, key, passphrase)
@@ -340,7 +467,7 @@ def log_key(keystore: Path, passphrase: str) -> tuple[str, Ed25519PrivateKey]:
     name = meta.get("log_key_name")
     if not name:
         raise TrustError(f"{keystore}: no log key (run `lumen keys init-log` or `lumen demo`)")
-    return name, load_private_key(Path(keystore) / "log" / "key.pem", passphrase)
+    return name, load_private_key(Path(keystore) / "log" / "key.pem", passphrase, ed25519_only=True)  # type: ignore[return-value]
 
 
 # -- the demo ---------------------------------------------------------------------------------------
@@ -359,7 +486,8 @@ class DemoTrust:
 
 def bootstrap_demo_trust(workspace_root: Path, outside_dir: Path, passphrase: str = DEMO_PASSPHRASE,
                          keystore_rel: str = ".lumen/keys", trust_rel: str = "attest/trust",
-                         log_name: str = "lumen.local/tlog") -> DemoTrust:
+                         log_name: str = "lumen.local/tlog", identity: str = DEFAULT_IDENTITY,
+                         oidc_issuer: str = DEFAULT_ISSUER) -> DemoTrust:
     """Throwaway trust for `lumen demo`: a root OUTSIDE the workspace, a signer and a log key inside it.
 
     The demo passphrase is public; the caller should say so and export it as LUMEN_SIGNER_PASS (and
@@ -367,12 +495,20 @@ def bootstrap_demo_trust(workspace_root: Path, outside_dir: Path, passphrase: st
     """
     workspace_root, outside_dir = Path(workspace_root).resolve(), Path(outside_dir).resolve()
     keystore, trust_dir = workspace_root / keystore_rel, workspace_root / trust_rel
-    if not (outside_dir / ROOT_KEY).exists():
-        init_root(outside_dir, passphrase, common_name="Lumen DEMO Root CA (throwaway)", workspace=workspace_root)
+    root_dir = outside_dir
+    if (outside_dir / ROOT_KEY).exists() and not (outside_dir / ROOT_CT_KEY).exists():
+        # an Ed25519 demo root from an earlier Lumen: move to a P-256 root beside it (a root rotation)
+        root_dir = outside_dir.parent / (outside_dir.name + "-p256")
+    if not (root_dir / ROOT_KEY).exists():
+        init_root(root_dir, passphrase, common_name="Lumen DEMO Root CA (throwaway)", workspace=workspace_root)
+    root = load_cert(root_dir / ROOT_CERT)
     meta = read_keystore(keystore)
-    if not meta.get("current_signer"):
-        issue_signer(outside_dir, passphrase, keystore, passphrase, trust_dir)
+    current = meta.get("current_signer")
+    if not current or load_cert(keystore / "signers" / current / "cert.pem").issuer != root.subject \
+            or (trust_dir / TRUST_ROOT).exists() and load_cert(trust_dir / TRUST_ROOT) != root:
+        issue_signer(root_dir, passphrase, keystore, passphrase, trust_dir, identity=identity,
+                     oidc_issuer=oidc_issuer, rotate_root=bool(current))
         meta = read_keystore(keystore)
     vkey = init_log_key(keystore, passphrase, trust_dir, log_name)
-    return DemoTrust(outside_dir, keystore, trust_dir, meta["current_signer"], vkey, passphrase,
-                     fingerprint(load_cert(outside_dir / ROOT_CERT)))
+    return DemoTrust(root_dir, keystore, trust_dir, meta["current_signer"], vkey, passphrase,
+                     fingerprint(root))

@@ -33,6 +33,17 @@ class CustodySettings(Section):
     max_age_days: int = Field(180, ge=1, description="custody age at which the resonance safety score reaches 0")
 
 
+class SigstoreSettings(Section):
+    """Who a Sigstore verifier should demand (issue 14): the signer certificate's SAN URI and OIDC issuer.
+
+    Auditors read both from attest/trust/sigstore.json; change them only with a new signer (they are in
+    the certificate)."""
+
+    identity: str = Field("https://lumen.local/signer", min_length=1, description="SAN URI of signer certificates")
+    issuer: str = Field("https://lumen.local/root", min_length=1,
+                        description="value of the OIDC-issuer extension 1.3.6.1.4.1.57264.1.1")
+
+
 class AttestSettings(Section):
     """Attestations and the trust chain (seed segD §2-§3, §7)."""
 
@@ -47,3 +58,4 @@ class AttestSettings(Section):
     crl_next_update_days: int = Field(30, ge=1)
     artifacts: list[AttestedArtifact] = Field(default_factory=_default_artifacts)
     custody: CustodySettings = CustodySettings()
+    sigstore: SigstoreSettings = SigstoreSettings()

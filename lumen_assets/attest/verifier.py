@@ -8,10 +8,11 @@ server returned. Here every step is checked in order and the first failure is na
  2. envelope     attest/<path>.dsse.json exists and is an in-toto DSSE envelope
  3. certificate  the signer certificate carried in (or beside) the envelope belongs to the signing key
  4. signature    the DSSE signature verifies with that key (securesystemslib, standard PAE)
- 5. chain        the certificate was issued by the pinned root (attest/trust/root.pem, or --root)
+ 5. chain        the certificate was issued by the pinned root (attest/trust/root.pem, or --root), or by a
+                 rotated-out root the trust folder still trusts (attest/trust/roots/<fp>/root.pem)
  6. validity     certificate and root are within their validity period now
  7. usage        the certificate carries codeSigning and digitalSignature
- 8. revocation   the root-signed, current CRL does not list the certificate
+ 8. revocation   the issuing root's signed, current CRL does not list the certificate
  9. subject      the signed statement's subject is this path with this sha256
 10. inclusion    attest/<path>.proof.json puts the envelope's exact bytes in the log under a checkpoint
                  signed by the pinned log key (attest/trust/log.vkey)
@@ -33,10 +34,19 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lumen_assets.attest.envelope import EnvelopeError, parse_envelope, verify_envelope
-from lumen_assets.attest.keys import TRUST_CRL, TRUST_LOG_VKEY, TRUST_ROOT, TrustError, key_id_of, load_cert
+from lumen_assets.attest.keys import (
+    TRUST_CRL,
+    TRUST_LOG_VKEY,
+    TRUST_ROOT,
+    TrustError,
+    key_id_of,
+    load_cert,
+    trusted_roots,
+)
 from lumen_assets.attest.statement import PAYLOAD_TYPE, StatementError, sha256_file, validate_statement
 from lumen_assets.tlog.audit import AuditError
 from lumen_assets.tlog.audit import audit_log as audit_workspace_log
@@ -163,14 +173,26 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
         payload = verify_envelope(envelope, cert)
     except EnvelopeError as exc:
         raise _Fail("signature", str(exc)) from exc
-    report.passed("signature", "DSSE v1 Ed25519 signature verifies (securesystemslib)")
+    algorithm = "Ed25519" if isinstance(cert.public_key(), Ed25519PublicKey) else "ECDSA P-256"
+    report.passed("signature", f"DSSE v1 {algorithm} signature verifies (securesystemslib)")
 
-    # 5. chain
-    root_file = root_cert or trust / TRUST_ROOT
+    # 5. chain (the pinned root, or one of the trust folder's roots: current first, then rotated-out ones)
     try:
-        root = load_cert(root_file)
+        if root_cert is not None:
+            pinned = load_cert(root_cert)
+            crl_path = next((path for root, path in trusted_roots(trust) if root == pinned), trust / TRUST_CRL)
+            candidates = [(pinned, crl_path)]
+        else:
+            candidates = trusted_roots(trust)
+            if not candidates:
+                raise TrustError(f"{trust / TRUST_ROOT}: certificate not found")
     except TrustError as exc:
         raise _Fail("chain", str(exc)) from exc
+    root, crl_path = candidates[0]
+    for candidate, candidate_crl in candidates:
+        if candidate.subject == cert.issuer:
+            root, crl_path = candidate, candidate_crl
+            break
     try:
         root.verify_directly_issued_by(root)
         basic = root.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -200,11 +222,10 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
     report.passed("usage", "codeSigning, digitalSignature")
 
     # 8. revocation
-    crl_path = trust / TRUST_CRL
     try:
         crl = x509.load_pem_x509_crl(crl_path.read_bytes())
     except (FileNotFoundError, ValueError) as exc:
-        raise _Fail("revocation", f"no readable CRL at {layout.trust_dir}/{TRUST_CRL}") from exc
+        raise _Fail("revocation", f"no readable CRL at {crl_path.relative_to(workspace) if crl_path.is_relative_to(workspace) else crl_path}") from exc
     if crl.issuer != root.subject or not crl.is_signature_valid(root.public_key()):  # type: ignore[arg-type]
         raise _Fail("revocation", "the CRL is not signed by the pinned root")
     if crl.next_update_utc is not None and crl.next_update_utc < now:

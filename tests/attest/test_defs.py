@@ -56,13 +56,21 @@ def test_materialise_attests_logs_and_checks(tmp_path: Path) -> None:
         report = verify_artifact(ws / rel, ws, layout)
         assert report.ok, report.failure
 
-    # A second run with one changed artefact appends one leaf; the new checkpoint is consistent with the old.
+    # Each envelope of the (P-256) demo signer takes two leaves: the envelope and its Sigstore dsse entry.
+    for rel in ("controls/reports/report_2025-01-02.md", "archive/2025-01-02/bundle.tar.gz"):
+        assert (ws / "attest" / (rel + ".sigstore.json")).is_file()
+    assert json.loads((ws / "attest/trust/sigstore.json").read_text())["identity"] == "https://lumen.local/signer"
+    first_meta = result.asset_materializations_for_node("transparency_log")[0].metadata
+    assert first_meta["tree_size"].value == 11 and first_meta["new_leaves"].value == 4  # + 3 trust files
+
+    # A second run with one changed artefact appends its two leaves; the new checkpoint is consistent.
     (ws / "logs" / "bayes_posterior.jsonl").write_text('{"rule":"risk_max","p_improve":0.7}\n')
     second = _run(ws, instance)
     assert second.success
     tlog_meta = second.asset_materializations_for_node("transparency_log")[0].metadata
-    # 4 envelopes + the trust files logged on the first run (root, signer certificate, CRL) + 1
-    assert tlog_meta["tree_size"].value == 8 and tlog_meta["new_leaves"].value == 1
+    # trust files logged on the first run (root, signer certificate, CRL) + 4 envelopes and their Sigstore
+    # entries + the changed artefact's envelope and Sigstore entry
+    assert tlog_meta["tree_size"].value == 13 and tlog_meta["new_leaves"].value == 1
     assert all(e.passed for e in second.get_asset_check_evaluations())
     assert len(list((ws / "tlog" / "checkpoints").iterdir())) == 3  # trust files, first envelopes, second
 

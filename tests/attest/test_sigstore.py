@@ -1,0 +1,230 @@
+"""Sigstore bundles checked by stock sigstore-python (the `sigstore` CLI, offline, Lumen's trust root).
+
+The CLI runs as a subprocess with every proxy variable pointing at a closed local port, so any attempt to
+reach the network fails the test instead of silently succeeding.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from lumen_assets.attest.issue import attest_artifact, log_envelopes, unlogged_envelopes
+from lumen_assets.attest.keys import (
+    DEFAULT_IDENTITY,
+    DEFAULT_ISSUER,
+    DEMO_PASSPHRASE,
+    OIDC_ISSUER_OID,
+    current_signer,
+    init_log_key,
+    init_root,
+    issue_signer,
+    load_cert,
+    log_key,
+    retire_signers,
+)
+from lumen_assets.attest.sigstore_bundle import TRUST_CONFIG, publish_sigstore_trust
+from lumen_assets.attest.verifier import TrustLayout, verify_artifact
+from lumen_assets.tlog.merkle import leaf_hash
+
+from conftest import ORIGIN, Attested  # tests/attest/conftest.py (rootdir-relative import, as pytest loads it)
+
+REPORT = "controls/reports/report_2025-01-02.md"
+OFFLINE_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+               "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "NO_PROXY": ""}
+
+
+def _sigstore_cli() -> str:
+    found = Path(sys.executable).parent / "sigstore"
+    return str(found) if found.exists() else (shutil.which("sigstore") or "sigstore")
+
+
+def stock_verify(workspace: Path, rel: str, bundle: Path | None = None, identity: str = DEFAULT_IDENTITY,
+                 issuer: str = DEFAULT_ISSUER) -> subprocess.CompletedProcess:
+    """Exactly the auditor's command from the README."""
+    bundle = bundle or workspace / "attest" / (rel + ".sigstore.json")
+    return subprocess.run(
+        [_sigstore_cli(), "--trust-config", "attest/trust/trust_config.json", "verify", "identity", rel,
+         "--bundle", str(bundle), "--offline", "--cert-identity", identity, "--cert-oidc-issuer", issuer],
+        cwd=workspace, capture_output=True, text=True, timeout=120, env={**os.environ, **OFFLINE_ENV},
+    )
+
+
+@pytest.fixture
+def sigstore_ws(attested: Attested) -> Attested:
+    publish_sigstore_trust(attested.trust.trust_dir, DEFAULT_IDENTITY, DEFAULT_ISSUER)
+    return attested
+
+
+def test_signer_certificate_has_the_sigstore_profile(sigstore_ws: Attested) -> None:
+    cert = current_signer(sigstore_ws.trust.keystore, DEMO_PASSPHRASE).cert
+    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [DEFAULT_IDENTITY]
+    assert cert.extensions.get_extension_for_oid(OIDC_ISSUER_OID).value.value == DEFAULT_ISSUER.encode()
+    assert cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
+    assert len(scts) == 1
+    trusted_root = json.loads((sigstore_ws.trust.trust_dir / TRUST_CONFIG).read_text())["trustedRoot"]
+    assert base64.b64decode(trusted_root["ctlogs"][0]["logId"]["keyId"]) == scts[0].log_id
+
+
+def test_stock_sigstore_cli_accepts_every_bundle_offline(sigstore_ws: Attested) -> None:
+    for rel in (REPORT, "logs/bayes_posterior.jsonl"):
+        result = stock_verify(sigstore_ws.workspace, rel)
+        assert result.returncode == 0, result.stderr
+        assert f"OK: {rel}" in result.stderr + result.stdout
+
+
+def test_stock_sigstore_cli_rejects_a_changed_artefact_byte(sigstore_ws: Attested) -> None:
+    data = bytearray(sigstore_ws.report.read_bytes())
+    data[3] ^= 0x01
+    sigstore_ws.report.write_bytes(bytes(data))
+    result = stock_verify(sigstore_ws.workspace, REPORT)
+    assert result.returncode != 0
+    assert "no subject for digest" in result.stderr
+
+
+def test_stock_sigstore_cli_rejects_changed_bundle_bytes(sigstore_ws: Attested, tmp_path: Path) -> None:
+    bundle = sigstore_ws.workspace / "attest" / (REPORT + ".sigstore.json")
+    original = bundle.read_bytes()
+    positions = random.Random(14).sample(range(len(original)), 6)
+    for position in positions:
+        tampered = bytearray(original)
+        tampered[position] ^= 0x01
+        copy = tmp_path / f"tampered-{position}.json"
+        copy.write_bytes(bytes(tampered))
+        result = stock_verify(sigstore_ws.workspace, REPORT, bundle=copy)
+        assert result.returncode != 0, f"byte {position} ({chr(original[position])!r}) changed, still verified"
+
+
+def test_stock_sigstore_cli_rejects_another_identity_or_issuer(sigstore_ws: Attested) -> None:
+    assert stock_verify(sigstore_ws.workspace, REPORT, identity="https://evil.example/signer").returncode != 0
+    assert stock_verify(sigstore_ws.workspace, REPORT, issuer="https://evil.example").returncode != 0
+
+
+def test_stock_sigstore_cli_rejects_a_bundle_under_another_trust_root(sigstore_ws: Attested, tmp_path: Path) -> None:
+    """A bundle is only as good as the pinned trust root: a foreign Lumen root does not accept it."""
+    other = tmp_path / "other-root"
+    init_root(other, DEMO_PASSPHRASE, workspace=sigstore_ws.workspace)
+    trust = sigstore_ws.workspace / "attest" / "trust"
+    issue_signer(other, DEMO_PASSPHRASE, tmp_path / "other-keys", DEMO_PASSPHRASE, trust, rotate_root=True)
+    shutil.rmtree(trust / "roots")  # pin ONLY the other root
+    publish_sigstore_trust(trust, DEFAULT_IDENTITY, DEFAULT_ISSUER)
+    result = stock_verify(sigstore_ws.workspace, REPORT)
+    assert result.returncode != 0
+
+
+@pytest.mark.slow
+def test_every_bundle_byte_matters_to_sigstore(sigstore_ws: Attested) -> None:
+    """In-process sweep (sigstore-python's API, as the CLI calls it) over every byte of one bundle.
+
+    Stock sigstore lets two kinds of change through, and only these: the unused low bits of a base64 group
+    before '=' padding (Python's decoder ignores them) and the key *name* on the checkpoint's signature
+    line (sigstore matches the 4-byte key id only). `lumen verify` rejects both (test_verify_bundle_*)."""
+    from sigstore.models import Bundle, ClientTrustConfig
+    from sigstore.verify import Verifier, policy
+
+    workspace = sigstore_ws.workspace
+    original = (workspace / "attest" / (REPORT + ".sigstore.json")).read_bytes()
+    config = ClientTrustConfig.from_json((workspace / "attest/trust/trust_config.json").read_text())
+    verifier = Verifier(trusted_root=config.trusted_root)
+    identity = policy.Identity(identity=DEFAULT_IDENTITY, issuer=DEFAULT_ISSUER)
+    verifier.verify_dsse(Bundle.from_json(original), identity)
+    survivors = []
+    for position in range(len(original)):
+        tampered = bytearray(original)
+        tampered[position] ^= 0x01
+        try:
+            verifier.verify_dsse(Bundle.from_json(bytes(tampered)), identity)
+        except Exception:  # noqa: BLE001 - any refusal is the expected outcome
+            continue
+        survivors.append(position)
+    note_name = original.index(("\\u2014 " + ORIGIN).encode()) + len("\\u2014 ")
+    for position in survivors:
+        padding_bits = original[position + 1:position + 2] == b"="
+        signer_name = note_name <= position < note_name + len(ORIGIN)
+        assert padding_bits or signer_name, (position, original[position - 20:position + 5])
+
+
+def _p256_rotation(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """Today's layout: an Ed25519 root and signer attest and log one artefact."""
+    ws = tmp_path / "ws"
+    (ws / "logs").mkdir(parents=True)
+    (ws / "logs" / "old.jsonl").write_text('{"signed":"by Ed25519"}\n')
+    (ws / "logs" / "new.jsonl").write_text('{"signed":"by P-256"}\n')
+    old_root, keystore, trust = tmp_path / "root-ed25519", ws / ".lumen/keys", ws / "attest/trust"
+    init_root(old_root, DEMO_PASSPHRASE, algorithm="ed25519", workspace=ws)
+    issue_signer(old_root, DEMO_PASSPHRASE, keystore, DEMO_PASSPHRASE, trust)
+    init_log_key(keystore, DEMO_PASSPHRASE, trust, ORIGIN)
+    return ws, old_root, keystore, trust
+
+
+def test_rotation_from_ed25519_keeps_old_envelopes_verifying(tmp_path: Path) -> None:
+    ws, old_root, keystore, trust = _p256_rotation(tmp_path)
+    old_signer = current_signer(keystore, DEMO_PASSPHRASE)
+    attest_artifact(ws, "logs/old.jsonl", old_signer, asset_key="x")
+    name, key = log_key(keystore, DEMO_PASSPHRASE)
+    log_envelopes(ws, unlogged_envelopes(ws), ws / "tlog", ORIGIN, name, key)
+    assert not (ws / "attest/logs/old.jsonl.sigstore.json").exists()  # Ed25519: no Sigstore bundle
+
+    # The move: a new P-256 root (its own ceremony), a rotation to a P-256 signer with the usual overlap.
+    now = dt.datetime.now(dt.UTC)
+    new_root = tmp_path / "root-p256"
+    init_root(new_root, DEMO_PASSPHRASE, workspace=ws)
+    with pytest.raises(Exception, match="rotate-root"):
+        issue_signer(new_root, DEMO_PASSPHRASE, keystore, DEMO_PASSPHRASE, trust)
+    issue_signer(new_root, DEMO_PASSPHRASE, keystore, DEMO_PASSPHRASE, trust, rotate_root=True, overlap_days=14)
+    assert load_cert(trust / "root.pem") == load_cert(new_root / "root_cert.pem")
+    assert len(list((trust / "roots").glob("*/root.pem"))) == 1
+    attest_artifact(ws, "logs/new.jsonl", current_signer(keystore, DEMO_PASSPHRASE), asset_key="x")
+    log_envelopes(ws, unlogged_envelopes(ws), ws / "tlog", ORIGIN, name, key)
+    publish_sigstore_trust(trust, DEFAULT_IDENTITY, DEFAULT_ISSUER)
+
+    layout = TrustLayout(log_origin=ORIGIN)
+    old_report = verify_artifact(ws / "logs/old.jsonl", ws, layout)
+    assert old_report.ok, old_report.failure
+    assert "Ed25519" in next(s["detail"] for s in old_report.steps if s["step"] == "signature")
+    new_report = verify_artifact(ws / "logs/new.jsonl", ws, layout)
+    assert new_report.ok, new_report.failure
+    assert "ECDSA P-256" in next(s["detail"] for s in new_report.steps if s["step"] == "signature")
+    assert stock_verify(ws, "logs/new.jsonl").returncode == 0
+
+    # The old signer's key stays until the overlap ends, then is retired; its envelope still verifies.
+    assert retire_signers(keystore, now=now + dt.timedelta(days=13)) == []
+    assert retire_signers(keystore, now=now + dt.timedelta(days=15)) == [format(old_signer.cert.serial_number, "x")]
+    assert verify_artifact(ws / "logs/old.jsonl", ws, layout).ok
+
+    # The rotated-out root still revokes: its CRL is published beside it, and the old envelope then fails.
+    from lumen_assets.attest.keys import revoke
+
+    revoke(old_root, DEMO_PASSPHRASE, format(old_signer.cert.serial_number, "x"), trust_dir=trust)
+    failed = verify_artifact(ws / "logs/old.jsonl", ws, layout)
+    assert failed.failure and failed.failure.startswith("revocation")
+    assert verify_artifact(ws / "logs/new.jsonl", ws, layout).ok
+
+
+def test_the_bundle_leaf_is_the_rfc8785_dsse_entry_in_lumens_log(sigstore_ws: Attested) -> None:
+    import rfc8785
+
+    from lumen_assets.tlog.log import TransparencyLog
+
+    bundle = json.loads((sigstore_ws.workspace / "attest" / (REPORT + ".sigstore.json")).read_text())
+    entry = bundle["verificationMaterial"]["tlogEntries"][0]
+    body = base64.b64decode(entry["canonicalizedBody"])
+    assert rfc8785.dumps(json.loads(body)) == body
+    assert json.loads(body)["kind"] == "dsse" and json.loads(body)["apiVersion"] == "0.0.1"
+    with TransparencyLog(sigstore_ws.workspace / "tlog") as log:
+        assert log.leaf_hash_at(int(entry["logIndex"])) == leaf_hash(body)
+    assert entry["inclusionProof"]["checkpoint"]["envelope"].startswith(ORIGIN + "\n")
