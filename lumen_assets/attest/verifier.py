@@ -189,10 +189,13 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
     except TrustError as exc:
         raise _Fail("chain", str(exc)) from exc
     root, crl_path = candidates[0]
-    for candidate, candidate_crl in candidates:
-        if candidate.subject == cert.issuer:
-            root, crl_path = candidate, candidate_crl
-            break
+    for candidate, candidate_crl in candidates:  # names can repeat across rotations: the signature decides
+        try:
+            cert.verify_directly_issued_by(candidate)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        root, crl_path = candidate, candidate_crl
+        break
     try:
         root.verify_directly_issued_by(root)
         basic = root.extensions.get_extension_for_class(x509.BasicConstraints).value

@@ -37,8 +37,7 @@ from lumen_assets.attest.keys import (
 from lumen_assets.attest.sigstore_bundle import TRUST_CONFIG, publish_sigstore_trust
 from lumen_assets.attest.verifier import TrustLayout, verify_artifact
 from lumen_assets.tlog.merkle import leaf_hash
-
-from conftest import ORIGIN, Attested  # tests/attest/conftest.py (rootdir-relative import, as pytest loads it)
+from tests.attest.conftest import ORIGIN, Attested
 
 REPORT = "controls/reports/report_2025-01-02.md"
 OFFLINE_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
