@@ -487,7 +487,7 @@ class DemoTrust:
 def bootstrap_demo_trust(workspace_root: Path, outside_dir: Path, passphrase: str = DEMO_PASSPHRASE,
                          keystore_rel: str = ".lumen/keys", trust_rel: str = "attest/trust",
                          log_name: str = "lumen.local/tlog", identity: str = DEFAULT_IDENTITY,
-                         oidc_issuer: str = DEFAULT_ISSUER) -> DemoTrust:
+                         oidc_issuer: str = DEFAULT_ISSUER, algorithm: str = "ecdsa-p256") -> DemoTrust:
     """Throwaway trust for `lumen demo`: a root OUTSIDE the workspace, a signer and a log key inside it.
 
     The demo passphrase is public; the caller should say so and export it as LUMEN_SIGNER_PASS (and
@@ -496,11 +496,12 @@ def bootstrap_demo_trust(workspace_root: Path, outside_dir: Path, passphrase: st
     workspace_root, outside_dir = Path(workspace_root).resolve(), Path(outside_dir).resolve()
     keystore, trust_dir = workspace_root / keystore_rel, workspace_root / trust_rel
     root_dir = outside_dir
-    if (outside_dir / ROOT_KEY).exists() and not (outside_dir / ROOT_CT_KEY).exists():
+    if algorithm == "ecdsa-p256" and (outside_dir / ROOT_KEY).exists() and not (outside_dir / ROOT_CT_KEY).exists():
         # an Ed25519 demo root from an earlier Lumen: move to a P-256 root beside it (a root rotation)
         root_dir = outside_dir.parent / (outside_dir.name + "-p256")
     if not (root_dir / ROOT_KEY).exists():
-        init_root(root_dir, passphrase, common_name="Lumen DEMO Root CA (throwaway)", workspace=workspace_root)
+        init_root(root_dir, passphrase, common_name="Lumen DEMO Root CA (throwaway)", workspace=workspace_root,
+                  algorithm=algorithm)
     root = load_cert(root_dir / ROOT_CERT)
     meta = read_keystore(keystore)
     current = meta.get("current_signer")

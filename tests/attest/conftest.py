@@ -32,6 +32,13 @@ def attest_and_log(workspace: Path, rels: list[str], trust: DemoTrust) -> None:
 
 @pytest.fixture
 def attested(tmp_path: Path) -> Attested:
+    """Two artefacts signed by an Ed25519 signer (the layout before the move to P-256: one leaf each).
+
+    `lumen verify` and the log audit are algorithm-agnostic; the P-256 path is `attested_p256`."""
+    return _attested(tmp_path, "ed25519")
+
+
+def _attested(tmp_path: Path, algorithm: str) -> Attested:
     workspace = tmp_path / "ws"
     (workspace / "controls" / "reports").mkdir(parents=True)
     (workspace / "logs").mkdir()
@@ -39,6 +46,12 @@ def attested(tmp_path: Path) -> Attested:
     report.write_text("# 일일 리포트\n\nall good\n", encoding="utf-8")
     posterior = workspace / "logs" / "bayes_posterior.jsonl"
     posterior.write_text('{"rule":"creative_min","p_improve":0.9}\n')
-    trust = bootstrap_demo_trust(workspace, tmp_path / "offline-root")
+    trust = bootstrap_demo_trust(workspace, tmp_path / "offline-root", algorithm=algorithm)
     attest_and_log(workspace, ["controls/reports/report_2025-01-02.md", "logs/bayes_posterior.jsonl"], trust)
     return Attested(workspace, trust, report, posterior)
+
+
+@pytest.fixture
+def attested_p256(tmp_path: Path) -> Attested:
+    """The same workspace under today's P-256 root: each envelope also gets a Sigstore bundle (two leaves)."""
+    return _attested(tmp_path, "ecdsa-p256")

@@ -61,9 +61,9 @@ def stock_verify(workspace: Path, rel: str, bundle: Path | None = None, identity
 
 
 @pytest.fixture
-def sigstore_ws(attested: Attested) -> Attested:
-    publish_sigstore_trust(attested.trust.trust_dir, DEFAULT_IDENTITY, DEFAULT_ISSUER)
-    return attested
+def sigstore_ws(attested_p256: Attested) -> Attested:
+    publish_sigstore_trust(attested_p256.trust.trust_dir, DEFAULT_IDENTITY, DEFAULT_ISSUER)
+    return attested_p256
 
 
 def test_signer_certificate_has_the_sigstore_profile(sigstore_ws: Attested) -> None:
@@ -227,3 +227,15 @@ def test_the_bundle_leaf_is_the_rfc8785_dsse_entry_in_lumens_log(sigstore_ws: At
     with TransparencyLog(sigstore_ws.workspace / "tlog") as log:
         assert log.leaf_hash_at(int(entry["logIndex"])) == leaf_hash(body)
     assert entry["inclusionProof"]["checkpoint"]["envelope"].startswith(ORIGIN + "\n")
+
+
+def test_demo_bootstrap_moves_an_ed25519_demo_to_p256_and_stays_idempotent(attested: Attested) -> None:
+    """`lumen demo` on a workspace from before the move: a P-256 demo root beside the old one, a rotation."""
+    from lumen_assets.attest.keys import bootstrap_demo_trust
+
+    moved = bootstrap_demo_trust(attested.workspace, attested.trust.root_dir)
+    assert moved.root_dir != attested.trust.root_dir and moved.signer_serial != attested.trust.signer_serial
+    assert isinstance(load_cert(moved.trust_dir / "root.pem").public_key(), ec.EllipticCurvePublicKey)
+    assert bootstrap_demo_trust(attested.workspace, attested.trust.root_dir).signer_serial == moved.signer_serial
+    layout = TrustLayout(log_origin=ORIGIN)
+    assert verify_artifact(attested.report, attested.workspace, layout).ok  # the Ed25519 envelope

@@ -182,6 +182,6 @@ def test_rotation_keeps_old_envelopes_valid_and_signs_with_the_new_key(attested:
 
 
 def test_demo_bootstrap_is_idempotent(attested: Attested) -> None:
-    again = bootstrap_demo_trust(attested.workspace, attested.trust.root_dir)
+    again = bootstrap_demo_trust(attested.workspace, attested.trust.root_dir, algorithm="ed25519")
     assert again.signer_serial == attested.trust.signer_serial
     assert again.log_vkey == attested.trust.log_vkey
