@@ -80,7 +80,13 @@ class WorkspaceLayout:
 
     @property
     def metrics_store(self) -> Path:
-        """Typed, validated metrics (Parquet) written by the `metrics` asset."""
+        """Typed, validated metrics written by the `metrics` asset: Parquet split by UTC day, with the
+        ingest cursor (`lumen_assets.ingest.metrics_store`)."""
+        return self.state_dir / "metrics"
+
+    @property
+    def legacy_metrics_parquet(self) -> Path:
+        """The whole-history metrics file of earlier versions; the first incremental ingest removes it."""
         return self.state_dir / "metrics.parquet"
 
     @property

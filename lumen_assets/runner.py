@@ -137,15 +137,12 @@ def covered_days(workspace_root: Path, config: object) -> list[str]:
     from lumen_assets.layout import WorkspaceLayout
 
     days: set[str] = set()
-    layout = WorkspaceLayout.of(workspace_root, config)
-    parquet = layout.metrics_store
-    if parquet.exists():
-        import pyarrow.parquet as pq
+    from lumen_assets.ingest.metrics_store import stored_spans
 
-        ts = pq.read_table(parquet, columns=["ts"]).column("ts").to_pandas()
-        if len(ts):
-            local = pd.to_datetime(ts, utc=True).dt.tz_convert(config.loop.timezone)
-            days |= set(local.dt.strftime("%Y-%m-%d").unique())
+    layout = WorkspaceLayout.of(workspace_root, config)
+    for first_ns, last_ns in stored_spans(layout.metrics_store):
+        span = pd.to_datetime([first_ns, last_ns], utc=True).tz_convert(config.loop.timezone)
+        days |= {d.strftime("%Y-%m-%d") for d in pd.date_range(span[0].normalize(), span[1].normalize(), freq="D")}
     for event in read_rule_events(layout.rules_history).events:
         days.add(event.ts.astimezone(config.tz).strftime("%Y-%m-%d"))
     from lumen_assets.partitions import FIRST_DAY

@@ -11,7 +11,7 @@ from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.effects.table import read_effects_csv, read_effects_store, upsert_effects
 from lumen_assets.effects.window import SHORT, SIGNALS, WindowSpec, effects_for_events
 from lumen_assets.humanize import interval, number, signed
-from lumen_assets.ingest.metrics import read_metrics_parquet
+from lumen_assets.ingest.metrics_store import event_window_frames, load_state
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.partitions import rule_event_partitions
 
@@ -49,6 +49,24 @@ def event_metadata(row: Any, spec: WindowSpec) -> dict[str, Any]:
     return metadata
 
 
+def effects_from_store(store, events: list, spec: WindowSpec, now_ns: int, coverage_ns: int | None):
+    """Effects rows for `events` (in their order, with standard errors), reading only the metrics around
+    them, a day at a time."""
+    import numpy as np
+    import pandas as pd
+
+    if not events:
+        empty = pd.DataFrame(columns=["ts", *SIGNALS])
+        return effects_for_events(empty, [], spec, now_ns, with_standard_errors=True, coverage_ns=coverage_ns)
+    t0 = np.array([pd.Timestamp(e.ts).value for e in events], dtype=np.int64)
+    parts = []
+    for positions, frame in event_window_frames(store, t0, spec.pre_s, spec.post_s):
+        part = effects_for_events(frame, [events[i] for i in positions], spec, now_ns,
+                                  with_standard_errors=True, coverage_ns=coverage_ns)
+        parts.append(part.set_index(pd.Index(positions)))
+    return pd.concat(parts).sort_index().reset_index(drop=True)
+
+
 def window_spec(workspace: LumenWorkspace) -> WindowSpec:
     settings = workspace.config.effects
     return WindowSpec(**settings.model_dump())
@@ -77,13 +95,13 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
             description=f"rule event(s) {unknown[:5]} are not in {config.paths.rules_history} any more "
             f"({len(unknown)} in all); was the history rewritten?"
         )
-    metrics_path = workspace.layout.metrics_store
-    if not metrics_path.exists():
-        raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
-    frame = read_metrics_parquet(metrics_path)
+    store = workspace.layout.metrics_store
+    state = load_state(store)
+    if state is None:
+        raise dg.Failure(description=f"{store} not found: materialise `metrics` first")
     events = [by_id[key] for key in keys]
     spec = window_spec(workspace)
-    rows = effects_for_events(frame, events, spec, time.time_ns(), with_standard_errors=True)
+    rows = effects_from_store(store, events, spec, time.time_ns(), state.last_ts_ns)
     table = upsert_effects(
         workspace.layout.effects_store,
         workspace.layout.effects_csv,

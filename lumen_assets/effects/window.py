@@ -144,13 +144,16 @@ def effects_for_events(
     spec: WindowSpec,
     now_ns: int,
     with_standard_errors: bool = False,
+    coverage_ns: int | None = None,
 ) -> pd.DataFrame:
-    """Effects table rows for RuleEvents (seed columns first), given the cleaned metrics frame; with
-    `with_standard_errors`, also `se_d_*` (the standard error of each Δ, not stored in the CSV)."""
+    """Effects table rows for RuleEvents (seed columns first), given the cleaned metrics frame (or the part
+    of it around the events; then `coverage_ns`, the newest stored sample, says how far the data reaches);
+    with `with_standard_errors`, also `se_d_*` (the standard error of each Δ, not stored in the CSV)."""
     ts_ns = metrics["ts"].to_numpy(dtype="datetime64[ns]").view("int64") if len(metrics) else np.array([], dtype=np.int64)
     values = {signal: metrics[signal].to_numpy(dtype="float64") for signal in SIGNALS}
     event_ts_ns = np.array([pd.Timestamp(e.ts).value for e in events], dtype=np.int64)  # type: ignore[attr-defined]
-    coverage_end = min(now_ns, int(ts_ns[-1])) if len(ts_ns) else -(2**62)
+    newest = coverage_ns if coverage_ns is not None else (int(ts_ns[-1]) if len(ts_ns) else None)
+    coverage_end = min(now_ns, newest) if newest is not None else -(2**62)
     effects = compute_window_effects(ts_ns, values, event_ts_ns, spec, coverage_end)
     head = pd.DataFrame(
         {

@@ -4,17 +4,14 @@
 import time
 
 import dagster as dg
-import numpy as np
+import pandas as pd
 
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.atomic import upsert_jsonl
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
-from lumen_assets.ingest.metrics import (
-    SIGNALS,
-    MetricsFormatError,
-    read_metrics_csv,
-    write_metrics_parquet,
-)
+from lumen_assets.ingest.metrics import MetricsFormatError
+from lumen_assets.ingest.metrics_store import ingest_metrics, stored_days
 from lumen_assets.ingest.quarantine import write_quarantine
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
@@ -74,66 +71,98 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
     kinds={"pandas", "parquet"},
     owners=["team:lumen"],
     check_specs=METRICS_CHECKS,
-    description="The 5 Hz signal stream from logs/metrics.csv: typed, validated, sorted, stored as Parquet.",
+    description=(
+        "The 5 Hz signal stream from logs/metrics.csv: typed, validated, sorted, stored as Parquet split by "
+        "UTC day. Incremental: each run parses only the lines appended since the saved offset (a truncated, "
+        "rotated or rewritten file is read again from the start)."
+    ),
 )
 def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     config = workspace.config
     source = workspace.layout.metrics_csv
+    store = workspace.layout.metrics_store
     try:
-        ingest = read_metrics_csv(source, config.loop.sample_rate_hz, config.metrics.gap_factor)
+        run = ingest_metrics(source, store, config.loop.sample_rate_hz, config.metrics.gap_factor,
+                             legacy=workspace.layout.legacy_metrics_parquet)
     except MetricsFormatError as exc:
         raise dg.Failure(description=str(exc)) from None
-    target = workspace.layout.metrics_store
-    write_metrics_parquet(ingest.frame, target)
+    state = run.state
     quarantine = workspace.layout.quarantine_dir / "metrics.jsonl"
-    write_quarantine(quarantine, source, ingest.quarantined)
-    frame = ingest.frame
-    for line_no, reason, _ in ingest.quarantined[:20]:
+    if run.reset_reason:
+        write_quarantine(quarantine, source, run.quarantined)
+        if run.reset_reason not in ("new", "migrated"):
+            context.log.warning(f"{source} was {run.reset_reason}: the metrics store was rebuilt from its first line")
+    elif run.quarantined:
+        upsert_jsonl(
+            quarantine,
+            ({"source": str(source), "line": n, "reason": reason, "text": text} for n, reason, text in run.quarantined),
+            key=lambda r: f"{r['line']}:{r['text']}",
+        )
+    for line_no, reason, _ in run.quarantined[:20]:
         context.log.warning(f"{source}:{line_no}: quarantined: {reason}")
-    span = (frame["ts"].min(), frame["ts"].max()) if len(frame) else (None, None)
-    summary = [
-        (s, float(frame[s].mean()) if len(frame) else None, float(frame[s].min()) if len(frame) else None,
-         float(frame[s].max()) if len(frame) else None, ingest.missing_cells[s])
-        for s in SIGNALS
-    ]
+    first = pd.Timestamp(state.first_ts_ns, tz="UTC") if state.first_ts_ns is not None else None
+    last = pd.Timestamp(state.last_ts_ns, tz="UTC") if state.last_ts_ns is not None else None
+    days = stored_days(store)
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
-            "rows_read": ingest.rows_read,
-            "quarantined_rows": len(ingest.quarantined),
-            "duplicates_dropped": ingest.duplicates_dropped,
-            "out_of_order_rows": ingest.out_of_order,
-            "missing_cells": sum(ingest.missing_cells.values()),
-            "gaps": ingest.gaps.count,
-            "gap_longest_s": ingest.gaps.longest_s,
-            "gap_total_s": ingest.gaps.total_s,
-            "first_ts": str(span[0]),
-            "last_ts": str(span[1]),
-            "parquet": dg.MetadataValue.path(str(target)),
+            "dagster/row_count": state.rows_stored,
+            "rows_added": run.rows_added,
+            "rows_read": run.rows_read,
+            "bytes_read": run.bytes_read,
+            "read_from": run.reset_reason or "saved offset",
+            "incomplete_last_line": run.incomplete_last_line,
+            "quarantined_rows": len(run.quarantined),
+            "duplicates_dropped": run.duplicates_dropped,
+            "out_of_order_rows": run.out_of_order,
+            "total_rows_read": state.rows_read,
+            "total_quarantined_rows": state.quarantined,
+            "total_duplicates_dropped": state.duplicates_dropped,
+            "missing_cells": sum(state.missing_cells.values()),
+            "gaps": state.gap_count,
+            "gap_longest_s": state.gap_longest_s,
+            "gap_total_s": state.gap_total_s,
+            "first_ts": str(first),
+            "last_ts": str(last),
+            "days": len(days),
+            "days_written": ", ".join(run.days_written[-10:]) + (" ..." if len(run.days_written) > 10 else ""),
+            "store": dg.MetadataValue.path(str(store)),
             "quarantine_file": dg.MetadataValue.path(str(quarantine)),
-            "signals": metadata_table([("signal", "string"), ("mean", "float"), ("min", "float"), ("max", "float"),
-                                       ("missing", "int")], summary),
+            "missing_by_signal": metadata_table([("signal", "string"), ("missing", "int")],
+                                                [(name, count) for name, count in state.missing_cells.items()]),
         }
     )
-    yield _schema_check(frame)
-    fraction = ingest.quarantine_fraction
+    problems = run.problems
+    yield dg.AssetCheckResult(
+        check_name="metrics_schema_range_order",
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=nothing_to_compare("no new metrics rows were read") if not run.rows_added else described(
+            not problems,
+            f"{run.rows_added} new rows: the five columns, values in [0, 1] or missing, time-sorted",
+            "the cleaned metrics break the schema: " + "; ".join(problems),
+            "this is a bug in the metrics reader (bad rows should have been quarantined): report it with "
+            "the run id; downstream assets are blocked until it passes",
+        ),
+        metadata={"problems": "; ".join(problems) or "none", "rows_checked": run.rows_added},
+    )
+    fraction = state.quarantine_fraction
     bound = config.metrics.quarantine_max_fraction
     quarantine_ok = fraction <= bound
     yield dg.AssetCheckResult(
         check_name="metrics_quarantine_rate",
         passed=quarantine_ok,
         severity=dg.AssetCheckSeverity.WARN,
-        description=nothing_to_compare(f"{source.name} has no rows") if not ingest.rows_read else described(
+        description=nothing_to_compare(f"{source.name} has no rows") if not state.rows_read else described(
             quarantine_ok,
-            f"{len(ingest.quarantined)} of {ingest.rows_read} rows quarantined ({fraction:.2%} <= {bound:.2%})",
-            f"{len(ingest.quarantined)} of {ingest.rows_read} rows of {source.name} were quarantined "
+            f"{state.quarantined} of {state.rows_read} rows quarantined ({fraction:.2%} <= {bound:.2%})",
+            f"{state.quarantined} of {state.rows_read} rows of {source.name} were quarantined "
             f"({fraction:.2%}, more than metrics.quarantine_max_fraction {bound:.2%})",
             f"read the reasons in {config.paths.quarantine_dir}/metrics.jsonl (file line and why), fix what "
             "writes the bad rows, then re-materialise metrics",
         ),
-        metadata={"quarantined_fraction": fraction, "bound": bound, "quarantined_rows": len(ingest.quarantined)},
+        metadata={"quarantined_fraction": fraction, "bound": bound, "quarantined_rows": state.quarantined},
     )
-    age_s = (time.time_ns() - int(span[1].value)) / 1e9 if len(frame) else float("inf")
+    age_s = (time.time_ns() - state.last_ts_ns) / 1e9 if state.last_ts_ns is not None else float("inf")
     max_age_s = config.metrics.freshness_max_age_s
     fresh = age_s <= max_age_s
     yield dg.AssetCheckResult(
@@ -144,7 +173,8 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             fresh,
             f"the newest sample is {duration(age_s)} old (limit {duration(max_age_s)})",
             f"the newest sample of {source.name} is {duration(age_s)} old, older than "
-            f"metrics.freshness_max_age_s ({duration(max_age_s)})" if len(frame) else f"{source.name} has no samples",
+            f"metrics.freshness_max_age_s ({duration(max_age_s)})" if state.last_ts_ns is not None
+            else f"{source.name} has no samples",
             "check that the loop (System C) is still writing logs/metrics.csv, then re-materialise metrics; "
             "for a historical workspace this warning is expected",
         ),
@@ -153,28 +183,3 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     )
 
 
-def _schema_check(frame) -> dg.AssetCheckResult:
-    problems = []
-    if list(frame.columns) != ["ts", *SIGNALS]:
-        problems.append(f"columns {list(frame.columns)}")
-    for signal in SIGNALS:
-        values = frame[signal].to_numpy(dtype="float64")
-        bad = ~np.isnan(values) & ((values < 0) | (values > 1))
-        if bad.any():
-            problems.append(f"{signal}: {int(bad.sum())} values outside [0, 1]")
-    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    if len(ts_ns) > 1 and (np.diff(ts_ns) < 0).any():
-        problems.append("timestamps not sorted")
-    return dg.AssetCheckResult(
-        check_name="metrics_schema_range_order",
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=nothing_to_compare("no metrics rows were read") if not len(frame) else described(
-            not problems,
-            f"{len(frame)} rows: the five columns, values in [0, 1] or missing, time-sorted",
-            "the cleaned metrics break the schema: " + "; ".join(problems),
-            "this is a bug in the metrics reader (bad rows should have been quarantined): report it with "
-            "the run id; downstream assets are blocked until it passes",
-        ),
-        metadata={"problems": "; ".join(problems) or "none", "rows": len(frame)},
-    )

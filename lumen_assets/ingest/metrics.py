@@ -17,6 +17,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from lumen_assets.ingest.timestamps import ISO_WITH_OFFSET, TimestampError, parse_timestamp
 from lumen_assets.signals import SIGNALS
@@ -84,7 +84,14 @@ def _all_timestamps_well_formed(column: pa.ChunkedArray) -> bool:
         return all(pool.map(chunk_ok, column.chunks))
 
 
-def _fast_table(path: Path) -> tuple[pa.Table, list[str]] | None:
+Source = Path | bytes  # a file, or a block of CSV bytes that starts with the header line
+
+
+def _csv_input(source: Source):
+    return pa.BufferReader(source) if isinstance(source, bytes) else source
+
+
+def _fast_table(path: Source) -> tuple[pa.Table, list[str]] | None:
     """Read with pyarrow; None when any cell needs row-by-row validation."""
     invalid_rows: list[str] = []
 
@@ -94,7 +101,7 @@ def _fast_table(path: Path) -> tuple[pa.Table, list[str]] | None:
 
     try:
         table = pacsv.read_csv(
-            path,
+            _csv_input(path),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={"ts": pa.string(), **{s: pa.float64() for s in SIGNALS}},
@@ -148,15 +155,19 @@ def _frame(ts_ns: list[int] | np.ndarray, values: list[list[float]] | np.ndarray
     return frame
 
 
-def _slow_rows(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+def _slow_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     """Validate every line in Python; keep good rows, quarantine the rest with line number and reason.
     Used when lines are not plain rows (wrong field count, blank lines), so every line number is exact."""
     good_ts: list[int] = []
     good_values: list[list[float]] = []
     quarantined: list[tuple[int, str, str]] = []
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+    handle = (
+        StringIO(path.decode("utf-8", errors="replace"), newline="") if isinstance(path, bytes)
+        else open(path, encoding="utf-8", errors="replace", newline="")
+    )
+    with handle:
         handle.readline()
-        for line_no, raw in enumerate(handle, start=2):
+        for line_no, raw in enumerate(handle, start=first_line):
             text = raw.rstrip("\r\n")
             if not text.strip():
                 continue
@@ -169,7 +180,7 @@ def _slow_rows(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
     return _frame(good_ts, good_values), quarantined
 
 
-def _masked_rows(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]] | None:
+def _masked_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tuple[int, str, str]]] | None:
     """Every line is a five-field row but some cells are bad: find the bad rows with vectorised masks (line
     = row + 2) and give only those to the row checker for their reason. None: use the Python path."""
     invalid: list[str] = []
@@ -180,7 +191,7 @@ def _masked_rows(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]] 
 
     try:
         table = pacsv.read_csv(
-            path,
+            _csv_input(path),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False,
@@ -211,7 +222,7 @@ def _masked_rows(path: Path) -> tuple[pd.DataFrame, list[tuple[int, str, str]]] 
         cells = [raw[c][int(row)].as_py() for c in COLUMNS]
         checked = _check_cells(cells)
         if isinstance(checked, str):
-            quarantined.append((int(row) + 2, checked, ",".join(cells)))
+            quarantined.append((int(row) + first_line, checked, ",".join(cells)))
         else:  # the row checker is the reference: what it accepts is kept (then sorted by time)
             rescued_ts.append(checked[0])
             rescued_values.append(checked[1])
@@ -268,15 +279,21 @@ def read_metrics_csv(path: Path | str, sample_rate_hz: float = 5.0, gap_factor: 
     if path.stat().st_size == 0:
         raise MetricsFormatError(f"{path}:1: empty file (expected the header {','.join(COLUMNS)!r})")
     _check_header(path)
-    fast = _fast_table(path)
+    return parse_metrics(path, 2, sample_rate_hz, gap_factor)
+
+
+def parse_metrics(source: Source, first_line: int, sample_rate_hz: float = 5.0, gap_factor: float = 2.5) -> MetricsIngest:
+    """Validate and clean CSV rows: a whole file (first_line 2) or a block of appended lines, given as bytes
+    that start with the header line, whose first row is line `first_line` of the file."""
+    fast = _fast_table(source)
     if fast is not None:
         table, _ = fast
         frame = table.to_pandas()
         frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
         quarantined: list[tuple[int, str, str]] = []
     else:
-        masked = _masked_rows(path)
-        frame, quarantined = masked if masked is not None else _slow_rows(path)
+        masked = _masked_rows(source, first_line)
+        frame, quarantined = masked if masked is not None else _slow_rows(source, first_line)
     rows_read = len(frame) + len(quarantined)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     out_of_order = int((np.diff(ts_ns) < 0).sum()) if len(ts_ns) > 1 else 0
@@ -294,18 +311,3 @@ def read_metrics_csv(path: Path | str, sample_rate_hz: float = 5.0, gap_factor: 
         missing_cells={name: int(frame[name].isna().sum()) for name in SIGNALS},
         gaps=measure_gaps(ts_ns, sample_rate_hz, gap_factor),
     )
-
-
-def write_metrics_parquet(frame: pd.DataFrame, path: Path | str) -> None:
-    """Atomically write the cleaned frame (temp file + rename)."""
-    from lumen_assets.atomic import atomic_open
-
-    with atomic_open(path, "wb") as handle:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle)
-
-
-def read_metrics_parquet(path: Path | str) -> pd.DataFrame:
-    """The cleaned metrics as written by the `metrics` asset: ts (datetime64[ns, UTC]) + four signals."""
-    frame = pq.read_table(path).to_pandas()
-    frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
-    return frame

@@ -53,6 +53,18 @@ def _head_hash(handle, length: int) -> str:
     return hashlib.sha256(handle.read(min(length, HEAD_BYTES))).hexdigest()
 
 
+def reset_reason(handle, stat: os.stat_result, cursor: TailCursor) -> str | None:
+    """Why the file behind `cursor` must be read again from the start: "rotated" (another file under the
+    name), "truncated" (shorter than the offset) or "rewritten" (its first bytes changed); None if not."""
+    if cursor.inode and (stat.st_ino, stat.st_dev) != (cursor.inode, cursor.device):
+        return "rotated"
+    if stat.st_size < cursor.offset:
+        return "truncated"
+    if cursor.head_len and _head_hash(handle, cursor.head_len) != cursor.head_sha256:
+        return "rewritten"
+    return None
+
+
 def read_new_lines(path: Path | str, cursor: TailCursor, max_bytes: int, max_lines: int) -> TailRead:
     """Complete lines appended since `cursor`, and the cursor to store after handling them."""
     path = Path(path)
@@ -61,14 +73,8 @@ def read_new_lines(path: Path | str, cursor: TailCursor, max_bytes: int, max_lin
     except FileNotFoundError:
         return TailRead([], cursor, None, False)
     next_cursor = TailCursor(**asdict(cursor))
-    reset = None
     with open(path, "rb") as handle:
-        if cursor.inode and (stat.st_ino, stat.st_dev) != (cursor.inode, cursor.device):
-            reset = "rotated"
-        elif stat.st_size < cursor.offset:
-            reset = "truncated"
-        elif cursor.head_len and _head_hash(handle, cursor.head_len) != cursor.head_sha256:
-            reset = "rewritten"
+        reset = reset_reason(handle, stat, cursor)
         if reset:
             next_cursor.offset, next_cursor.line_no, next_cursor.head_len, next_cursor.head_sha256 = 0, 0, 0, ""
         next_cursor.inode, next_cursor.device = stat.st_ino, stat.st_dev

@@ -224,24 +224,29 @@ def agreement_result(result: Any) -> dg.AssetCheckResult:
 def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
     import numpy as np
 
-    from lumen_assets.ingest.metrics import read_metrics_parquet
+    from lumen_assets.ingest.metrics_store import event_window_frames, load_state
     from lumen_assets.ingest.rules import read_rule_events
     from lumen_assets.posteriors.impact import EventWindowInput, event_impacts
     from lumen_assets.signals import improvement_sign
 
     lumen = workspace.config
     settings = lumen.posteriors.impact
-    metrics_path = workspace.layout.metrics_store
-    if not metrics_path.exists():
-        raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
-    frame = read_metrics_parquet(metrics_path)
+    store = workspace.layout.metrics_store
+    state = load_state(store)
+    if state is None:
+        raise dg.Failure(description=f"{store} not found: materialise `metrics` first")
     history = read_rule_events(workspace.layout.rules_history)
-    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    series = {name: frame[name].to_numpy(dtype=float) for name in [settings.metric, *settings.controls]}
     inputs = [EventWindowInput(e.event_id, e.rule, int(e.ts.timestamp() * 1e9)) for e in history.events]
     by_id = {e.event_id: e for e in history.events}
     started = datetime.now(tz=UTC)
-    reports = event_impacts(ts_ns, series, inputs, settings)
+    t0 = np.array([i.t0_ns for i in inputs], dtype=np.int64)
+    by_position: dict[int, dict] = {}
+    for positions, frame in event_window_frames(store, t0, settings.pre_s, settings.post_s):
+        ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        series = {name: frame[name].to_numpy(dtype=float) for name in [settings.metric, *settings.controls]}
+        chunk = event_impacts(ts_ns, series, [inputs[i] for i in positions], settings, state.last_ts_ns)
+        by_position.update(zip((int(i) for i in positions), chunk, strict=True))
+    reports = [by_position[i] for i in range(len(inputs))]
     seconds = (datetime.now(tz=UTC) - started).total_seconds()
     sign = improvement_sign(settings.metric)
     records = []

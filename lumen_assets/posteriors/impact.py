@@ -202,6 +202,7 @@ def event_impacts(
     series: dict[str, np.ndarray],
     events: list[EventWindowInput],
     settings: Any,
+    coverage_ns: int | None = None,
 ) -> list[dict[str, Any]]:
     """Causal impact of every event (settings: ImpactSettings), by binary search on the sorted timestamps.
 
@@ -211,7 +212,7 @@ def event_impacts(
     the metric or a control are left out and counted, never filled.
     """
     second = 1_000_000_000
-    last_ns = int(ts_ns[-1]) if len(ts_ns) else None
+    last_ns = coverage_ns if coverage_ns is not None else (int(ts_ns[-1]) if len(ts_ns) else None)
     names = [settings.metric, *settings.controls]
     columns = np.column_stack([series[name] for name in names]) if len(ts_ns) else np.zeros((0, len(names)))
     out = []

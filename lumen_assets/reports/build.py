@@ -60,14 +60,11 @@ def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def read_metrics_day(path: Path, window: DayWindow) -> pd.DataFrame:
-    """Only the day's rows of the metrics Parquet (a row-group filter, not a full read of 30 days)."""
-    import pyarrow.parquet as pq
+    """Only the day's rows of the metrics store (its day folders and a ts filter, never the whole history)."""
+    from lumen_assets.ingest.metrics_store import read_metrics
 
     start, end = pd.Timestamp(window.start).tz_convert("UTC"), pd.Timestamp(window.end).tz_convert("UTC")
-    table = pq.read_table(path, filters=[("ts", ">=", start), ("ts", "<", end)])
-    frame = table.to_pandas()
-    frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
-    return frame.sort_values("ts", kind="stable").reset_index(drop=True)
+    return read_metrics(path, start, end)
 
 
 def build_report(

@@ -127,7 +127,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     risks_path = workspace.path(config.evidence.risk_ledger)
     effects_path = workspace.layout.effects_csv
     metrics_path = workspace.layout.metrics_store
-    if not metrics_path.exists():
+    if not (metrics_path / "_ingest_state.json").exists():
         raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
     posterior_line, posterior_problem = read_last_jsonl(workspace.path(settings.posterior_jsonl))
     resonance, resonance_problem = read_json(workspace.path(settings.resonance_json))

@@ -29,10 +29,20 @@ GROUP = "observability"
 
 
 def _metrics_frame(workspace: LumenWorkspace):
-    from lumen_assets.ingest.metrics import read_metrics_parquet
+    """The samples of the longest signal window, ending at the newest sample (never the whole history)."""
+    import pandas as pd
 
-    path = workspace.layout.metrics_store
-    return (read_metrics_parquet(path) if path.exists() else None), path
+    from lumen_assets.ingest.metrics_store import load_state, read_metrics
+
+    store = workspace.layout.metrics_store
+    state = load_state(store)
+    if state is None:
+        return None, store
+    if state.last_ts_ns is None:
+        return read_metrics(store), store
+    longest_s = max(w.span_s for w in workspace.config.resonance.windows)
+    start = pd.Timestamp(state.last_ts_ns - int(longest_s * 1e9), tz="UTC")
+    return read_metrics(store, start), store
 
 
 @dg.asset(
@@ -257,16 +267,10 @@ def _newest_report_day(reports_dir: Path) -> date | None:
 
 
 def _newest_sample(path: Path) -> datetime | None:
-    """Newest metrics timestamp, reading only the ts column of the Parquet."""
-    if not path.exists():
-        return None
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    """Newest metrics timestamp, from the metrics store's saved state (no data read)."""
+    from lumen_assets.ingest.metrics_store import newest_sample
 
-    newest = pc.max(pq.read_table(path, columns=["ts"])["ts"]).as_py()
-    if newest is None:
-        return None
-    return newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+    return newest_sample(path)
 
 
 @dg.asset_check(

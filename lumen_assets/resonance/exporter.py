@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ class ExporterSources:
     """Where the exporter reads, all resolved from the workspace and its config."""
 
     gateway_yaml: Path
-    metrics_parquet: Path
+    metrics_store: Path
     effects_csv: Path
     resonance_json: Path
     rhythm_jsonl: Path | None = None  # rhythm_sync output (seed `/rhythm_metrics`)
@@ -55,7 +55,7 @@ class ExporterSources:
         layout = WorkspaceLayout.of(root, config)
         return cls(
             gateway_yaml=layout.gateway_yaml,
-            metrics_parquet=layout.metrics_store,
+            metrics_store=layout.metrics_store,
             effects_csv=layout.effects_csv,
             resonance_json=root / config.resonance.output,
             rhythm_jsonl=root / config.rhythm.output,
@@ -90,18 +90,20 @@ def read_gateway_status(path: Path) -> int:
 
 
 def read_last_sample(path: Path) -> tuple[float, dict[str, float]]:
-    """Timestamp (epoch s) and the four signals of the newest row (NaN where the cell was blank)."""
-    import pyarrow.parquet as pq
+    """Timestamp (epoch s) and the four signals of the newest row (NaN where the cell was blank), from the
+    metrics store's newest day only."""
+    from lumen_assets.ingest.metrics_store import load_state, read_metrics
 
-    parquet = pq.ParquetFile(path)
-    for group in range(parquet.num_row_groups - 1, -1, -1):
-        table = parquet.read_row_group(group, columns=["ts", *SIGNALS])
-        if table.num_rows:
-            row = table.slice(table.num_rows - 1).to_pylist()[0]
-            ts = row["ts"]
-            epoch = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()
-            return epoch, {s: _float(row[s]) for s in SIGNALS}
-    raise ValueError("no rows")
+    state = load_state(path)
+    if state is None or state.last_ts_ns is None:
+        raise ValueError("no rows")
+    import pandas as pd
+
+    newest = read_metrics(path, start=pd.Timestamp(state.last_ts_ns, tz="UTC"))
+    if newest.empty:
+        raise ValueError("no rows")
+    row = newest.iloc[-1]
+    return row["ts"].timestamp(), {s: _float(row[s]) for s in SIGNALS}
 
 
 def read_last_rule_deltas(path: Path) -> dict[str, dict[str, float]]:
@@ -157,7 +159,7 @@ class LumenCollector(Collector):
 
     def _signals(self, ok: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
         try:
-            ts, values = read_last_sample(self.sources.metrics_parquet)
+            ts, values = read_last_sample(self.sources.metrics_store)
         except Exception:
             ok.add_metric(["metrics"], 0)
             return

@@ -43,9 +43,10 @@ def _clean(value: Any) -> Any:
 )
 def tuning_proposals(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
     import numpy as np
+    import pandas as pd
 
     from lumen_assets.effects.table import read_effects_csv
-    from lumen_assets.ingest.metrics import read_metrics_parquet
+    from lumen_assets.ingest.metrics_store import load_state, read_metrics
     from lumen_assets.ingest.rules import read_rule_events
     from lumen_assets.tuning.bandit import BanditState
     from lumen_assets.tuning.proposals import SIGNALS, evaluate
@@ -54,17 +55,26 @@ def tuning_proposals(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     settings = lumen.tuning
     events = read_rule_events(workspace.layout.rules_history).events
     effects = read_effects_csv(workspace.layout.effects_csv)
-    metrics_path = workspace.layout.metrics_store
-    if metrics_path.exists():
-        frame = read_metrics_parquet(metrics_path)
-        ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        series = {s: frame[s].to_numpy(dtype=float) for s in SIGNALS}
-    else:
-        ts_ns, series = np.zeros(0, dtype=np.int64), {s: np.zeros(0) for s in SIGNALS}
     posterior_path = workspace.layout.latest_posteriors
     posteriors = json.loads(posterior_path.read_text(encoding="utf-8"))["rules"] if posterior_path.exists() else {}
     state_path = workspace.layout.bandit_state
     state = BanditState.from_json(json.loads(state_path.read_text(encoding="utf-8"))) if state_path.exists() else None
+    store_state = load_state(workspace.layout.metrics_store)
+    if store_state is not None and store_state.last_ts_ns is not None:
+        # only the samples the proposals look at: the observe window, and the events not yet rewarded
+        start_ns = store_state.last_ts_ns - int(settings.observe_window_s * 1e9)
+        rewarded = state.rewarded if state is not None else {}
+        looked_at = {settings.bandit.rule} if settings.bandit.enabled else set()
+        if settings.ab_bracket.enabled:
+            looked_at.add(settings.ab_bracket.rule)
+        unrewarded = [int(e.ts.timestamp() * 1e9) for e in events
+                      if e.rule in looked_at and e.event_id not in rewarded]
+        start_ns = min([start_ns, *unrewarded])
+        frame = read_metrics(workspace.layout.metrics_store, pd.Timestamp(start_ns, tz="UTC"))
+        ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        series = {s: frame[s].to_numpy(dtype=float) for s in SIGNALS}
+    else:
+        ts_ns, series = np.zeros(0, dtype=np.int64), {s: np.zeros(0) for s in SIGNALS}
     now = datetime.now(tz=lumen.tz)
     rhythm_blend = None
     if settings.rhythm_weight and len(ts_ns):  # seed segC §C1: off unless tuning.rhythm_weight > 0

@@ -55,7 +55,7 @@ def test_effects_csv_holds_exactly_the_materialised_partitions(graph) -> None:
     assert table["event_id"].tolist() == [demo.event_ids[0], demo.event_ids[-1]]
     assert table["status"].tolist() == ["complete", "pending"]
     assert (demo.root / ".lumen" / "effects.parquet").exists()
-    assert (demo.root / ".lumen" / "metrics.parquet").exists()
+    assert (demo.root / ".lumen" / "metrics" / "_ingest_state.json").exists()
 
 
 def test_rule_events_registers_every_event_as_a_partition(graph) -> None:
@@ -107,13 +107,13 @@ def test_a_partition_not_in_the_history_fails_with_a_reason(tmp_path: Path) -> N
     assert "not in controls/rules_history.jsonl" in failures[0].step_failure_data.error.message
 
 
-def test_rule_effects_without_metrics_parquet_fails_naming_it(tmp_path: Path) -> None:
+def test_rule_effects_without_metrics_store_fails_naming_it(tmp_path: Path) -> None:
     demo = demo_graph(tmp_path)
     result = dg.materialize([rule_effects], partition_key=demo.event_ids[0], resources=demo.resources,
                             instance=demo.instance, raise_on_error=False)
     assert not result.success
     failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    assert "metrics.parquet not found" in failures[0].step_failure_data.error.message
+    assert "metrics not found" in failures[0].step_failure_data.error.message
 
 
 def test_each_partition_of_a_single_run_backfill_shows_its_own_event(tmp_path: Path) -> None:

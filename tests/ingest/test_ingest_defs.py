@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from lumen_assets.ingest.defs import metrics, rule_events
-from lumen_assets.ingest.metrics import read_metrics_parquet
+from lumen_assets.ingest.metrics_store import read_metrics
 from tests.effects.graph_support import check_evaluations, demo_graph
 
 
@@ -20,7 +20,7 @@ def _materialize(demo, assets):
 def test_metrics_writes_parquet_that_matches_the_csv(tmp_path: Path) -> None:
     demo = demo_graph(tmp_path)
     assert _materialize(demo, [metrics]).success
-    frame = read_metrics_parquet(demo.root / ".lumen" / "metrics.parquet")
+    frame = read_metrics(demo.root / ".lumen" / "metrics")
     raw = pd.read_csv(demo.root / "logs" / "metrics.csv")
     assert len(frame) == len(raw)
     assert frame["phase_diff"].isna().sum() == raw["phase_diff"].isna().sum() > 0
@@ -61,17 +61,16 @@ def test_schema_check_is_blocking_error() -> None:
     assert not specs["metrics_quarantine_rate"].blocking
 
 
-def test_schema_check_fails_on_an_unsorted_or_out_of_range_frame() -> None:
-    from lumen_assets.ingest.defs import _schema_check
+def test_schema_problems_name_an_unsorted_or_out_of_range_frame() -> None:
+    from lumen_assets.ingest.metrics_store import schema_problems
 
     frame = pd.DataFrame({"ts": pd.to_datetime([2, 1], unit="s", utc=True).astype("datetime64[ns, UTC]"),
                           "phase_diff": [0.1, 1.5], "entropy_rate": [0.1, 0.1],
                           "creative_band": [0.1, None], "risk_band": [0.1, 0.1]})
-    result = _schema_check(frame)
-    assert not result.passed and result.severity == dg.AssetCheckSeverity.ERROR
-    assert "phase_diff: 1 values outside [0, 1]" in result.metadata["problems"].value
-    assert "not sorted" in result.metadata["problems"].value
-    assert _schema_check(frame.iloc[:1]).passed
+    problems = "; ".join(schema_problems(frame))
+    assert "phase_diff: 1 values outside [0, 1]" in problems
+    assert "not sorted" in problems
+    assert schema_problems(frame.iloc[:1]) == []
 
 
 def test_rule_events_quarantines_bad_lines_and_counts_them(tmp_path: Path) -> None:

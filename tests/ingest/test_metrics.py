@@ -18,9 +18,8 @@ from lumen_assets.ingest.metrics import (
     MetricsFormatError,
     measure_gaps,
     read_metrics_csv,
-    read_metrics_parquet,
-    write_metrics_parquet,
 )
+from lumen_assets.ingest.metrics_store import read_metrics, write_metrics_store
 
 HEADER = ",".join(COLUMNS)
 KST = timezone(timedelta(hours=9))
@@ -188,12 +187,12 @@ def test_header_only_file_is_empty_frame(tmp_path: Path) -> None:
 def test_parquet_round_trip_keeps_types_and_missing(tmp_path: Path) -> None:
     rows = [_row(0.2), _row(0, ("", "0.250", "0.200", "0.300"))]
     frame = read_metrics_csv(_csv(tmp_path / "m.csv", rows)).frame
-    target = tmp_path / "state" / "metrics.parquet"
-    write_metrics_parquet(frame, target)
-    back = read_metrics_parquet(target)
+    target = tmp_path / "state" / "metrics"
+    write_metrics_store(frame, target)
+    back = read_metrics(target)
     pd.testing.assert_frame_equal(back, frame)
     assert str(back["ts"].dtype) == "datetime64[ns, UTC]"
-    assert [p.name for p in target.parent.iterdir()] == ["metrics.parquet"]
+    assert [p.name for p in target.parent.iterdir()] == ["metrics"]  # no temp files left behind
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lumen_assets.ingest.metrics import write_metrics_parquet
+from lumen_assets.ingest.metrics_store import write_metrics_store
 
 
 def write_metrics(
@@ -34,7 +34,7 @@ def write_metrics(
             "risk_band": np.full(n, risk),
         }
     )
-    write_metrics_parquet(frame, root / ".lumen" / "metrics.parquet")
+    write_metrics_store(frame, root / ".lumen" / "metrics")
     return frame
 
 

@@ -36,9 +36,9 @@ def workspace(tmp_path):
     write_gateway_yaml(tmp_path / "gateway_activation.yaml")
     frame = write_metrics(tmp_path, minutes=5, end=datetime(2025, 10, 23, 5, 0, tzinfo=UTC))
     frame.loc[frame.index[-1], "creative_band"] = np.nan  # blank cell in the newest row
-    from lumen_assets.ingest.metrics import write_metrics_parquet
+    from lumen_assets.ingest.metrics_store import write_metrics_store
 
-    write_metrics_parquet(frame, tmp_path / ".lumen" / "metrics.parquet")
+    write_metrics_store(frame, tmp_path / ".lumen" / "metrics")
     rows = pd.DataFrame(
         [
             effects_row("creative_min", "2025-10-23T13:50:00+09:00", -0.03),  # newest, but first in the file

@@ -12,13 +12,14 @@ def prepare_demo_workspace(root: Path, hours: float = 4.0) -> Path:
     from lumen_assets.demo import write_demo_workspace
     from lumen_assets.effects.table import write_effects_csv
     from lumen_assets.effects.window import WindowSpec, effects_for_events
-    from lumen_assets.ingest.metrics import read_metrics_csv, write_metrics_parquet
+    from lumen_assets.ingest.metrics import read_metrics_csv
+    from lumen_assets.ingest.metrics_store import write_metrics_store
     from lumen_assets.ingest.rules import read_rule_events
 
     config = LumenConfig()
     write_demo_workspace(root, hours=hours)
     ingest = read_metrics_csv(root / config.paths.metrics_csv)
-    write_metrics_parquet(ingest.frame, root / config.paths.state_dir / "metrics.parquet")
+    write_metrics_store(ingest.frame, root / config.paths.state_dir / "metrics")
     events = read_rule_events(root / config.paths.rules_history).events
     rows = effects_for_events(ingest.frame, events, WindowSpec(**config.effects.model_dump()), time.time_ns())
     write_effects_csv(rows, root / config.paths.effects_csv)
