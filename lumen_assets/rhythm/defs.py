@@ -149,11 +149,19 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     )
 
 
-def read_metrics_if_any(workspace: LumenWorkspace) -> pd.DataFrame | None:
-    from lumen_assets.ingest.metrics import read_metrics_parquet
+def read_metrics_if_any(workspace: LumenWorkspace, env: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """The metrics over the environment's time span (one day more either side), never the whole history."""
+    from lumen_assets.ingest.metrics_store import load_state, read_metrics
 
-    path = workspace.layout.metrics_store
-    return read_metrics_parquet(path) if path.exists() else None
+    store = workspace.layout.metrics_store
+    state = load_state(store)
+    if state is None:
+        return None
+    if env is None or not len(env):
+        newest = pd.Timestamp(state.last_ts_ns or 0, tz="UTC")
+        return read_metrics(store, newest - pd.Timedelta(days=1))
+    ts = pd.to_datetime(env["ts"], utc=True)
+    return read_metrics(store, ts.min() - pd.Timedelta(days=1), ts.max() + pd.Timedelta(days=1))
 
 
 def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]:
@@ -164,7 +172,7 @@ def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]
     config = workspace.config
     env_path = workspace.layout.environment_store
     env = read_environment_parquet(env_path) if env_path.exists() else pd.DataFrame(columns=list(ENV_COLUMNS))
-    sync = synchronize(env, config.rhythm, config.tz, read_metrics_if_any(workspace))
+    sync = synchronize(env, config.rhythm, config.tz, read_metrics_if_any(workspace, env))
     output = workspace.path(config.rhythm.output)
     atomic_write_jsonl(output, sync.records)
     quotes = upsert_rhythm_quotes(
