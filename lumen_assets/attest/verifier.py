@@ -270,6 +270,9 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
     # 11. log
     tlog = workspace / layout.tlog_dir
     if not audit_log or not (tlog / CHECKPOINT_FILE).exists():
+        if pins.checkpoints or pins.witnesses:
+            raise _Fail("log", "--checkpoint and --witness are checked against the workspace log, which is "
+                               + ("absent" if audit_log else "skipped (--no-log-audit)"))
         report.passed("log", "skipped (no workspace log present)")
         return
     try:

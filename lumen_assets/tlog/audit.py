@@ -115,7 +115,8 @@ class AuditReport:
     def summary(self) -> str:
         newest = f"newest signed checkpoint size {self.newest.checkpoint.tree_size} ({self.newest.source})" \
             if self.newest else "no checkpoint yet"
-        return (f"{self.leaves} leaves recomputed from their entries, {len(self.checkpoints)} signed checkpoints "
+        sizes = len({item.checkpoint.tree_size for item in self.checkpoints})
+        return (f"{self.leaves} leaves recomputed from their entries, {sizes} signed tree sizes "
                 f"consistent, {newest}, {self.entries} entries.jsonl lines, {self.tiles} tiles match"
                 + (f", {self.pending} pending leaves" if self.pending else ""))
 

@@ -19,7 +19,15 @@ from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
 from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
 from lumen_assets.tlog.merkle import leaf_hash, verify_inclusion
-from lumen_assets.tlog.publish import check_consistency, log_trust_files, read_latest_note
+from lumen_assets.tlog.publish import (
+    ProofError,
+    backfill_tiles,
+    check_consistency,
+    log_trust_files,
+    read_latest_note,
+    trust_files,
+)
+from lumen_assets.tlog.tiles import TILE_DIR
 
 REPORT_NAME = re.compile(r"^report_(\d{4}-\d{2}-\d{2})\.(pdf|md)$")
 INCLUSION_CHECK = "new_leaves_included"
@@ -93,6 +101,15 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     vkey = (root / config.attest.trust_dir / TRUST_LOG_VKEY).read_text().strip()
     tlog_dir = root / config.tlog.dir
     # Certificates and CRLs are logged too, so a CRL rolled back to an older (still root-signed) one shows.
+    if not (tlog_dir / TILE_DIR).exists() and (tlog_dir / "leaves.bin").exists():
+        # A log from before entry bundles and tiles: publish them once from the entries still on disk.
+        candidates = [p.read_bytes() for p in (root / config.attest.attest_dir).rglob("*.dsse.json")]
+        candidates += [(root / rel).read_bytes() for rel, _ in trust_files(root, config.attest.trust_dir)]
+        try:
+            backfilled = backfill_tiles(tlog_dir, candidates)
+        except ProofError as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        context.log.info(f"published tiles and entry bundles for the {backfilled} leaves of an older log")
     previous_note = read_latest_note(tlog_dir)
     trust_logged = log_trust_files(root, config.attest.trust_dir, tlog_dir, config.tlog.origin, name, key)
     pending = unlogged_envelopes(root, config.attest.attest_dir)

@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lumen_assets.atomic import atomic_write_text
+from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint, sign_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
 from lumen_assets.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
@@ -265,3 +265,45 @@ def log_trust_files(workspace: Path, trust_dir: str, tlog_dir: Path, origin: str
     result = append_entries(tlog_dir, [(rel, data) for rel, data, _ in new], origin, key_name, private_key,
                             kinds=[kind for _, _, kind in new])
     return result.leaves
+
+
+def backfill_tiles(tlog_dir: Path, candidates: list[bytes]) -> int:
+    """Publish entry bundles and tiles for a log written before they existed; returns the leaves covered.
+
+    The entries are found among `candidates` (the envelopes and trust files still on disk) by leaf hash.
+    A leaf whose entry is gone (its envelope was re-issued since) cannot be published: that is an error
+    saying so, rather than a log whose audit can never pass.
+    """
+    from lumen_assets.tlog.tiles import TILE_DIR, TILE_WIDTH, encode_bundle, tile_path
+
+    tlog_dir = Path(tlog_dir)
+    if (tlog_dir / TILE_DIR).exists() or not (tlog_dir / "leaves.bin").exists():
+        return 0
+    with TransparencyLog.open(tlog_dir, writer=True) as log:
+        size = log.size
+        if size == 0:
+            return 0
+        by_hash = {leaf_hash(c): c for c in candidates}
+        entries = [by_hash.get(log.leaf_hash_at(i)) for i in range(size)]
+        missing = [i for i, entry in enumerate(entries) if entry is None]
+        if missing:
+            raise ProofError(f"{tlog_dir} predates its entry bundles, and leaves {missing[:10]}"
+                             f"{'…' if len(missing) > 10 else ''} have no entry left to publish (their envelopes were "
+                             f"re-issued since); move {tlog_dir} aside to start a new log (keep the old one: its "
+                             "proofs still verify against its checkpoints)")
+        history = tlog_dir / HISTORY_DIR
+        sizes = sorted({int(p.name) for p in history.iterdir() if p.name.isdigit()} | {size}) if history.is_dir() else [size]
+        previous = 0
+        for tree_size in sizes:
+            if not 0 < tree_size <= size:
+                continue
+            write_hash_tiles(tlog_dir, log, previous, tree_size)
+            index, width = divmod(tree_size, TILE_WIDTH)
+            for full in range(previous // TILE_WIDTH, index):
+                atomic_write_bytes(tlog_dir / tile_path("entries", full),
+                                        encode_bundle(entries[full * TILE_WIDTH:(full + 1) * TILE_WIDTH]))
+            if width:
+                atomic_write_bytes(tlog_dir / tile_path("entries", index, width),
+                                        encode_bundle(entries[index * TILE_WIDTH:tree_size]))
+            previous = tree_size
+    return size

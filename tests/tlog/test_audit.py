@@ -220,3 +220,26 @@ def test_a_crash_between_append_and_checkpoint_is_pending_then_recovered(logged:
     report = audit_log(tlog, _vkey(ws), ORIGIN)
     assert (report.leaves, report.pending, report.entries, report.newest.checkpoint.tree_size) == (5, 0, 5, 5)
     assert json.loads((tlog / "entries.jsonl").read_text().splitlines()[3])["recovered"] is True
+
+
+def test_a_log_from_before_tiles_is_backfilled_from_the_envelopes_on_disk(logged: Attested) -> None:
+    from lumen_assets.tlog.publish import ProofError, backfill_tiles
+
+    ws, tlog = logged.workspace, logged.workspace / "tlog"
+    shutil.rmtree(tlog / "tile")  # what a log written before entry bundles looks like
+    with pytest.raises(AuditError, match=r"tlog/tile/entries/000.p/3: missing"):
+        audit_log(tlog, _vkey(ws), ORIGIN)
+    envelopes = sorted((ws / "attest").rglob("*.dsse.json"))
+    with pytest.raises(ProofError, match=r"leaves \[2\] have no entry left to publish"):
+        backfill_tiles(tlog, [p.read_bytes() for p in envelopes if "01-03" not in p.name])
+    assert not (tlog / "tile").exists()
+    assert backfill_tiles(tlog, [p.read_bytes() for p in envelopes]) == 3
+    report = audit_log(tlog, _vkey(ws), ORIGIN)  # every checkpoint size has its partial tiles again
+    assert report.leaves == 3 and (tlog / "tile/0/000.p/2").exists() and (tlog / "tile/entries/000.p/2").exists()
+
+
+def test_outside_anchors_are_never_silently_ignored(logged: Attested, capsys: pytest.CaptureFixture[str]) -> None:
+    ws = logged.workspace
+    assert main(["verify", str(logged.report), "--workspace", str(ws), "--no-log-audit",
+                 "--checkpoint", str(ws / "tlog/checkpoint")]) == 1
+    assert "--checkpoint and --witness are checked against the workspace log, which is skipped" in capsys.readouterr().out
