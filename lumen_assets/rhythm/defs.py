@@ -149,6 +149,18 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     )
 
 
+def _rhythm_across_events(workspace: LumenWorkspace, records: list[dict[str, Any]]) -> pd.DataFrame:
+    from lumen_assets.effects.table import read_effects_csv
+    from lumen_assets.rhythm.sync import read_sync_records, rhythm_across_events
+
+    config = workspace.config
+    effects = read_effects_csv(workspace.layout.effects_csv)
+    if len(effects):
+        effects = effects[effects["status"] == "complete"]
+    return rhythm_across_events(effects, read_sync_records(records), config.effects.pre_s, config.effects.post_s,
+                                config.effects.guard_s)
+
+
 def read_metrics_if_any(workspace: LumenWorkspace, env: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """The metrics over the environment's time span (one day more either side), never the whole history."""
     from lumen_assets.ingest.metrics_store import load_state, read_metrics
@@ -186,7 +198,7 @@ def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]
     group_name="rhythm",
     kinds={"json"},
     owners=["team:lumen"],
-    deps=["environment", "metrics"],
+    deps=["environment", "metrics", dg.AssetDep("rule_effects", partition_mapping=dg.AllPartitionMapping())],
     check_specs=[dg.AssetCheckSpec(
         "rhythm_blend_coverage", asset="rhythm_sync",
         description="Share of steps with a blend (at least one input covering min_coverage) is at least 90 %.",
@@ -202,6 +214,7 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     with_blend = int(frame["blend"].notna().sum()) if len(frame) else 0
     share = with_blend / len(frame) if len(frame) else 0.0
     latest = sync.records[-10:]
+    across = _rhythm_across_events(workspace, sync.records)
     context.log.info(f"rhythm_sync: {sync.steps} steps -> {figures['output']}")
     yield dg.MaterializeResult(
         metadata={
@@ -213,6 +226,10 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "blend_mean": float(frame["blend"].mean()) if with_blend else None,
             "rhythm_messages": figures["rhythm_quotes"],
             "output": dg.MetadataValue.path(str(figures["output"])),
+            "rule_events_with_rhythm": dg.MetadataValue.md(markdown_table(
+                ["rule_ts", "rule", "d_phase", "rhythm Δblend", "rhythm Δlight→phase"],
+                [(r.rule_ts, r.rule, r.d_phase, r.rhythm_d_blend, r.rhythm_d_light) for r in across.tail(20).itertuples()],
+            )) if len(across) else "no rule events inside the rhythm data",
             "latest": dg.MetadataValue.md(markdown_table(
                 ["ts", "d_light", "d_temp", "d_sound", "d_time", "blend"],
                 [(r["ts"], r["d_light"], r["d_temp"], r["d_sound"], r["d_time"], r["blend"]) for r in latest],

@@ -231,6 +231,34 @@ def blend_at(ts: pd.Series, sync: pd.DataFrame, column: str = "blend") -> np.nda
     return np.where(inside, values[np.clip(index, 0, None)], np.nan)
 
 
+def rhythm_across_events(
+    events: pd.DataFrame, sync: pd.DataFrame, pre_s: float, post_s: float, guard_s: float
+) -> pd.DataFrame:
+    """For each rule event (columns `rule_ts`, `rule`, `event_id` and the effects' `d_*`), how much the rhythm
+    moved between the effect's pre window [t0 − pre_s, t0 − guard_s] and post window [t0 + guard_s, t0 + post_s]:
+    `rhythm_d_blend` and `rhythm_d_<band>` (the corrections per band). Read beside the effect's Δ, it says
+    whether a change coincided with a shift of the world's rhythm (with and without the rhythm correction)."""
+    columns = ["event_id", "rule_ts", "rule", "d_phase", "rhythm_d_blend", "rhythm_d_light", "rhythm_d_temp",
+               "rhythm_d_sound", "rhythm_d_time"]
+    if not len(events) or not len(sync):
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for event in events.itertuples(index=False):
+        t0 = pd.Timestamp(event.rule_ts)
+        pre = pd.Series(pd.date_range(t0 - pd.Timedelta(seconds=pre_s), t0 - pd.Timedelta(seconds=guard_s), freq="1s"))
+        post = pd.Series(pd.date_range(t0 + pd.Timedelta(seconds=guard_s), t0 + pd.Timedelta(seconds=post_s), freq="1s"))
+        row = {"event_id": event.event_id, "rule_ts": event.rule_ts, "rule": event.rule,
+               "d_phase": getattr(event, "d_phase", np.nan)}
+        for column, name in (("blend", "rhythm_d_blend"), ("d_light", "rhythm_d_light"), ("d_temp", "rhythm_d_temp"),
+                             ("d_sound", "rhythm_d_sound"), ("d_time", "rhythm_d_time")):
+            before, after = blend_at(pre, sync, column), blend_at(post, sync, column)
+            with np.errstate(invalid="ignore"):
+                row[name] = float(np.nanmean(after) - np.nanmean(before)) if (
+                    np.isfinite(before).any() and np.isfinite(after).any()) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
 def day_summary(records: list[dict[str, Any]], day: date, tz: ZoneInfo) -> dict[str, Any] | None:
     """The day's rhythm in a few figures (for the quote bank's "today's rhythm message"); None: no data."""
     frame = read_sync_records(records)

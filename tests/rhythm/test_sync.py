@@ -136,3 +136,17 @@ def test_day_summary_reads_only_its_local_day() -> None:
     assert day_summary(records, date(2025, 10, 23), KST)["steps"] == 2
     assert day_summary(records, date(2025, 10, 24), KST)["steps"] == 2
     assert day_summary(records, date(2025, 10, 25), KST) is None
+
+
+def test_rhythm_across_a_rule_event_compares_its_effect_windows() -> None:
+    from lumen_assets.rhythm.sync import rhythm_across_events
+
+    records = [{"ts": f"2025-10-23T12:0{i}:00+09:00", "step_s": 60, "blend": b, "d_light": b / 2}
+               for i, b in enumerate([0.1, 0.1, 0.9, 0.9])]
+    events = pd.DataFrame({"event_id": ["e1", "e2"], "rule": ["risk_max", "risk_max"], "d_phase": [-0.01, 0.0],
+                           "rule_ts": ["2025-10-23T12:02:00+09:00", "2025-10-23T12:01:25+0900"]})
+    across = rhythm_across_events(events, read_sync_records(records), pre_s=30, post_s=30, guard_s=1)
+    assert across.loc[0, "rhythm_d_blend"] == pytest.approx(0.8)  # the step changes exactly at the event
+    assert across.loc[0, "rhythm_d_light"] == pytest.approx(0.4)
+    assert across.loc[1, "rhythm_d_blend"] == pytest.approx(0.0)  # both windows inside the 12:01 step
+    assert np.isnan(across.loc[0, "rhythm_d_sound"])  # no sound data: unknown, not zero
