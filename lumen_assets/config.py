@@ -18,11 +18,12 @@ from lumen_assets.alerts.settings import AlertsSettings
 from lumen_assets.archive.settings import ArchiveSettings
 from lumen_assets.attest.settings import AttestSettings
 from lumen_assets.evidence.settings import EvidenceSettings
+from lumen_assets.ingest.rules import RulePolicy
 from lumen_assets.posteriors.settings import PosteriorsSettings
 from lumen_assets.reports.settings import ReportsSettings
 from lumen_assets.resonance.settings import ResonanceSettings
 from lumen_assets.rhythm.settings import RhythmSettings
-from lumen_assets.section import Section
+from lumen_assets.section import Section, WorkspacePath
 from lumen_assets.tlog.settings import TlogSettings
 from lumen_assets.tuning.settings import TuningSettings
 
@@ -36,14 +37,14 @@ class ConfigError(ValueError):
 class PathsSettings(Section):
     """Where the seed layout keeps each file, relative to the workspace root."""
 
-    metrics_csv: str = "logs/metrics.csv"
-    environment_csv: str = "logs/environment.csv"
-    rules_history: str = "controls/rules_history.jsonl"
-    effects_csv: str = "logs/rules_effects.csv"
-    gateway_yaml: str = "gateway_activation.yaml"
-    quarantine_dir: str = "logs/quarantine"
-    state_dir: str = ".lumen"
-    dagster_home: str = ".dagster"
+    metrics_csv: WorkspacePath = "logs/metrics.csv"
+    environment_csv: WorkspacePath = "logs/environment.csv"
+    rules_history: WorkspacePath = "controls/rules_history.jsonl"
+    effects_csv: WorkspacePath = "logs/rules_effects.csv"
+    gateway_yaml: WorkspacePath = "gateway_activation.yaml"
+    quarantine_dir: WorkspacePath = "logs/quarantine"
+    state_dir: WorkspacePath = ".lumen"
+    dagster_home: WorkspacePath = ".dagster"
 
 
 class LoopSettings(Section):
@@ -101,11 +102,22 @@ class ThresholdsSettings(Section):
 ThresholdName = Literal.__getitem__(tuple(ThresholdsSettings.model_fields))  # a key of `thresholds`
 
 
+DEFAULT_KNOWN_RULES = ("creative_min", "risk_max", "phase_gain")  # the seed's two rules and the demo's third
+
+
 class RulesSettings(Section):
     """Maps the seed's rule names onto the thresholds they set (seed: nothing mapped them)."""
 
     thresholds: dict[str, ThresholdName] = Field(
         default_factory=lambda: {"creative_min": "creative_band_min", "risk_max": "risk_band_max"}
+    )
+    known: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_KNOWN_RULES),
+        description="the loop's rule names; a rule event naming another rule is quarantined (a rule named "
+        "in rules.thresholds, posteriors.priors or tuning is known too)",
+    )
+    max_future_s: float = Field(
+        300.0, ge=0, description="a rule event stamped more than this far ahead of now is quarantined (clock error)"
     )
 
 
@@ -148,6 +160,18 @@ class LumenConfig(Section):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.loop.timezone)
+
+    def known_rules(self) -> frozenset[str]:
+        """Every rule name the config knows: `rules.known` plus the rules other sections configure."""
+        tuning = self.tuning
+        return frozenset(
+            [*self.rules.known, *self.rules.thresholds, *self.posteriors.priors, *tuning.rules,
+             tuning.ab_bracket.rule, tuning.bandit.rule]
+        )
+
+    def rule_policy(self) -> RulePolicy:
+        """What a rule event must satisfy beyond its syntax (known rule, not in the future)."""
+        return RulePolicy(known_rules=self.known_rules(), max_future_s=self.rules.max_future_s)
 
     def digest(self) -> str:
         """sha256 of the validated config, for provenance (changes when any value changes)."""
@@ -213,7 +237,9 @@ def parse_config(text: str, source: str) -> LumenConfig:
             if error["type"] == "extra_forbidden":
                 problems.append(f"{where}: unknown key '{key_path}'")
             else:
-                problems.append(f"{where}: key '{key_path}': {error['msg']} (got {error.get('input')!r})")
+                hint = " - true or false, unquoted" if error["type"] in ("bool_type", "bool_parsing") else ""
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(f"{where}: key '{key_path}': {message}{hint} (got {error.get('input')!r})")
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
 
 

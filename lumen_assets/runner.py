@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -63,11 +64,7 @@ def prepare_environment(workspace: Path, config_path: Path | None, dagster_home:
     config = load_config(config_path)
     home = (dagster_home or workspace / config.paths.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
-    settings = home / "dagster.yaml"
-    if not settings.exists():
-        from lumen_assets.atomic import atomic_write_text
-
-        atomic_write_text(settings, instance_yaml(home))
+    ensure_instance_yaml(home)
     os.environ["DAGSTER_HOME"] = str(home)
     os.environ["LUMEN_WORKSPACE"] = str(workspace.resolve())
     if config_path:
@@ -77,17 +74,53 @@ def prepare_environment(workspace: Path, config_path: Path | None, dagster_home:
     return home
 
 
-def instance_yaml(home: Path) -> str:
+EVENT_LOG_DB = "event_log.db"
+_OLD_LUMEN_YAML = re.compile(
+    r"\Atelemetry:\n  enabled: false\nevent_log_storage:\n  module: dagster\._core\.storage\.event_log\n"
+    r"  class: ConsolidatedSqliteEventLogStorage\n  config:\n    base_dir: (?P<base_dir>[^\n]+)\n"
+)
+
+
+def instance_yaml(home: Path | None = None) -> str:
     """DAGSTER_HOME/dagster.yaml for a new instance: no telemetry, and one consolidated SQLite event log.
 
     The default SQLite event log is sharded per run and cannot list check evaluations across runs by
-    storage id, which the check-alert sensor needs; the consolidated one (or PostgreSQL) can."""
+    storage id, which the check-alert sensor needs; the consolidated one (or PostgreSQL) can. Its folder is
+    `DAGSTER_HOME` itself, read from the environment when the instance loads, so the file holds no
+    absolute path: a moved or copied workspace records its runs in its own history. (`home` is unused,
+    kept for callers.)"""
+    del home
     return (
         "telemetry:\n  enabled: false\n"
         "event_log_storage:\n  module: dagster._core.storage.event_log\n"
         "  class: ConsolidatedSqliteEventLogStorage\n"
-        f"  config:\n    base_dir: {home / 'history' / 'events'}\n"
+        "  config:\n    base_dir:\n      env: DAGSTER_HOME\n"
     )
+
+
+def ensure_instance_yaml(home: Path) -> None:
+    """Write dagster.yaml for a new instance; upgrade one Lumen wrote with an absolute event-log folder.
+
+    Older Lumen versions wrote `base_dir: /abs/.dagster/history/events`, so a moved or copied workspace
+    kept writing into the original's event log. Such a file is rewritten to the relocatable form and the
+    event log that lies in *this* home (copied along with the workspace) moves to where the new form
+    looks for it, so the copy's history is its own. A dagster.yaml not written by Lumen is left alone."""
+    from lumen_assets.atomic import atomic_write_text
+
+    settings = home / "dagster.yaml"
+    if not settings.exists():
+        atomic_write_text(settings, instance_yaml())
+        return
+    match = _OLD_LUMEN_YAML.match(settings.read_text(encoding="utf-8"))
+    if not match:
+        return
+    old_dir = home / "history" / "events"
+    if not (home / EVENT_LOG_DB).exists():
+        for suffix in ("", "-wal", "-shm"):
+            source = old_dir / (EVENT_LOG_DB + suffix)
+            if source.exists():
+                os.replace(source, home / (EVENT_LOG_DB + suffix))
+    atomic_write_text(settings, instance_yaml())
 
 
 def _kind(partitions_def: object) -> str:
@@ -143,7 +176,7 @@ def covered_days(workspace_root: Path, config: object) -> list[str]:
     for first_ns, last_ns in stored_spans(layout.metrics_store):
         span = pd.to_datetime([first_ns, last_ns], utc=True).tz_convert(config.loop.timezone)
         days |= {d.strftime("%Y-%m-%d") for d in pd.date_range(span[0].normalize(), span[1].normalize(), freq="D")}
-    for event in read_rule_events(layout.rules_history).events:
+    for event in read_rule_events(layout.rules_history, config.rule_policy()).events:
         days.add(event.ts.astimezone(config.tz).strftime("%Y-%m-%d"))
     from lumen_assets.partitions import FIRST_DAY
 

@@ -63,7 +63,8 @@ class ReportNotifier(dg.ConfigurableResource):
             sender: Sender
             if isinstance(recipient, OutboxRecipient):
                 delivery = Delivery(recipient_id, "outbox", recipient.name)
-                sender = OutboxSender(workspace_root / recipient.folder, smtp.sender, settings.subject, feedback)
+                sender = OutboxSender(workspace_root / recipient.folder, smtp.sender, settings.subject, feedback,
+                                      folder_label=recipient.folder)
             elif isinstance(recipient, SmtpRecipient):
                 delivery = Delivery(recipient_id, "smtp", recipient.name, recipient.address)
                 if smtp_sender is None:

@@ -42,6 +42,21 @@ class LumenWorkspace(dg.ConfigurableResource):
         """Absolute path of a workspace-relative path from config (e.g. `config.paths.metrics_csv`)."""
         return self.root_path / relative
 
+    def rel(self, path: Path | str) -> str:
+        """How Lumen names a workspace file in what it records (metadata, logs, quarantine records): relative
+        to the workspace root, so that a moved or copied workspace's history never points at another place.
+        A path outside the workspace is returned as given."""
+        try:
+            return Path(path).resolve().relative_to(self.root_path).as_posix() or "."
+        except ValueError:
+            return str(path)
+
+    def scrub(self, text: str) -> str:
+        """`text` (an error message, a log line) with the workspace's absolute location cut from its paths."""
+        for root in dict.fromkeys((str(self.root_path), str(Path(self.root).expanduser()))):
+            text = text.replace(root + "/", "").replace(root, ".")
+        return text
+
     @property
     def state_dir(self) -> Path:
         """Lumen's own derived state inside the workspace (Parquet caches, stores), not seed files."""

@@ -29,13 +29,13 @@ def environment_sensor(context: dg.SensorEvaluationContext, workspace: LumenWork
     # Only the position matters here; a long backlog is crossed in bounded steps over a few ticks.
     read = read_new_lines(source, cursor, max_bytes=config.sensor.max_bytes_per_tick, max_lines=1_000_000)
     if read.reset_reason:
-        context.log.info(f"{source} was {read.reset_reason}; reading it again from the start")
+        context.log.info(f"{workspace.rel(source)} was {read.reset_reason}; reading it again from the start")
     if not read.lines:
         why = (f"{config.paths.environment_csv} does not exist (no rhythm sensors on this loop)" if not source.exists()
                else f"no new rows in {config.paths.environment_csv} since line {read.cursor.line_no}")
         return dg.SensorResult(run_requests=[], cursor=read.cursor.to_json(), skip_reason=why)
     run_key = f"environment:{read.cursor.inode}:{read.cursor.offset}"
-    context.log.info(f"{source}: {len(read.lines)} new lines up to line {read.cursor.line_no}")
+    context.log.info(f"{workspace.rel(source)}: {len(read.lines)} new lines up to line {read.cursor.line_no}")
     return dg.SensorResult(
         run_requests=[dg.RunRequest(run_key=run_key, tags={"lumen/source": "environment"})],
         cursor=read.cursor.to_json(),

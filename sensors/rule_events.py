@@ -68,17 +68,19 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
     cursor = TailCursor.from_json(context.cursor)
     read = read_new_lines(source, cursor, config.sensor.max_bytes_per_tick, config.sensor.max_events_per_tick)
     if read.reset_reason:
-        context.log.info(f"{source} was {read.reset_reason}; reading it again from the start")
+        context.log.info(f"{workspace.rel(source)} was {read.reset_reason}; reading it again from the start")
     next_cursor = read.cursor
-    parsed = parse_rule_lines([text for _, text in read.lines], read.lines[0][0] if read.lines else 1)
+    parsed = parse_rule_lines(
+        [text for _, text in read.lines], read.lines[0][0] if read.lines else 1, config.rule_policy()
+    )
     if parsed.quarantined:
         upsert_jsonl(
             workspace.layout.quarantine_dir / "rules_history.sensor.jsonl",
-            ({"source": str(source), "line": q.line_no, "reason": q.reason, "text": q.text} for q in parsed.quarantined),
+            ({"source": workspace.rel(source), "line": q.line_no, "reason": q.reason, "text": q.text} for q in parsed.quarantined),
             key=lambda r: f"{r['line']}:{hashlib.sha256(r['text'].encode()).hexdigest()}",
         )
         for q in parsed.quarantined:
-            context.log.warning(f"{source}:{q.line_no}: quarantined: {q.reason}")
+            context.log.warning(f"{workspace.rel(source)}:{q.line_no}: quarantined: {q.reason}")
     pending_ids = {entry[0] for entry in next_cursor.pending}
     post_ns = int(config.effects.post_s * 1e9)
     new_events = [e for e in parsed.events if e.event_id not in pending_ids]

@@ -58,13 +58,14 @@ def test_run_with_a_selection_exits_zero(demo_run) -> None:
     assert "    metrics" not in done.stdout  # only the selection ran
 
 
-def test_runs_are_recorded_in_the_workspace_dagster_home(demo_run) -> None:
+def test_runs_are_recorded_in_the_workspace_dagster_home(demo_run, monkeypatch) -> None:
     import dagster as dg
 
     workspace, done = demo_run
     assert done.returncode == 0, done.stderr[-4000:]
     home = workspace / ".dagster"
     assert (home / "dagster.yaml").exists()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # dagster.yaml names its event-log folder through it
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
         assert len(runs) >= 2
@@ -102,7 +103,7 @@ def test_wrong_metrics_header_exits_1_naming_the_file(tmp_path: Path) -> None:
     (workspace / "lumen.yaml").write_text("{}\n", encoding="utf-8")
     done = _lumen("run", "--workspace", str(workspace))
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
-    assert f"{metrics.resolve()}:1" in done.stdout + done.stderr or f"{metrics}:1" in done.stdout + done.stderr
+    assert "logs/metrics.csv:1" in done.stdout + done.stderr  # workspace-relative: the run log keeps it too
     assert "FAILED" in done.stdout
 
 
@@ -118,7 +119,7 @@ def test_missing_workspace_is_rejected(tmp_path: Path) -> None:
     assert done.returncode == 2 and "is not a folder" in done.stderr
 
 
-def test_every_check_of_the_demo_says_in_words_what_it_found(demo_run) -> None:
+def test_every_check_of_the_demo_says_in_words_what_it_found(demo_run, monkeypatch) -> None:
     """Issue 15 §4: each check evaluation of a whole-graph run has a description; a failing one says what
     failed and what to do; a pass with nothing to compare says so; ages read as durations, not seconds."""
     import re
@@ -127,6 +128,7 @@ def test_every_check_of_the_demo_says_in_words_what_it_found(demo_run) -> None:
 
     workspace, done = demo_run
     assert done.returncode == 0, done.stderr[-4000:]
+    monkeypatch.setenv("DAGSTER_HOME", str(workspace / ".dagster"))  # dagster.yaml names its event log through it
     with dg.DagsterInstance.from_config(str(workspace / ".dagster")) as instance:
         records = instance.get_event_records(
             dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=1000)
@@ -142,3 +144,13 @@ def test_every_check_of_the_demo_says_in_words_what_it_found(demo_run) -> None:
     assert re.search(r"is \d+ days( \d+ h)? old, older than metrics.freshness_max_age_s \(1 h\)",
                      freshness.description), freshness.description
     assert not any(re.search(r"\d{5,}s\b", e.description) for e in evaluations)  # no "906022s"
+
+
+def test_nothing_lumen_writes_names_the_workspace_location(demo_run) -> None:
+    """Issue 11 §4: the whole graph's outputs, quarantine files and Dagster history (event log included)
+    hold workspace-relative paths only, so a moved or copied workspace is self-contained."""
+    workspace, done = demo_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    needle = str(workspace.resolve()).encode()
+    naming = [str(p.relative_to(workspace)) for p in workspace.rglob("*") if p.is_file() and needle in p.read_bytes()]
+    assert naming == []

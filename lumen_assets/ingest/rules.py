@@ -12,13 +12,35 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 
 REQUIRED_FIELDS = ("ts", "rule", "new")
+
+
+@dataclass(frozen=True)
+class RulePolicy:
+    """What a well-formed event must also satisfy to be used: a rule the config knows, and a timestamp not
+    further in the future than the loop's clocks can disagree (config `rules.known`, `rules.max_future_s`).
+    `now` defaults to the time of the read."""
+
+    known_rules: frozenset[str] | None = None  # None: any rule name is accepted
+    max_future_s: float | None = None  # None: no bound
+    now: datetime | None = None
+
+    def violation(self, event: RuleEvent, now: datetime) -> str | None:
+        if self.known_rules is not None and event.rule not in self.known_rules:
+            known = ", ".join(sorted(self.known_rules)) or "none"
+            return f"unknown rule {event.rule!r} (known: {known}; list it under rules.known in the config)"
+        if self.max_future_s is not None:
+            ahead_s = (event.ts - now).total_seconds()
+            if ahead_s > self.max_future_s:
+                return (f"timestamp {event.ts_text} is {ahead_s:.0f} s in the future "
+                        f"(more than rules.max_future_s = {self.max_future_s:g} s)")
+        return None
 
 
 @dataclass(frozen=True)
@@ -121,9 +143,11 @@ def parse_rule_line(text: str, line_no: int) -> RuleEvent:
     )
 
 
-def parse_rule_lines(lines: list[str], first_line_no: int = 1) -> ParsedRules:
-    """Parse complete lines; blank lines are skipped, an event seen twice is quarantined as a duplicate."""
+def parse_rule_lines(lines: list[str], first_line_no: int = 1, policy: RulePolicy | None = None) -> ParsedRules:
+    """Parse complete lines; blank lines are skipped, an event seen twice is quarantined as a duplicate, and
+    an event that breaks `policy` (unknown rule, timestamp too far in the future) is quarantined with why."""
     parsed = ParsedRules()
+    now = (policy.now if policy and policy.now else None) or datetime.now(UTC)
     seen: dict[str, int] = {}
     for offset, raw in enumerate(lines):
         line_no = first_line_no + offset
@@ -135,6 +159,10 @@ def parse_rule_lines(lines: list[str], first_line_no: int = 1) -> ParsedRules:
         except ValueError as exc:
             parsed.quarantined.append(QuarantinedLine(line_no, str(exc), text[:500]))
             continue
+        reason = policy.violation(event, now) if policy else None
+        if reason:
+            parsed.quarantined.append(QuarantinedLine(line_no, reason, text[:500]))
+            continue
         if event.event_id in seen:
             parsed.quarantined.append(
                 QuarantinedLine(line_no, f"duplicate of line {seen[event.event_id]}", text[:500])
@@ -145,7 +173,7 @@ def parse_rule_lines(lines: list[str], first_line_no: int = 1) -> ParsedRules:
     return parsed
 
 
-def read_rule_events(path: Path | str) -> ParsedRules:
+def read_rule_events(path: Path | str, policy: RulePolicy | None = None) -> ParsedRules:
     """Read the whole rules history. A missing file is an empty history. A last line without its
     newline counts when it is already a whole JSON object; otherwise it is still being written and is
     reported as `incomplete_tail`, not quarantined."""
@@ -161,6 +189,6 @@ def read_rule_events(path: Path | str) -> ParsedRules:
             tail = ""
         except json.JSONDecodeError:
             pass
-    parsed = parse_rule_lines(lines)
+    parsed = parse_rule_lines(lines, policy=policy)
     parsed.incomplete_tail = tail.strip()
     return parsed

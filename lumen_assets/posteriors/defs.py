@@ -106,7 +106,7 @@ def effect_posteriors(
         "sampling_seconds": round(result.seconds, 2),
         "posteriors": table,
         "effects": _effects_table(read_effects_csv(effects_path)),
-        "bayes_posterior_jsonl": dg.MetadataValue.path(str(log_path)),
+        "bayes_posterior_jsonl": dg.MetadataValue.path(workspace.rel(log_path)),
         "history_lines": lines,
     }
     if outcomes:
@@ -234,8 +234,8 @@ def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) 
     store = workspace.layout.metrics_store
     state = load_state(store)
     if state is None:
-        raise dg.Failure(description=f"{store} not found: materialise `metrics` first")
-    history = read_rule_events(workspace.layout.rules_history)
+        raise dg.Failure(description=f"{workspace.rel(store)} not found: materialise `metrics` first")
+    history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy())
     inputs = [EventWindowInput(e.event_id, e.rule, int(e.ts.timestamp() * 1e9)) for e in history.events]
     by_id = {e.event_id: e for e in history.events}
     started = datetime.now(tz=UTC)
@@ -275,7 +275,7 @@ def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) 
             "metric": settings.metric,
             "controls": ", ".join(settings.controls) or "none (pre-window level)",
             "seconds": round(seconds, 3),
-            "impact_reports_jsonl": dg.MetadataValue.path(str(path)),
+            "impact_reports_jsonl": dg.MetadataValue.path(workspace.rel(path)),
             "impacts": metadata_table(
                 [("event_time", "string"), ("event_id", "string"), ("rule", "string"), ("status", "string"),
                  ("effect", "float"), ("low", "float", f"{settings.interval_prob:.0%} interval"),

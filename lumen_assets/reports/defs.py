@@ -128,12 +128,12 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     effects_path = workspace.layout.effects_csv
     metrics_path = workspace.layout.metrics_store
     if not (metrics_path / "_ingest_state.json").exists():
-        raise dg.Failure(description=f"{metrics_path} not found: materialise `metrics` first")
+        raise dg.Failure(description=f"{workspace.rel(metrics_path)} not found: materialise `metrics` first")
     posterior_line, posterior_problem = read_last_jsonl(workspace.path(settings.posterior_jsonl))
     resonance, resonance_problem = read_json(workspace.path(settings.resonance_json))
     for problem in (posterior_problem, resonance_problem):
         if problem:
-            context.log.warning(problem)
+            context.log.warning(workspace.scrub(problem))
     sources = {
         name: digest
         for name, digest in (
@@ -171,8 +171,8 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         "title": content.title,
         "language": content.language,
         "headline": content.headline,
-        "md": str(md_path),
-        "pdf": str(pdf_path),
+        "md": workspace.rel(md_path),
+        "pdf": workspace.rel(pdf_path),
         "md_sha256": md_sha,
         "pdf_sha256": pdf_sha,
     }
@@ -184,8 +184,8 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         pages = 0
     yield dg.MaterializeResult(
         metadata={
-            "markdown": dg.MetadataValue.path(str(md_path)),
-            "pdf": dg.MetadataValue.path(str(pdf_path)),
+            "markdown": dg.MetadataValue.path(workspace.rel(md_path)),
+            "pdf": dg.MetadataValue.path(workspace.rel(pdf_path)),
             "pdf_sha256": pdf_sha,
             "md_sha256": md_sha,
             "pages": pages,
@@ -264,11 +264,11 @@ def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorks
     day = context.partition_key
     md_path, pdf_path, facts_path = report_paths(workspace, day)
     if not (pdf_path.exists() and facts_path.exists()):
-        raise dg.Failure(description=f"{pdf_path} not found: materialise daily_report for {day} first", allow_retries=False)
+        raise dg.Failure(description=f"{workspace.rel(pdf_path)} not found: materialise daily_report for {day} first", allow_retries=False)
     facts = json.loads(facts_path.read_text(encoding="utf-8"))
     if _sha256_file(pdf_path) != facts.get("pdf_sha256"):
         raise dg.Failure(
-            description=f"{pdf_path} does not match the digest daily_report recorded; rebuild it", allow_retries=False
+            description=f"{workspace.rel(pdf_path)} does not match the digest daily_report recorded; rebuild it", allow_retries=False
         )
     report = Report(day, pdf_path, md_path, facts["title"], facts["headline"], facts.get("language", "ko"))
     targets, secrets = report_notifier.targets(settings, workspace.root_path)
@@ -289,7 +289,7 @@ def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorks
     rows += [(recipient, "already sent", 0, "") for recipient in outcome.skipped]
     yield dg.MaterializeResult(
         metadata={
-            "receipts": dg.MetadataValue.path(str(receipts_path)),
+            "receipts": dg.MetadataValue.path(workspace.rel(receipts_path)),
             "sent_now": sum(1 for r in outcome.receipts if r.status == "sent"),
             "failed_now": sum(1 for r in outcome.receipts if r.status == "failed"),
             "already_sent": len(outcome.skipped),

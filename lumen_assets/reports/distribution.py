@@ -134,6 +134,7 @@ class OutboxSender:
     sender: str
     subject: str
     feedback_url: str | None = None
+    folder_label: str | None = None  # how receipts name the folder (workspace-relative), default `folder`
 
     def send(self, report: Report, delivery: Delivery) -> str:
         message = email_message(report, delivery, self.sender, self.subject, self.feedback_url)
@@ -142,7 +143,7 @@ class OutboxSender:
             atomic_write_bytes(target, message.as_bytes())
         except OSError as exc:
             raise PermanentError(f"cannot write {target}: {exc.strerror}") from exc
-        return str(target)
+        return f"{self.folder_label}/{report.day}/{delivery.name}.eml" if self.folder_label else str(target)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from lumen_assets.section import Section
+from lumen_assets.section import ExternalPath, Section, WorkspacePath
 
 
 class OutboxRecipient(Section):
@@ -18,7 +18,7 @@ class OutboxRecipient(Section):
 
     channel: Literal["outbox"] = "outbox"
     name: str = "outbox"
-    folder: str = "controls/reports/outbox"
+    folder: WorkspacePath = "controls/reports/outbox"
 
 
 class SmtpRecipient(Section):
@@ -57,7 +57,7 @@ class SmtpServer(Section):
     username_env: str | None = "LUMEN_SMTP_USER"
     password_env: str | None = "LUMEN_SMTP_PASSWORD"
     sender: str = "lumen@system.local"
-    ca_file: str | None = Field(None, description="PEM bundle to verify the server's certificate (private CA)")
+    ca_file: ExternalPath | None = Field(None, description="PEM bundle to verify the server's certificate (private CA)")
     timeout_s: float = Field(20.0, gt=0)
 
 
@@ -91,10 +91,10 @@ class DistributionSettings(Section):
 class ReportsSettings(Section):
     """The daily Markdown + PDF report (seed segB §2-3) and its distribution (§4)."""
 
-    reports_dir: str = "controls/reports"
-    receipts: str = "controls/reports/receipts.jsonl"
-    posterior_jsonl: str = "logs/bayes_posterior.jsonl"
-    resonance_json: str = "logs/resonance.json"
+    reports_dir: WorkspacePath = "controls/reports"
+    receipts: WorkspacePath = "controls/reports/receipts.jsonl"
+    posterior_jsonl: WorkspacePath = "logs/bayes_posterior.jsonl"
+    resonance_json: WorkspacePath = "logs/resonance.json"
     title: str = "Lumen Resonance Report"
     language: Literal["ko", "en"] = "ko"
     top_quotes: int = Field(3, ge=1, description="seed: top 3 quotes by confidence")
@@ -104,7 +104,7 @@ class ReportsSettings(Section):
     rhythm_overlay: bool = Field(
         False, description="overlay the rhythm blend (logs/rhythm_sync.jsonl) on the rhythm chart, right axis [-1, 1]"
     )
-    font_path: str | None = Field(None, description="a Korean TrueType font; default NanumGothic from koreanize-matplotlib")
+    font_path: WorkspacePath | None = Field(None, description="a Korean TrueType font in the workspace; default NanumGothic from koreanize-matplotlib")
     url: str | None = Field(None, description="where reports_dir is served over HTTP (links on the daily_report "
                             "page); null = $LUMEN_REPORTS_URL, else no link, only the inline preview")
     distribution: DistributionSettings = DistributionSettings()

@@ -64,7 +64,7 @@ def resonance_scores(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     now = datetime.now(UTC)
     frame, metrics_path = _metrics_frame(workspace)
     if frame is None:
-        context.log.warning(f"{metrics_path} not found: signal components are unknown until `metrics` runs")
+        context.log.warning(f"{workspace.rel(metrics_path)} not found: signal components are unknown until `metrics` runs")
     longest = max(
         [w.span_s for w in settings.windows]
         + [settings.run_success.window_s]
@@ -97,10 +97,10 @@ def resonance_scores(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     output = workspace.path(settings.output)
     atomic_write_text(output, text)
-    return dg.MaterializeResult(metadata=_metadata(document, output, text))
+    return dg.MaterializeResult(metadata=_metadata(document, workspace.rel(output), text))
 
 
-def _metadata(document: dict[str, Any], output: Path, text: str) -> dict[str, Any]:
+def _metadata(document: dict[str, Any], output: str, text: str) -> dict[str, Any]:
     windows = document["windows"]
     channel_names = list(next(iter(windows.values()))["channels"])
     score_rows = [
@@ -150,7 +150,7 @@ def _metadata(document: dict[str, Any], output: Path, text: str) -> dict[str, An
             + markdown_table(["burn pair", "factor", "long rate", "short rate", "firing", "severity"], burn_rows)
         ),
         "proof_checks": dg.MetadataValue.md(markdown_table(["check", "latest", "run"], proof_rows)),
-        "path": dg.MetadataValue.path(str(output)),
+        "path": dg.MetadataValue.path(output),
         "sha256": hashlib.sha256(text.encode()).hexdigest(),
         "data_end": str(document["data_end"]),
     }

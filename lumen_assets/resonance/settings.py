@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from lumen_assets.section import Section
+from lumen_assets.section import Section, WorkspacePath
 
 Severity = Literal["WARN", "ERROR"]
 
@@ -103,7 +103,7 @@ class FreshnessSettings(Section):
     metrics_max_age_s: float | None = Field(None, gt=0, description="null: metrics.freshness_max_age_s")
     effects_max_age_s: float = Field(86400.0, gt=0)
     report_max_age_days: int = Field(1, ge=0, description="the newest report's day may lag today by this")
-    reports_dir: str = "controls/reports"
+    reports_dir: WorkspacePath = "controls/reports"
     severity: Severity = "WARN"
 
 
@@ -138,7 +138,7 @@ class ResonanceSettings(Section):
     channels: dict[str, ChannelWeights] = Field(default_factory=_seed_channels)
     tau_minutes: float = Field(120.0, gt=0)
     custody_max_age_d: float = Field(180.0, gt=0)
-    custody_records: str = "attest/custody/records"
+    custody_records: WorkspacePath = "attest/custody/records"
     duration_scale_s: float = Field(
         600.0, gt=0, description="phase = p95 run duration / this + failure rate (seed: latency in seconds)"
     )
@@ -148,7 +148,7 @@ class ResonanceSettings(Section):
     run_success: RunSuccessSettings = RunSuccessSettings()
     freshness: FreshnessSettings = FreshnessSettings()
     safety_checks: SafetyChecksSettings = SafetyChecksSettings()
-    output: str = "logs/resonance.json"
+    output: WorkspacePath = "logs/resonance.json"
     schedule_cron: str | None = "*/10 * * * *"
     exporter_port: int = Field(9108, ge=1, le=65535)
 

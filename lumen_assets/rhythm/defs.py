@@ -61,12 +61,12 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     quarantine = workspace.layout.quarantine_dir / "environment.jsonl"
     ranges = ranges_of(workspace)
     if not source.exists():  # a workspace without rhythm sensors: nothing to read, said plainly
-        context.log.info(f"{source}: no environment file; the rhythm assets have no input")
+        context.log.info(f"{workspace.rel(source)}: no environment file; the rhythm assets have no input")
         frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in ENV_COLUMNS})
         frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
         write_environment_parquet(frame, target)
-        write_quarantine(quarantine, source, [])
-        yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "source": "missing: " + str(source)})
+        write_quarantine(quarantine, workspace.rel(source), [])
+        yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "source": "missing: " + workspace.rel(source)})
         nothing = nothing_to_compare(f"{config.paths.environment_csv} does not exist (no rhythm sensors)")
         yield dg.AssetCheckResult(check_name="environment_schema_range_order", passed=True,
                                   severity=dg.AssetCheckSeverity.ERROR, metadata={"rows": 0}, description=nothing)
@@ -74,7 +74,7 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
                                   severity=dg.AssetCheckSeverity.WARN, metadata={"rows": 0}, description=nothing)
         yield dg.AssetCheckResult(
             check_name="environment_freshness", passed=False, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"problem": f"{source} does not exist"},
+            metadata={"problem": f"{workspace.rel(source)} does not exist"},
             description=described(False, "", f"{config.paths.environment_csv} does not exist",
                                   "if the loop has rhythm sensors, point paths.environment_csv at their CSV; "
                                   "otherwise ignore this warning"))
@@ -82,12 +82,12 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     try:
         ingest = read_environment_csv(source, ranges, settings.sample_rate_hz, settings.gap_factor)
     except EnvironmentFormatError as exc:
-        raise dg.Failure(description=str(exc)) from None
+        raise dg.Failure(description=workspace.scrub(str(exc))) from None
     frame = ingest.frame
     write_environment_parquet(frame, target)
-    write_quarantine(quarantine, source, ingest.quarantined)
+    write_quarantine(quarantine, workspace.rel(source), ingest.quarantined)
     for line_no, reason, _ in ingest.quarantined[:20]:
-        context.log.warning(f"{source}:{line_no}: quarantined: {reason}")
+        context.log.warning(f"{workspace.rel(source)}:{line_no}: quarantined: {reason}")
     span = (frame["ts"].min(), frame["ts"].max()) if len(frame) else (None, None)
     summary = [
         (s, *(float(getattr(frame[s], f)()) if frame[s].notna().any() else None for f in ("mean", "min", "max")),
@@ -106,8 +106,8 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "gap_longest_s": ingest.gaps.longest_s,
             "first_ts": str(span[0]),
             "last_ts": str(span[1]),
-            "parquet": dg.MetadataValue.path(str(target)),
-            "quarantine_file": dg.MetadataValue.path(str(quarantine)),
+            "parquet": dg.MetadataValue.path(workspace.rel(target)),
+            "quarantine_file": dg.MetadataValue.path(workspace.rel(quarantine)),
             "signals": dg.MetadataValue.md(markdown_table(["signal", "mean", "min", "max", "missing"], summary)),
         }
     )
@@ -215,7 +215,7 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     share = with_blend / len(frame) if len(frame) else 0.0
     latest = sync.records[-10:]
     across = _rhythm_across_events(workspace, sync.records)
-    context.log.info(f"rhythm_sync: {sync.steps} steps -> {figures['output']}")
+    context.log.info(f"rhythm_sync: {sync.steps} steps -> {workspace.rel(figures['output'])}")
     yield dg.MaterializeResult(
         metadata={
             "steps": sync.steps,
@@ -225,7 +225,7 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "weights": dg.MetadataValue.json(config.rhythm.weights.model_dump()),
             "blend_mean": float(frame["blend"].mean()) if with_blend else None,
             "rhythm_messages": figures["rhythm_quotes"],
-            "output": dg.MetadataValue.path(str(figures["output"])),
+            "output": dg.MetadataValue.path(workspace.rel(figures["output"])),
             "rule_events_with_rhythm": dg.MetadataValue.md(markdown_table(
                 ["rule_ts", "rule", "d_phase", "rhythm Δblend", "rhythm Δlight→phase"],
                 [(r.rule_ts, r.rule, r.d_phase, r.rhythm_d_blend, r.rhythm_d_light) for r in across.tail(20).itertuples()],

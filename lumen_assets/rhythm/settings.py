@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from lumen_assets.section import Section
+from lumen_assets.section import Section, WorkspacePath
 
 
 class RangeSettings(Section):
@@ -107,7 +107,7 @@ class RhythmSettings(Section):
     """The rhythm synchronizer: environment -> four band corrections -> one blend per step."""
 
     environment: EnvironmentSettings = EnvironmentSettings()
-    output: str = "logs/rhythm_sync.jsonl"
+    output: WorkspacePath = "logs/rhythm_sync.jsonl"
     sensor_interval_s: int = Field(300, ge=1, description="environment_sensor: at most one run per interval")
     step_s: float = Field(60.0, ge=1, description="one record per step (seed: 1 Hz loop, pushed every 5 s)")
     min_coverage: float = Field(

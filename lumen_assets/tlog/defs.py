@@ -97,7 +97,7 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     try:
         name, key = signer.log_key(keystore)
     except TrustError as exc:
-        raise dg.Failure(description=f"no usable log key: {exc}") from exc
+        raise dg.Failure(description=workspace.scrub(f"no usable log key: {exc}")) from exc
     vkey = (root / config.attest.trust_dir / TRUST_LOG_VKEY).read_text().strip()
     tlog_dir = root / config.tlog.dir
     # Certificates and CRLs are logged too, so a CRL rolled back to an older (still root-signed) one shows.
@@ -191,7 +191,7 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
             "new_leaves": dg.MetadataValue.int(len(leaves)),
             "checkpoint": dg.MetadataValue.md(f"```\n{last.note}```"),
             "leaves": dg.MetadataValue.md(table),
-            "tlog_dir": dg.MetadataValue.path(str(tlog_dir)),
+            "tlog_dir": dg.MetadataValue.path(workspace.rel(tlog_dir)),
         },
         check_results=[inclusion, consistency],
     )

@@ -187,7 +187,7 @@ def test_run_that_will_be_retried_is_skipped(tmp_path):
     assert file_alerts(tmp_path) == []
 
 
-def test_alerts_work_on_the_instance_lumen_run_creates(tmp_path):
+def test_alerts_work_on_the_instance_lumen_run_creates(tmp_path, monkeypatch):
     """The DAGSTER_HOME that `lumen run` writes (SQLite on disk, not the in-memory test instance) can
     answer the sensor's cross-run query; the run-sharded default SQLite storage cannot."""
     from lumen_assets.runner import instance_yaml
@@ -195,6 +195,7 @@ def test_alerts_work_on_the_instance_lumen_run_creates(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text(instance_yaml(home), encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the event log's folder is read from it (relocatable)
     configure(tmp_path, 25, smtp={"enabled": False})
     write_report(tmp_path)
     write_metrics(tmp_path, creative=0.10)

@@ -149,3 +149,27 @@ def test_parse_rule_lines_numbers_from_first_line_no() -> None:
     parsed = parse_rule_lines([_line(), "junk"], first_line_no=41)
     assert [e.line_no for e in parsed.events] == [41]
     assert [q.line_no for q in parsed.quarantined] == [42]
+
+
+def test_unknown_rule_is_quarantined_with_the_reason(tmp_path: Path) -> None:
+    from lumen_assets.ingest.rules import RulePolicy
+
+    policy = RulePolicy(known_rules=frozenset({"creative_min", "risk_max"}))
+    path = _write(tmp_path / "h.jsonl", [_line(), _line(rule="risk_mx", new=0.3), _line(rule="risk_max", new=0.3)])
+    parsed = read_rule_events(path, policy)
+    assert [e.rule for e in parsed.events] == ["creative_min", "risk_max"]
+    [bad] = parsed.quarantined
+    assert bad.line_no == 2 and "unknown rule 'risk_mx'" in bad.reason and "rules.known" in bad.reason
+    assert len(read_rule_events(path).events) == 3  # without a policy every rule name is taken
+
+
+def test_event_too_far_in_the_future_is_quarantined_but_clock_skew_is_tolerated(tmp_path: Path) -> None:
+    from lumen_assets.ingest.rules import RulePolicy
+
+    now = datetime(2025, 10, 23, 14, 0, tzinfo=KST)
+    policy = RulePolicy(max_future_s=300, now=now)
+    lines = [_line(ts=(now + timedelta(seconds=s)).isoformat(), new=0.2 + s / 1e4) for s in (-60, 200, 3600)]
+    parsed = parse_rule_lines(lines, policy=policy)
+    assert len(parsed.events) == 2
+    [bad] = parsed.quarantined
+    assert bad.line_no == 3 and "3600 s in the future" in bad.reason and "rules.max_future_s" in bad.reason
