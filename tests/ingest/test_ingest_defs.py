@@ -34,7 +34,7 @@ def test_wrong_metrics_header_fails_the_step_naming_file_and_line(tmp_path: Path
     result = _materialize(demo, [metrics])
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    assert f"{path}:1" in failure.step_failure_data.error.message
+    assert "logs/metrics.csv:1" in failure.step_failure_data.error.message  # workspace-relative (issue 11 §4)
 
 
 def test_quarantine_rate_check_warns_and_quarantine_file_names_lines(tmp_path: Path) -> None:
