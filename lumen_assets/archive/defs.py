@@ -48,6 +48,15 @@ def never_bundled(config: LumenConfig, root: Path) -> list[str]:
     return [d.strip("/") + "/" for d in dirs]
 
 
+def _portable_uri(workspace: LumenWorkspace, uri: str) -> str:
+    """A local store's `file://` URI inside the workspace as a workspace-relative path (issue 11 §4)."""
+    if uri.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return workspace.rel(unquote(urlparse(uri).path))
+    return uri
+
+
 def freeze_partition(
     workspace: LumenWorkspace, store_resource: ArchiveStoreResource, day: str, now: datetime | None = None
 ) -> tuple[FreezeResult, str | None, str | None]:
@@ -73,7 +82,8 @@ def freeze_partition(
     uri = store.put(key, result.stored_path, metadata)
     # the handshake's local half (seed segC C4 remote_index.jsonl): where the copy went and its digest
     record_remote(root / settings.archive_dir / INDEX_NAME, day, {
-        "store": store.description, "key": key, "uri": uri, "stored_sha256": metadata[META_STORED],
+        "store": workspace.scrub(store.description), "key": key, "uri": _portable_uri(workspace, uri),
+        "stored_sha256": metadata[META_STORED],
         "uploaded_at": (now or datetime.now(config.tz)).isoformat(),
     })
     return result, key, uri
@@ -152,7 +162,7 @@ def archive_bundle(
     if result.skipped:
         metadata["skipped"] = dg.MetadataValue.md(markdown_table(["path", "why"], result.skipped))
     if uri:
-        metadata["remote_uri"] = dg.MetadataValue.url(uri) if uri.startswith(("s3://", "http")) else workspace.scrub(uri)
+        metadata["remote_uri"] = dg.MetadataValue.url(uri) if uri.startswith(("s3://", "http")) else _portable_uri(workspace, uri)
         metadata["remote_key"] = key
     check_results = [
         integrity_result(workspace, archive_store, day),
