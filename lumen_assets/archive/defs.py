@@ -234,8 +234,8 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
     return dg.AssetCheckResult(
         check_name=REMOTE_CHECK, passed=not problems, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
         description=described(
-            not problems, f"the stored {key} matches the {day} manifest ({store.description})",
-            f"the stored copy {key} does not match the {day} manifest: {problems[0] if problems else ''}",
+            not problems, f"the stored {key} matches the {day} manifest ({workspace.scrub(store.description)})",
+            f"the stored copy {key} does not match the {day} manifest: {workspace.scrub(str(problems[0])) if problems else ''}",
             f"re-materialise archive_bundle for {day} to upload it again (the local bundle verifies first); "
             "if it keeps failing, check the store's credentials and bucket"),
     )
