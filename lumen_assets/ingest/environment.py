@@ -167,6 +167,25 @@ def _vectorised(path: Path, ranges: Ranges) -> tuple[pd.DataFrame, list[tuple[in
     return _frame(ts_ns, values), quarantined
 
 
+def _drop_exact_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows identical in every column, first kept. In time order only rows sharing a timestamp can be equal,
+    and they are adjacent, so only those few rows are compared (a full-frame drop_duplicates costs seconds)."""
+    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+    if len(ts_ns) < 2:
+        return frame
+    same = np.diff(ts_ns) == 0
+    if not same.any():
+        return frame
+    candidates = np.zeros(len(ts_ns), dtype=bool)
+    candidates[1:] |= same
+    candidates[:-1] |= same
+    positions = np.nonzero(candidates)[0]
+    duplicated = frame.iloc[positions].duplicated(keep="first").to_numpy()
+    keep = np.ones(len(frame), dtype=bool)
+    keep[positions[duplicated]] = False
+    return frame[keep].reset_index(drop=True)
+
+
 def read_environment_csv(
     path: Path | str, ranges: Ranges | None = None, sample_rate_hz: float = 1.0, gap_factor: float = 2.5
 ) -> EnvironmentIngest:
@@ -189,7 +208,7 @@ def read_environment_csv(
     if out_of_order:
         frame = frame.iloc[np.argsort(ts_ns, kind="stable")].reset_index(drop=True)
     before = len(frame)
-    frame = frame.drop_duplicates(keep="first").reset_index(drop=True)
+    frame = _drop_exact_duplicates(frame)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     return EnvironmentIngest(
         frame=frame,
