@@ -52,6 +52,7 @@ def pinned_log_key(args: argparse.Namespace, workspace: Path, trust_dir: str) ->
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from lumen_assets.tlog.audit import AuditError, audit_log
+    from lumen_assets.tlog.checkpoint import CheckpointError, parse_verifier_key
 
     config = _config(args.workspace, args.config)
     try:
@@ -59,6 +60,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         outside = read_outside_checkpoints(args.checkpoint)
     except OSError as exc:
         return _err(f"cannot read an anchor: {exc}")
+    try:
+        parse_verifier_key(vkey)
+    except CheckpointError as exc:
+        return _err(f"log key from {source}: {exc}")
     print(f"log key: {source}")
     try:
         report = audit_log(args.workspace / config.tlog.dir, vkey, config.tlog.origin, outside, label=config.tlog.dir)
@@ -112,6 +117,8 @@ def cmd_witness_cosign(args: argparse.Namespace) -> int:
     from lumen_assets.tlog.witness import WitnessError, cosign, fetcher, parse_witness_vkey
 
     state = Path(args.state)
+    if not (state / WITNESS_VKEY).exists():
+        return _err(f"{state} holds no witness key: run `lumen witness init --state {state} --name NAME` first")
     source = args.checkpoint
     try:
         (_, note), = read_outside_checkpoints([source])
