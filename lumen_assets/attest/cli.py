@@ -68,6 +68,30 @@ def cmd_issue_signer(args: argparse.Namespace) -> int:
     print(f"signer {cert.serial_number:x} issued, valid until {cert.not_valid_after_utc.isoformat()}; "
           f"public certificate in {settings.trust_dir}/signers/")
     _publish_sigstore(args.workspace, settings)
+    from lumen_assets.attest.intoto import InTotoError, layout_for_workspace
+    from lumen_assets.attest.keys import ROOT_KEY, load_private_key
+
+    try:  # the new signer must be a functionary of the layout: re-sign it while the root is at hand
+        layout = layout_for_workspace(config, args.workspace, load_private_key(
+            Path(args.root) / ROOT_KEY, _secret(settings.root_passphrase_env)), settings.signer_days)
+    except (TrustError, InTotoError) as exc:
+        return _err(f"signer issued, but the in-toto layout was not re-signed: {exc}")
+    print(f"in-toto layout re-signed with the new signer as functionary: {layout}")
+    return EXIT_OK
+
+
+def cmd_sign_layout(args: argparse.Namespace) -> int:
+    from lumen_assets.attest.intoto import InTotoError, layout_for_workspace
+    from lumen_assets.attest.keys import ROOT_KEY, TrustError, load_private_key
+
+    config = _config(args.workspace, args.config)
+    try:
+        root_key = load_private_key(Path(args.root) / ROOT_KEY, _secret(config.attest.root_passphrase_env))
+        path = layout_for_workspace(config, args.workspace, root_key, args.days)
+    except (TrustError, InTotoError) as exc:
+        return _err(str(exc))
+    print(f"in-toto layout signed by the root, valid {args.days} days: {path}; verification key "
+          f"{config.attest.trust_dir}/layout.pub.pem")
     return EXIT_OK
 
 
@@ -291,6 +315,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="--root is a NEW root (e.g. P-256 replacing Ed25519): pin it, keep the old root trusted")
     _workspace_arg(p)
     p.set_defaults(func=cmd_issue_signer)
+
+    p = sub.add_parser("sign-layout", help="sign the in-toto layout (attest/in-toto/root.layout) with the root key")
+    p.add_argument("--root", required=True, help="the root folder made by init-root")
+    p.add_argument("--days", type=int, default=180, help="how long the layout stays valid (default 180)")
+    _workspace_arg(p)
+    p.set_defaults(func=cmd_sign_layout)
 
     p = sub.add_parser("revoke", help="revoke a certificate serial (hex) in the root-signed CRL")
     p.add_argument("serial")

@@ -11,9 +11,11 @@ import dagster as dg
 
 from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.attest.intoto import LAYOUT_FILE, LINKS_DIR, chain_paths, write_day_links
 from lumen_assets.attest.issue import attest_artifact, find_artifacts
 from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
+from lumen_assets.partitions import daily_partitions
 
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -111,3 +113,41 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
             "attest_dir": dg.MetadataValue.path(workspace.rel(root / settings.attest_dir)),
         }
     )
+
+
+@dg.asset(
+    key="in_toto_links",
+    group_name="trust",
+    partitions_def=daily_partitions,
+    deps=[dg.AssetKey("daily_report"), dg.AssetKey("archive_bundle")],
+    kinds={"in-toto"},
+    owners=["team:lumen"],
+    code_version=CODE_VERSION,
+    description=(
+        "The day's pipeline as in-toto links (ingest, effects, posteriors, evidence, report, archive), each "
+        "signed by the pipeline signer under attest/in-toto/<day>/, verified by stock `in-toto-verify` against "
+        "the root-signed attest/in-toto/root.layout (`lumen keys sign-layout`)."
+    ),
+)
+def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, signer: LumenSigner) -> dg.MaterializeResult:
+    config = workspace.config
+    root = workspace.root_path
+    day = context.partition_key
+    try:
+        active = signer.signer(signer.keystore(root, config.attest.keystore_dir))
+    except TrustError as exc:
+        raise dg.Failure(description=f"no usable signer: {exc}") from exc
+    links_dir = root / config.attest.attest_dir / LINKS_DIR
+    written = write_day_links(root, day, chain_paths(config), active.key, links_dir, run_id=context.run.run_id)
+    layout = links_dir / LAYOUT_FILE
+    if not layout.exists():
+        context.log.warning(f"{layout} is missing: sign it with `lumen keys sign-layout --root DIR --workspace {root}`")
+    rows = "".join(f"| `{path.name}` |\n" for path in written)
+    return dg.MaterializeResult(metadata={
+        "links": dg.MetadataValue.md("| link |\n|---|\n" + rows),
+        "link_dir": dg.MetadataValue.path(str(links_dir / day)),
+        "layout_present": dg.MetadataValue.bool(layout.exists()),
+        "verify_with": dg.MetadataValue.text(
+            f"in-toto-verify --layout {config.attest.attest_dir}/{LINKS_DIR}/{LAYOUT_FILE} --verification-keys "
+            f"{config.attest.trust_dir}/layout.pub.pem --link-dir {config.attest.attest_dir}/{LINKS_DIR}/{day}"),
+    })

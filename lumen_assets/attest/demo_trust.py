@@ -11,7 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from lumen_assets.attest.keys import DEMO_PASSPHRASE
+from lumen_assets.attest.intoto import layout_for_workspace
+from lumen_assets.attest.keys import DEMO_PASSPHRASE, ROOT_KEY, load_private_key
 from lumen_assets.attest.keys import bootstrap_demo_trust as _bootstrap
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
 
@@ -37,6 +38,8 @@ def bootstrap_demo_trust(workspace: Path, outside_dir: Path | None = None) -> st
                        identity=settings.sigstore.identity, oidc_issuer=settings.sigstore.issuer)
     publish_sigstore_trust(trust.trust_dir, settings.sigstore.identity, settings.sigstore.issuer,
                            trust_rel=settings.trust_dir)
+    layout_for_workspace(config, Path(workspace), load_private_key(trust.root_dir / ROOT_KEY, passphrase),
+                         settings.signer_days)
     return (f"demo trust: THROWAWAY root CA at {trust.root_dir} (outside the workspace, sha256 "
             f"{trust.root_fingerprint[:16]}…), signer {trust.signer_serial[:12]}… and log key in "
             f"{trust.keystore}, public trust material in {trust.trust_dir}. Never use the demo root in production.")
