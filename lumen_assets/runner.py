@@ -282,10 +282,12 @@ def run_graph(
         if not summary.ok:
             break
     skip = {config.paths.dagster_home.split("/")[0], config.paths.state_dir.split("/")[0]}
+    evidence_top = config.attest.attest_dir.split("/")[0]  # per-artefact envelopes, proofs, bundles, links: last
     summary.outputs = sorted(
-        p for p in workspace.rglob("*")
-        if p.is_file() and p.stat().st_mtime >= started - 1 and p.relative_to(workspace).parts[0] not in skip
-        and not p.name.endswith(".lock")
+        (p for p in workspace.rglob("*")
+         if p.is_file() and p.stat().st_mtime >= started - 1 and p.relative_to(workspace).parts[0] not in skip
+         and not p.name.endswith(".lock")),
+        key=lambda p: (p.relative_to(workspace).parts[0] == evidence_top, p),
     )
     return summary
 

@@ -42,17 +42,19 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from in_toto.models.layout import Inspection, Layout, Step
-from in_toto.models.link import FILENAME_FORMAT, Link
-from in_toto.models.metadata import Metablock
-from securesystemslib.signer import CryptoSigner, SSlibKey
 
 from lumen_assets.atomic import atomic_write_bytes
 
+if TYPE_CHECKING:  # in-toto is imported where it is used: loading it costs ~0.7 s at definitions import
+    from in_toto.models.layout import Layout
+    from in_toto.models.metadata import Metablock
+    from securesystemslib.signer import CryptoSigner
+
+LINK_FILENAME = "{step_name}.{keyid:.8}.link"  # in_toto.models.link.FILENAME_FORMAT
 STEPS = ("ingest", "effects", "posteriors", "evidence", "report", "archive")
 LINKS_DIR = "in-toto"  # under attest/
 LAYOUT_FILE = "root.layout"
@@ -156,18 +158,22 @@ def record(workspace: Path, patterns: Iterable[str]) -> dict[str, dict[str, str]
 
 
 def _signer(private_key: Any) -> tuple[CryptoSigner, str]:
+    from securesystemslib.signer import CryptoSigner, SSlibKey
+
     public = SSlibKey.from_crypto(private_key.public_key())
     return CryptoSigner(private_key, public), public.keyid
 
 
 def functionary_key(public_key: Any) -> dict[str, Any]:
     """The in-toto key dict (with keyid) for a public key, as `in-toto-verify` loads a PEM."""
+    from securesystemslib.signer import SSlibKey
+
     key = SSlibKey.from_crypto(public_key)
     return {**key.to_dict(), "keyid": key.keyid}
 
 
 def link_path(links_dir: Path, day: str, step: str, keyid: str) -> Path:
-    return Path(links_dir) / day / FILENAME_FORMAT.format(step_name=step, keyid=keyid)
+    return Path(links_dir) / day / LINK_FILENAME.format(step_name=step, keyid=keyid)
 
 
 def write_day_links(workspace: Path, day: str, paths: ChainPaths, signer_key: Any, links_dir: Path,
@@ -175,6 +181,9 @@ def write_day_links(workspace: Path, day: str, paths: ChainPaths, signer_key: An
     """Record and sign the six links of `day` from one snapshot of the workspace; returns their paths.
 
     Old links of the day (by any key) are replaced, so a day's directory holds one link per step."""
+    from in_toto.models.link import Link
+    from in_toto.models.metadata import Metablock
+
     signer, keyid = _signer(signer_key)
     day_dir = Path(links_dir) / day
     written = []
@@ -224,6 +233,8 @@ def _rules(paths: ChainPaths) -> dict[str, tuple[list[list[str]], list[list[str]
 def build_layout(paths: ChainPaths, functionaries: Sequence[Any], expires: dt.datetime,
                  links_rel: str = "attest/in-toto") -> Layout:
     """The day-agnostic layout: six steps, their functionary keys, the MATCH chain, the on-disk inspection."""
+    from in_toto.models.layout import Inspection, Layout, Step
+
     if not functionaries:
         raise InTotoError("no valid signer to name as functionary (issue a signer first)")
     keys = [functionary_key(public) for public in functionaries]
@@ -267,6 +278,8 @@ def valid_functionaries(trust_dir: Path, now: dt.datetime) -> list[Any]:
 
 def sign_layout(layout: Layout, root_key: Any, out: Path, trust_dir: Path) -> Path:
     """Sign the layout with the root key, write it to `out`, publish the root's public key as layout.pub.pem."""
+    from in_toto.models.metadata import Metablock
+
     signer, _ = _signer(root_key)
     metablock = Metablock(signed=layout)
     metablock.create_signature(signer)
