@@ -7,21 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from lumen_assets.posteriors.settings import PosteriorsSettings
-
-
-def _schedule_cron() -> str:
-    """Cron of the full PyMC fit from config (a small YAML read at load, as partitions.py does)."""
-    import os
-
-    from lumen_assets.config import load_config, resolve_config_path
-
-    try:
-        workspace = os.environ.get("LUMEN_WORKSPACE", ".")
-        return load_config(resolve_config_path(workspace, os.environ.get("LUMEN_CONFIG"))).posteriors.schedule_cron
-    except Exception:  # a bad config is reported by the assets with file and key; never break loading
-        return PosteriorsSettings().schedule_cron
-
+from lumen_assets.location_config import location_config
 
 posteriors_job = dg.define_asset_job(
     "effect_posteriors_job", selection=["effect_posteriors", "causal_impact"],
@@ -33,7 +19,7 @@ posteriors_fast_job = dg.define_asset_job(
     description="Sensor path: the seed's closed-form conjugate posteriors (milliseconds).",
 )
 posteriors_schedule = dg.ScheduleDefinition(
-    name="effect_posteriors_schedule", job=posteriors_job, cron_schedule=_schedule_cron(),
+    name="effect_posteriors_schedule", job=posteriors_job, cron_schedule=location_config().posteriors.schedule_cron,
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 

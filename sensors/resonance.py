@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from lumen_assets.location_config import location_config
+
 resonance_job = dg.define_asset_job(
     "resonance_job",
     selection=dg.AssetSelection.assets("resonance_scores"),
@@ -12,16 +14,7 @@ resonance_job = dg.define_asset_job(
 
 
 def _schedules() -> list[dg.ScheduleDefinition]:
-    import os
-
-    from lumen_assets.config import load_config, resolve_config_path
-
-    try:
-        cron = load_config(
-            resolve_config_path(os.environ.get("LUMEN_WORKSPACE", "."), os.environ.get("LUMEN_CONFIG"))
-        ).resonance.schedule_cron
-    except Exception:  # a bad config is reported by the assets with file and key; never break loading
-        cron = "*/10 * * * *"
+    cron = location_config().resonance.schedule_cron
     if not cron:
         return []
     return [

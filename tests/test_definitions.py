@@ -139,3 +139,15 @@ def test_the_code_location_has_every_sensor_and_schedule_under_sensors() -> None
         assert not module.startswith("lumen_assets."), (definition.name, module)
     names = {s.name for s in repository.sensor_defs}
     assert {"rule_event_sensor", "check_alert_sensor", "run_failure_alert_sensor", "environment_sensor"} <= names
+
+
+def test_a_broken_config_fails_loading_the_code_location_naming_file_and_key(tmp_path: Path) -> None:
+    """Config is read once at load; a broken one is a loud code-location error, never silent defaults."""
+    (tmp_path / "lumen.yaml").write_text("loop:\n  timezone: Mars/Olympus\n", encoding="utf-8")
+    env = {**os.environ, "LUMEN_WORKSPACE": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    env.pop("LUMEN_CONFIG", None)
+    done = subprocess.run([sys.executable, "-c", "import lumen_assets.definitions"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "ConfigError" in done.stderr
+    assert str(tmp_path / "lumen.yaml") in done.stderr and "loop.timezone" in done.stderr, done.stderr[-2000:]
