@@ -80,12 +80,6 @@ class HashingReader:
             pass
 
 
-def sha256_stream(source: BinaryIO) -> tuple[str, int]:
-    reader = HashingReader(source)
-    reader.drain()
-    return reader.digest.hexdigest(), reader.size
-
-
 def check_tar(source: BinaryIO, compression: str, entries: list[FileEntry], name: str, report: VerifyReport) -> None:
     """Stream the tar once: every member must be a safe regular file matching the manifest, in order."""
     expected = {e.path: e for e in entries}
@@ -105,12 +99,9 @@ def check_tar(source: BinaryIO, compression: str, entries: list[FileEntry], name
                 if member.size != entry.size:
                     report.fail(member.name, f"size {member.size} in the bundle, {entry.size} in the manifest")
                     continue
-                digest = hashlib.sha256()
                 extracted = archive.extractfile(member)
                 assert extracted is not None
-                while chunk := extracted.read(READ_CHUNK):
-                    digest.update(chunk)
-                if digest.hexdigest() != entry.sha256:
+                if hashlib.file_digest(extracted, "sha256").hexdigest() != entry.sha256:
                     report.fail(member.name, "sha256 of the bundled bytes differs from the manifest")
     except Exception as exc:  # TarError, EOFError, zlib/lzma errors: a broken bundle is a finding, not a crash
         report.fail(name, f"not a readable tar ({type(exc).__name__}: {exc})")

@@ -25,12 +25,9 @@ class StatementError(ValueError):
     """A statement that does not have the in-toto v1 shape Lumen writes."""
 
 
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def build_statement(subject_name: str, subject_sha256: str, *, asset_key: str, partition: str | None,

@@ -8,7 +8,6 @@ number is quarantined with its row and column, never coerced.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -131,7 +130,3 @@ def observations_from_records(records: list[dict[str, Any]]) -> Observations:
         delta=np.asarray([float(r["delta"]) for r in records], dtype=np.float64),
         counts={"rows": len(records)},
     )
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)

@@ -49,7 +49,6 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 )
 
 # Seed smart-rerun policy (segC C10 §3): only transient classes are retried automatically.
-TRANSIENT_CLASSES = frozenset({"network", "external_api"})
 
 
 def classify_failure(text: str | None) -> str:

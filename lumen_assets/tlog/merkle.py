@@ -163,11 +163,6 @@ def merkle_root(entries: Sequence[bytes]) -> bytes:
     return MemoryTree([leaf_hash(e) for e in entries]).root()
 
 
-def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
-    """MTH when the caller already holds the leaf hashes (e.g. read from the durable log)."""
-    return MemoryTree(leaf_hashes).root()
-
-
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, tree_size: int | None = None) -> list[bytes]:
     """Audit path for leaf `index` in the tree of the first `tree_size` leaf hashes."""
     size = len(leaf_hashes) if tree_size is None else tree_size

@@ -15,7 +15,7 @@ from lumen_assets.evidence.defs import (
     risk_ledger,
     risk_ledger_unique_and_valid,
 )
-from tests.evidence.demo_graph import demo_with_effects
+from tests.support.demo_workspace import prepare_demo_workspace
 
 # --- the seed's evidence_mapper.py (segB §1.4), transcribed with the reconstructed Korean labels ---------
 SEED_LABELS = {"phase": "위상차", "entropy": "엔트로피율", "creative": "창의 밴드", "risk": "위험 밴드"}
@@ -71,7 +71,7 @@ def jsonl(path):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    return demo_with_effects(tmp_path_factory.mktemp("demo"))
+    return prepare_demo_workspace(tmp_path_factory.mktemp("demo"))
 
 
 def materialize(root):
@@ -108,7 +108,7 @@ def test_quote_bank_equals_the_seed_rules_record_for_record_and_a_rerun_adds_not
 
 
 def test_risk_ledger_records_a_risk_once_and_checks_pass(demo, tmp_path):
-    root = demo_with_effects(tmp_path / "ws", hours=1.0)
+    root = prepare_demo_workspace(tmp_path / "ws", hours=1.0)
     effects = root / "logs/rules_effects.csv"
     rows = list(csv.DictReader(effects.open(encoding="utf-8")))
     rows[0].update(d_phase="0.05", d_entropy="0.04", status="complete")

@@ -16,7 +16,7 @@ from lumen.sensors.reports import daily_report_schedule
 from lumen_assets.evidence.defs import quote_bank, risk_ledger
 from lumen_assets.reports.checks import pdf_text
 from lumen_assets.reports.defs import daily_report, report_distribution
-from tests.evidence.demo_graph import demo_with_effects
+from tests.support.demo_workspace import prepare_demo_workspace
 
 DAY = "2025-10-23"
 
@@ -34,7 +34,7 @@ def run(root, assets, partition=None):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = demo_with_effects(tmp_path_factory.mktemp("demo"))
+    root = prepare_demo_workspace(tmp_path_factory.mktemp("demo"))
     assert run(root, [quote_bank, risk_ledger]).success
     return root
 

@@ -17,7 +17,7 @@ from lumen.resources.notifiers import ReportNotifier
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.evidence.defs import quote_bank, risk_ledger
 from lumen_assets.reports.defs import daily_report, report_distribution
-from tests.evidence.demo_graph import demo_with_effects
+from tests.support.demo_workspace import prepare_demo_workspace
 from tests.support.servers import SmtpServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def run(root, assets):
 
 @pytest.fixture
 def workspace(tmp_path):
-    root = demo_with_effects(tmp_path / "ws", hours=1.0)
+    root = prepare_demo_workspace(tmp_path / "ws", hours=1.0)
     assert run(root, [quote_bank, risk_ledger]).success
     assert run(root, [daily_report]).success
     return root
