@@ -8,7 +8,6 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
-from lumen_assets.effects.table import read_effects_store
 from lumen_assets.ingest.rules import parse_rule_lines
 from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_lines
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
@@ -37,6 +36,8 @@ def _events_with_final_effects(workspace: LumenWorkspace) -> set[str]:
     """Events whose effects are already final in the effects store: a fresh sensor (new cursor) on a
     workspace that `lumen run` already processed does not launch a run per historical event. A `pending`
     result is not final: that event is still requested once its window is covered."""
+    from lumen_assets.effects.table import read_effects_store
+
     store = read_effects_store(workspace.layout.effects_store)
     if not len(store):
         return set()

@@ -151,3 +151,16 @@ def test_a_broken_config_fails_loading_the_code_location_naming_file_and_key(tmp
     assert done.returncode != 0
     assert "ConfigError" in done.stderr
     assert str(tmp_path / "lumen.yaml") in done.stderr and "loop.timezone" in done.stderr, done.stderr[-2000:]
+
+
+def test_loading_the_code_location_imports_no_data_or_crypto_stack(tmp_path: Path) -> None:
+    """What keeps the load under 2x `import dagster` (bench/import_time.py prints the ratio): the Dagster
+    layer imports pandas, numpy, pyarrow and securesystemslib inside the functions that use them."""
+    env = {**os.environ, "LUMEN_WORKSPACE": str(tmp_path), "DAGSTER_HOME": str(tmp_path)}
+    statement = ("import sys, lumen_assets.definitions; "
+                 "print(sorted(m for m in ('pandas', 'numpy', 'pyarrow', 'securesystemslib', 'boto3', 'pymc', "
+                 "'reportlab', 'matplotlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", statement], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

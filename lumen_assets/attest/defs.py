@@ -12,7 +12,6 @@ import dagster as dg
 from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.intoto import LAYOUT_FILE, LINKS_DIR, chain_paths, write_day_links
-from lumen_assets.attest.issue import attest_artifact, find_artifacts
 from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
 from lumen_assets.partitions import daily_partitions
@@ -70,6 +69,8 @@ def _produced_by(instance: dg.DagsterInstance, asset: str, partition: str | None
     ),
 )
 def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, signer: LumenSigner) -> dg.MaterializeResult:
+    from lumen_assets.attest.issue import attest_artifact, find_artifacts
+
     config = workspace.config
     settings = config.attest
     root = workspace.root_path

@@ -2,22 +2,22 @@
 
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.check_words import described, nothing_to_compare
-from lumen_assets.effects.table import read_effects_csv, read_effects_store, upsert_effects
-from lumen_assets.effects.window import SHORT, SIGNALS, WindowSpec, effects_for_events
 from lumen_assets.humanize import interval, number, signed
-from lumen_assets.ingest.metrics_store import event_window_frames, load_state
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.partitions import rule_event_partitions
 
+if TYPE_CHECKING:
+    from lumen_assets.effects.window import WindowSpec
+
 Z95 = 1.959964  # two-sided 95 % normal quantile: Δ ± Z95 · se
 
-def _status_words(row: Any, spec: WindowSpec) -> str:
+def _status_words(row: Any, spec: "WindowSpec") -> str:
     if row.status == "pending":
         return "pending: the post window is not covered by the metrics yet; recomputed on the next run"
     if row.status == "insufficient":
@@ -26,10 +26,12 @@ def _status_words(row: Any, spec: WindowSpec) -> str:
     return "complete"
 
 
-def event_metadata(row: Any, spec: WindowSpec) -> dict[str, Any]:
+def event_metadata(row: Any, spec: "WindowSpec") -> dict[str, Any]:
     """One rule event's own view: its time, actor, rule, old → new, per signal pre → post and Δ with a 95 %
     interval, n and status. Small on purpose (about 1 KB serialised; a 4-row TableSchema table would
     add 2.6 KB): a backfill writes one per event. The sortable all-events table is on effect_posteriors."""
+    from lumen_assets.effects.window import SHORT, SIGNALS
+
     old = "none" if row.old is None or row.old != row.old else number(row.old)
     metadata: dict[str, Any] = {
         "event_time": str(row.rule_ts),
@@ -49,11 +51,14 @@ def event_metadata(row: Any, spec: WindowSpec) -> dict[str, Any]:
     return metadata
 
 
-def effects_from_store(store, events: list, spec: WindowSpec, now_ns: int, coverage_ns: int | None):
+def effects_from_store(store, events: list, spec: "WindowSpec", now_ns: int, coverage_ns: int | None):
     """Effects rows for `events` (in their order, with standard errors), reading only the metrics around
     them, a day at a time."""
     import numpy as np
     import pandas as pd
+
+    from lumen_assets.effects.window import SIGNALS, effects_for_events
+    from lumen_assets.ingest.metrics_store import event_window_frames
 
     if not events:
         empty = pd.DataFrame(columns=["ts", *SIGNALS])
@@ -67,7 +72,9 @@ def effects_from_store(store, events: list, spec: WindowSpec, now_ns: int, cover
     return pd.concat(parts).sort_index().reset_index(drop=True)
 
 
-def window_spec(workspace: LumenWorkspace) -> WindowSpec:
+def window_spec(workspace: LumenWorkspace) -> "WindowSpec":
+    from lumen_assets.effects.window import WindowSpec
+
     settings = workspace.config.effects
     return WindowSpec(**settings.model_dump())
 
@@ -85,6 +92,9 @@ def window_spec(workspace: LumenWorkspace) -> WindowSpec:
     ),
 )
 def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
+    from lumen_assets.effects.table import upsert_effects
+    from lumen_assets.ingest.metrics_store import load_state
+
     config = workspace.config
     history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy())
     by_id = history.by_id()
@@ -124,6 +134,8 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
 @dg.asset_check(asset=rule_effects, blocking=True, description="Exactly one effects row per rule event; "
                 "rows only for events in the history; every complete event has n_pre, n_post >= min_samples.")
 def effects_rows_consistent(workspace: LumenWorkspace) -> dg.AssetCheckResult:
+    from lumen_assets.effects.table import read_effects_csv, read_effects_store
+
     config = workspace.config
     table = read_effects_csv(workspace.layout.effects_csv)
     store = read_effects_store(workspace.layout.effects_store)

@@ -5,18 +5,23 @@ so re-running (or a sensor run for a later event) never duplicates a record (see
 """
 
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import ledger_problems, read_ledger
-from lumen_assets.evidence.mapper import Evidence, map_evidence, record_key, rows_from_records
 from lumen_assets.tables import metadata_table
 
+if TYPE_CHECKING:
+    from lumen_assets.evidence.mapper import Evidence
 
-def _map_workspace(workspace: LumenWorkspace) -> Evidence:
+
+def _map_workspace(workspace: LumenWorkspace) -> "Evidence":
     from lumen_assets.effects.table import read_effects_csv
+    from lumen_assets.evidence.mapper import map_evidence, rows_from_records
 
     config = workspace.config
     effects = read_effects_csv(workspace.layout.effects_csv)
@@ -26,7 +31,7 @@ def _map_workspace(workspace: LumenWorkspace) -> Evidence:
     return evidence
 
 
-def _common_metadata(evidence: Evidence, workspace: LumenWorkspace) -> dict:
+def _common_metadata(evidence: "Evidence", workspace: LumenWorkspace) -> dict:
     rejected = evidence.rejected
     return {
         "effects_csv": dg.MetadataValue.path(workspace.rel(workspace.layout.effects_csv)),
@@ -49,6 +54,8 @@ def _common_metadata(evidence: Evidence, workspace: LumenWorkspace) -> dict:
     ),
 )
 def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
+    from lumen_assets.evidence.mapper import record_key
+
     evidence = _map_workspace(workspace)
     path = workspace.path(workspace.config.evidence.quotes_bank)
     added, total = upsert_jsonl(path, evidence.quotes, record_key)
@@ -82,6 +89,8 @@ def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> 
     ),
 )
 def risk_ledger(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
+    from lumen_assets.evidence.mapper import record_key
+
     evidence = _map_workspace(workspace)
     path = workspace.path(workspace.config.evidence.risk_ledger)
     added, total = upsert_jsonl(path, evidence.risks, record_key)

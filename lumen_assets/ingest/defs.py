@@ -4,14 +4,11 @@
 import time
 
 import dagster as dg
-import pandas as pd
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
-from lumen_assets.ingest.metrics import MetricsFormatError
-from lumen_assets.ingest.metrics_store import ingest_metrics, stored_days
 from lumen_assets.ingest.quarantine import write_quarantine
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
@@ -78,6 +75,11 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
     ),
 )
 def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
+    import pandas as pd
+
+    from lumen_assets.ingest.metrics import MetricsFormatError
+    from lumen_assets.ingest.metrics_store import ingest_metrics, stored_days
+
     config = workspace.config
     source = workspace.layout.metrics_csv
     store = workspace.layout.metrics_store

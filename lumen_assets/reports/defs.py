@@ -19,8 +19,6 @@ from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.partitions import daily_partitions
-from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
-from lumen_assets.reports.content import day_window
 from lumen_assets.tables import metadata_table
 
 SECTIONS_CHECK = "daily_report_sections"
@@ -119,6 +117,8 @@ def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
 def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     from lumen_assets.effects.table import read_effects_csv
     from lumen_assets.reports.build import build_report, read_json, read_last_jsonl, read_metrics_day
+    from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
+    from lumen_assets.reports.content import day_window
 
     config = workspace.config
     settings = config.reports

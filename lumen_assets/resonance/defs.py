@@ -15,7 +15,6 @@ from lumen_assets.check_words import described
 from lumen_assets.metadata import markdown_table
 from lumen_assets.resonance.custody import custody_age
 from lumen_assets.resonance.mapper import COMPONENTS
-from lumen_assets.resonance.report import build_report
 from lumen_assets.resonance.slo import (
     SloVerdict,
     band_verdict,
@@ -58,6 +57,7 @@ def _metrics_frame(workspace: LumenWorkspace):
 )
 def resonance_scores(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
     from lumen_assets.resonance.instance_inputs import proof_outcomes, run_outcomes
+    from lumen_assets.resonance.report import build_report
 
     config = workspace.config
     settings = config.resonance

@@ -7,27 +7,18 @@ batch record of the same formulas (one record per `rhythm.step_s`), for the grap
 
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
-from lumen_assets.ingest.environment import (
-    ENV_COLUMNS,
-    ENV_SIGNALS,
-    EnvironmentFormatError,
-    read_environment_csv,
-    read_environment_parquet,
-    schema_problems,
-    write_environment_parquet,
-)
 from lumen_assets.ingest.quarantine import write_quarantine
 from lumen_assets.metadata import markdown_table
-from lumen_assets.rhythm.messages import upsert_rhythm_quotes
-from lumen_assets.rhythm.sync import bands_of, synchronize
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ENVIRONMENT_CHECKS = [
     dg.AssetCheckSpec("environment_schema_range_order", asset="environment", blocking=True,
@@ -41,6 +32,8 @@ ENVIRONMENT_CHECKS = [
 
 
 def ranges_of(workspace: LumenWorkspace) -> dict[str, tuple[float, float]]:
+    from lumen_assets.ingest.environment import ENV_SIGNALS
+
     env = workspace.config.rhythm.environment
     return {name: (getattr(env, name).min, getattr(env, name).max) for name in ENV_SIGNALS}
 
@@ -54,6 +47,17 @@ def ranges_of(workspace: LumenWorkspace) -> dict[str, tuple[float, float]]:
     "sorted, bad rows quarantined by line, stored as Parquet.",
 )
 def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
+    import pandas as pd
+
+    from lumen_assets.ingest.environment import (
+        ENV_COLUMNS,
+        ENV_SIGNALS,
+        EnvironmentFormatError,
+        read_environment_csv,
+        schema_problems,
+        write_environment_parquet,
+    )
+
     config = workspace.config
     settings = config.rhythm.environment
     source = workspace.layout.environment_csv
@@ -149,7 +153,7 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     )
 
 
-def _rhythm_across_events(workspace: LumenWorkspace, records: list[dict[str, Any]]) -> pd.DataFrame:
+def _rhythm_across_events(workspace: LumenWorkspace, records: list[dict[str, Any]]) -> "pd.DataFrame":
     from lumen_assets.effects.table import read_effects_csv
     from lumen_assets.rhythm.sync import read_sync_records, rhythm_across_events
 
@@ -161,8 +165,10 @@ def _rhythm_across_events(workspace: LumenWorkspace, records: list[dict[str, Any
                                 config.effects.guard_s)
 
 
-def read_metrics_if_any(workspace: LumenWorkspace, env: pd.DataFrame | None = None) -> pd.DataFrame | None:
+def read_metrics_if_any(workspace: LumenWorkspace, env: "pd.DataFrame | None" = None) -> "pd.DataFrame | None":
     """The metrics over the environment's time span (one day more either side), never the whole history."""
+    import pandas as pd
+
     from lumen_assets.ingest.metrics_store import load_state, read_metrics
 
     store = workspace.layout.metrics_store
@@ -179,7 +185,12 @@ def read_metrics_if_any(workspace: LumenWorkspace, env: pd.DataFrame | None = No
 def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]:
     """Run the synchronizer over the workspace's cleaned inputs; write logs/rhythm_sync.jsonl and the day
     messages into the quote bank. Returns (sync, figures)."""
+    import pandas as pd
+
     from lumen_assets.atomic import atomic_write_jsonl
+    from lumen_assets.ingest.environment import ENV_COLUMNS, read_environment_parquet
+    from lumen_assets.rhythm.messages import upsert_rhythm_quotes
+    from lumen_assets.rhythm.sync import synchronize
 
     config = workspace.config
     env_path = workspace.layout.environment_store
@@ -208,6 +219,8 @@ def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]
     "weighted blend, each input's coverage and the metrics' means in the same step -> logs/rhythm_sync.jsonl.",
 )
 def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
+    from lumen_assets.rhythm.sync import bands_of
+
     config = workspace.config
     sync, figures = compute_rhythm_sync(workspace)
     frame = sync.frame

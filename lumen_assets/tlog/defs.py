@@ -11,9 +11,7 @@ import dagster as dg
 
 from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
-from lumen_assets.attest.issue import find_artifacts, log_envelopes, unlogged_envelopes
 from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
-from lumen_assets.attest.verifier import TrustLayout, envelope_path, proof_path, verify_artifact
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
 from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
@@ -38,6 +36,8 @@ def report_trust_observations(root: Path, config: Any, rels: list[str]) -> list[
     """For each daily report among the artefacts just logged: an observation on its daily_report partition
     that says whether it is signed and logged (envelope digest, log index, checkpoint size, `lumen verify`
     result), with links to the attestation and log assets, so the report's own page answers it."""
+    from lumen_assets.attest.verifier import TrustLayout, envelope_path, proof_path, verify_artifact
+
     layout = TrustLayout(config.attest.attest_dir, config.attest.trust_dir, config.tlog.dir, config.tlog.origin)
     reports_dir = Path(config.reports.reports_dir)
     by_day: dict[str, dict[str, Any]] = {}
@@ -91,6 +91,8 @@ def report_trust_observations(root: Path, config: Any, rels: list[str]) -> list[
     ),
 )
 def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspace, signer: LumenSigner) -> dg.MaterializeResult:
+    from lumen_assets.attest.issue import log_envelopes, unlogged_envelopes
+
     config = workspace.config
     root = workspace.root_path
     keystore = signer.keystore(root, config.attest.keystore_dir)
@@ -203,6 +205,9 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     description="`lumen verify` passes for every attested artefact (signature, chain, CRL, subject, inclusion, log audit)",
 )
 def attested_artefacts_verify(workspace: LumenWorkspace) -> dg.AssetCheckResult:
+    from lumen_assets.attest.issue import find_artifacts
+    from lumen_assets.attest.verifier import TrustLayout, verify_artifact
+
     config = workspace.config
     root = workspace.root_path
     layout = TrustLayout(config.attest.attest_dir, config.attest.trust_dir, config.tlog.dir, config.tlog.origin)
