@@ -1,17 +1,30 @@
 """Partition definitions shared by every area: one dynamic partition per rule event, one daily partition
-per reporting day (in the configured timezone)."""
+per reporting day (in the configured timezone), starting at the first day the workspace's data covers."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from lumen_assets.ingest.coverage import first_data_day
 from lumen_assets.location_config import location_config
 
 RULE_EVENT_PARTITIONS_NAME = "rule_event"
-FIRST_DAY = "2025-01-01"  # the first reporting day a daily partition exists for
+
+
+def _first_day() -> str:
+    """The first reporting day of LUMEN_WORKSPACE's data; today when there is no data (yet)."""
+    config = location_config()
+    root = Path(os.environ.get("LUMEN_WORKSPACE", "."))
+    day = first_data_day(root / config.paths.metrics_csv, root / config.paths.rules_history, config.loop.timezone)
+    return (day or datetime.now(ZoneInfo(config.loop.timezone)).date()).isoformat()
+
+
+FIRST_DAY = _first_day()  # the first reporting day a daily partition exists for
 
 rule_event_partitions = dg.DynamicPartitionsDefinition(name=RULE_EVENT_PARTITIONS_NAME)
 

@@ -19,7 +19,10 @@ from pathlib import Path
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The terminal gets one line per failure (print_summary); tracebacks stay in the run's event log.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+RUNS_DESPITE_UPSTREAM_TAG = "lumen/runs_despite_upstream"  # such an asset runs in its own batch, after the rest
+TRUST_ASSETS = ("attestations", "transparency_log")
 KIND_ORDER = ("unpartitioned", "event", "daily")
 
 
@@ -35,6 +38,7 @@ class CheckOutcome:
     severity: str
     blocking: bool
     partition: str | None
+    description: str = ""
 
 
 @dataclass
@@ -43,7 +47,7 @@ class RunSummary:
     dagster_home: Path
     materialized: dict[str, int] = field(default_factory=dict)  # asset -> materialisation count
     checks: list[CheckOutcome] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # one line each: the asset (and partition) and why
     runs: list[str] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -156,6 +160,18 @@ def plan_batches(graph: object, selected: set) -> list[tuple[str, set]]:
                 if _kind(graph.get(key).partitions_def) == kind and ready(key, batch):
                     batch.add(key)
                     grew = True
+        late = {k for k in batch if graph.get(k).tags.get(RUNS_DESPITE_UPSTREAM_TAG) == "true"}
+        if late and late != batch:  # in one run, Dagster skips what follows a failed step; here it runs anyway
+            batch -= late
+            late_ready = {k for k in late if all(p in done or p in batch or p not in selected
+                                                 for p in graph.get(k).parent_keys)}
+            if late_ready == late:
+                batches.append((kind, batch))
+                batches.append((kind, late))
+                done |= batch | late
+                remaining -= batch | late
+                continue
+            batch |= late
         batches.append((kind, batch))
         done |= batch
         remaining -= batch
@@ -178,7 +194,7 @@ def covered_days(workspace_root: Path, config: object) -> list[str]:
         days |= {d.strftime("%Y-%m-%d") for d in pd.date_range(span[0].normalize(), span[1].normalize(), freq="D")}
     for event in read_rule_events(layout.rules_history, config.rule_policy()).events:
         days.add(event.ts.astimezone(config.tz).strftime("%Y-%m-%d"))
-    from lumen_assets.partitions import FIRST_DAY
+    from lumen_assets.partitions import FIRST_DAY  # the first day of the data, as the code location saw it
 
     today = date.today().isoformat()
     return sorted(d for d in days if FIRST_DAY <= d <= today)
@@ -201,16 +217,41 @@ def _collect(result: object, summary: RunSummary, graph: object) -> None:
                 severity=evaluation.severity.value,
                 blocking=bool(spec.blocking),
                 partition=evaluation.partition if hasattr(evaluation, "partition") else None,
+                description=getattr(evaluation, "description", None) or "",
             )
         )
     if not result.success:
+        before = len(summary.failures)
+        partition = result.dagster_run.tags.get("dagster/partition")
         for event in result.all_events:
             if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                error = event.step_failure_data.error
-                message = error.message.strip().splitlines()[0] if error else "unknown error"
-                summary.failures.append(f"{event.step_key}: {message}")
-        if not summary.failures:
-            summary.failures.append(f"run {result.run_id} failed")
+                where = f" [{partition}]" if partition else ""
+                summary.failures.append(f"asset {event.step_key}{where}: {failure_reason(event.step_failure_data)}")
+        if len(summary.failures) == before:
+            summary.failures.append(f"run {result.run_id} failed (see its log: dagster dev, Runs)")
+
+
+def failure_reason(data: object) -> str:
+    """The first line of what went wrong, without Dagster's wrapper: a `dg.Failure`'s description, else the
+    innermost exception's message (the traceback stays in the run's event log)."""
+    user = getattr(data, "user_failure_data", None)
+    if user is not None and getattr(user, "description", None):
+        return _first_line(user.description)
+    error = getattr(data, "error", None)
+    while error is not None and getattr(error, "cause", None) is not None:
+        error = error.cause
+    if error is None:
+        return "unknown error"
+    message = _first_line(error.message) if (error.message or "").strip() else error.cls_name or "error"
+    return re.sub(r"^[\w.]+(Error|Exception|Failure): ", "", message) or message
+
+
+def _first_line(text: str) -> str:
+    """The first line, joined with the next when it only introduces it (ends with ':')."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 def run_graph(
@@ -251,6 +292,16 @@ def run_graph(
     instance = dg.DagsterInstance.get()
     summary = RunSummary(workspace=workspace.resolve(), dagster_home=home)
     config = LumenWorkspace(root=str(workspace), config_path=str(config_path) if config_path else None).config
+    trust = [k.to_user_string() for k in selected if k.to_user_string() in TRUST_ASSETS]
+    if trust:
+        from lumen_assets.attest.keys import trust_setup_problem
+
+        problem = trust_setup_problem(workspace / config.attest.keystore_dir,
+                                      os.environ.get(config.attest.passphrase_env), config.attest.passphrase_env)
+        if problem:
+            progress(f"[lumen] {problem}")
+            progress(f"[lumen] {', '.join(sorted(trust))} will fail; everything that does not sign still runs")
+            summary.notes.append(problem)
     for kind, batch in plan_batches(graph, selected):
         names = ", ".join(sorted(k.to_user_string() for k in batch))
         if kind == "unpartitioned":
@@ -279,8 +330,6 @@ def run_graph(
                 **run_args,
             )
             _collect(result, summary, graph)
-        if not summary.ok:
-            break
     skip = {config.paths.dagster_home.split("/")[0], config.paths.state_dir.split("/")[0]}
     evidence_top = config.attest.attest_dir.split("/")[0]  # per-artefact envelopes, proofs, bundles, links: last
     summary.outputs = sorted(
@@ -305,11 +354,15 @@ def print_summary(summary: RunSummary, out=sys.stdout) -> None:
     for check in summary.checks:
         if not check.passed:
             where = f" [{check.partition}]" if check.partition else ""
-            write(f"    FAILED {check.severity}{' blocking' if check.blocking else ''}: {check.asset}.{check.name}{where}")
+            said = f" - {check.description.strip().splitlines()[0]}" if check.description.strip() else ""
+            write(f"    FAILED {check.severity}{' blocking' if check.blocking else ''}: "
+                  f"check {check.asset}.{check.name}{where}{said}")
     for note in summary.notes:
         write(f"  note: {note}")
+    if summary.failures:
+        write(f"  failed ({len(summary.failures)}; tracebacks are in the run log, see the UI below):")
     for failure in summary.failures:
-        write(f"  ERROR {failure}")
+        write(f"    ERROR {failure}")
     write("  outputs:")
     for path in summary.outputs[:40]:
         write(f"    {path}")

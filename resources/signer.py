@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lumen_assets.attest.keys import ActiveSigner, current_signer, log_key
+from lumen_assets.attest.keys import ActiveSigner, current_signer, log_key, trust_setup_problem
 
 
 class LumenSigner(dg.ConfigurableResource):
@@ -24,8 +24,8 @@ class LumenSigner(dg.ConfigurableResource):
     def _passphrase(self) -> str:
         if not self.passphrase:
             raise dg.Failure(
-                description="the keystore passphrase is not set: export LUMEN_SIGNER_PASS before starting "
-                "Lumen (dagster dev / lumen run); `lumen demo` sets a public demo passphrase itself"
+                description="trust is not set up: $LUMEN_SIGNER_PASS is not set (export the keystore passphrase "
+                "before `dagster dev` / `lumen run`; `lumen demo` sets a public demo passphrase itself)"
             )
         return self.passphrase
 
@@ -33,10 +33,21 @@ class LumenSigner(dg.ConfigurableResource):
         path = Path(self.keystore_dir or default_rel).expanduser()
         return path if path.is_absolute() else Path(workspace_root) / path
 
+    def setup_problem(self, keystore: Path, need: tuple[str, ...] = ("signer", "log")) -> str | None:
+        """One line naming what the trust assets lack and the `lumen keys` commands that set it up, or None."""
+        return trust_setup_problem(keystore, self.passphrase, need=need)
+
+    def _ready(self, keystore: Path, need: str) -> None:
+        problem = self.setup_problem(keystore, (need,))
+        if problem:
+            raise dg.Failure(description=problem, allow_retries=False)
+
     def signer(self, keystore: Path) -> ActiveSigner:
+        self._ready(keystore, "signer")
         return current_signer(keystore, self._passphrase())
 
     def log_key(self, keystore: Path) -> tuple[str, Ed25519PrivateKey]:
+        self._ready(keystore, "log")
         return log_key(keystore, self._passphrase())
 
 

@@ -276,6 +276,25 @@ def read_keystore(keystore: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def trust_setup_problem(
+    keystore: Path, passphrase: str | None, passphrase_env: str = "LUMEN_SIGNER_PASS", need: tuple[str, ...] = ("signer", "log")
+) -> str | None:
+    """None when the trust assets can sign; else one line saying what is missing and which commands set it
+    up (issue 11 §2: said by `lumen run` before it starts, and by the trust assets when they fail)."""
+    meta = read_keystore(keystore)
+    missing = []
+    if "signer" in need and not meta.get("current_signer"):
+        missing.append("no signer (`lumen keys init-root --out ROOT_DIR` outside the workspace, then "
+                       "`lumen keys issue-signer --root ROOT_DIR --workspace W`)")
+    if "log" in need and not meta.get("log_key_name"):
+        missing.append("no log key (`lumen keys init-log --workspace W`)")
+    if not passphrase:
+        missing.append(f"${passphrase_env} is not set (export the keystore passphrase)")
+    if not missing:
+        return None
+    return "trust is not set up: " + "; ".join(missing) + " - or try it all on `lumen demo`"
+
+
 def _write_keystore(keystore: Path, meta: dict[str, Any]) -> None:
     atomic_write_text(Path(keystore) / KEYSTORE_META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
 

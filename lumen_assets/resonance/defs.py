@@ -48,7 +48,9 @@ def _metrics_frame(workspace: LumenWorkspace):
     group_name=GROUP,
     kinds={"json"},
     owners=["team:lumen"],
-    deps=["metrics"],
+    # after the trust assets (issue 11 §2): the safety score reads the day's signatures and log checks
+    deps=["metrics", "attestations", "transparency_log"],
+    tags={"lumen/runs_despite_upstream": "true"},
     description=(
         "Resonance per window and observer channel (seed segD §13): symmetry, continuity, entropy, safety, "
         "phase, coherence from the signals, Lumen's own run history, integrity-check outcomes and custody "

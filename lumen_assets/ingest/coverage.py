@@ -1,0 +1,42 @@
+"""The first reporting day a workspace's data covers: where the daily partitions start (issue 11 §2).
+
+Read cheaply at code-location load: the first data row of the metrics CSV (the loop writes in time order)
+and the rules history (small). A fixed start such as 2025-01-01 made the UI list hundreds of empty days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from lumen_assets.ingest.rules import read_rule_events
+from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
+
+
+def first_metrics_timestamp(path: Path, max_lines: int = 50) -> datetime | None:
+    """The timestamp of the first parseable data row of a metrics-shaped CSV (header skipped), or None."""
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            handle.readline()
+            for _ in range(max_lines):
+                line = handle.readline()
+                if not line:
+                    return None
+                try:
+                    return parse_timestamp(line.split(",", 1)[0].strip())
+                except TimestampError:
+                    continue
+    except OSError:
+        return None
+    return None
+
+
+def first_data_day(metrics_csv: Path, rules_history: Path, timezone: str) -> date | None:
+    """The earliest reporting day (in `timezone`) of the metrics' first row and of any rule event."""
+    stamps = [ts for ts in [first_metrics_timestamp(metrics_csv)] if ts is not None]
+    stamps += [event.ts for event in read_rule_events(rules_history).events]
+    if not stamps:
+        return None
+    tz = ZoneInfo(timezone)
+    return min(ts.astimezone(tz).date() for ts in stamps)
