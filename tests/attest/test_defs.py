@@ -92,4 +92,5 @@ def test_missing_signer_fails_with_a_clear_message(tmp_path: Path) -> None:
     )
     assert not result.success
     failure = result.failure_data_for_node("attestations")
-    assert "no signer has been issued" in str(failure.user_failure_data.description)
+    description = str(failure.user_failure_data.description)  # one line with the commands (issue 11 §2)
+    assert "trust is not set up: no signer" in description and "lumen keys issue-signer" in description
