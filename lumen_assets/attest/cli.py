@@ -170,8 +170,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = _config(workspace, args.config)
     layout = TrustLayout(config.attest.attest_dir, config.attest.trust_dir, config.tlog.dir, config.tlog.origin)
     if args.sigstore_bundle:
-        return _verify_sigstore(Path(args.path), Path(args.sigstore_bundle), args,
+        code = _verify_sigstore(Path(args.path), Path(args.sigstore_bundle), args,
                                 workspace / config.attest.trust_dir, config.attest.sigstore)
+        if code != EXIT_OK:
+            return code
+        code = _check_bundle_strictly(Path(args.path), Path(args.sigstore_bundle), workspace, layout)
+        if code != EXIT_OK:
+            return code
+        print("and what sigstore leaves to Lumen (CRL, checkpoint origin and size, the log audit):")
     try:
         pins = _pins(args, workspace, layout)
     except (OSError, ValueError) as exc:
@@ -244,6 +250,22 @@ def _verify_sigstore(path: Path, bundle: Path, args: argparse.Namespace, trust_d
     except Exception as exc:  # noqa: BLE001 - sigstore raises several types; the message is what matters
         return _err(f"sigstore bundle does not verify: {exc}")
     print(f"{path}: sigstore bundle VERIFIED (offline, the workspace's trust root {trust_dir / TRUST_CONFIG})")
+    return EXIT_OK
+
+
+def _check_bundle_strictly(path: Path, bundle: Path, workspace: Path, layout) -> int:  # noqa: ANN001
+    """The bundle's bytes, envelope, body and checkpoint against the workspace's envelope and pinned log key."""
+    from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
+    from lumen_assets.attest.sigstore_bundle import check_bundle
+    from lumen_assets.attest.verifier import envelope_path
+
+    try:
+        rel = path.resolve().relative_to(workspace).as_posix()
+        index = check_bundle(bundle.read_bytes(), envelope_path(workspace, rel, layout).read_bytes(),
+                             (workspace / layout.trust_dir / TRUST_LOG_VKEY).read_text().strip(), layout.log_origin)
+    except (TrustError, OSError, ValueError) as exc:
+        return _err(f"sigstore bundle rejected by Lumen's checks: {exc}")
+    print(f"{path}: bundle bytes, envelope, dsse entry and checkpoint (origin, size, log key) match; leaf {index}")
     return EXIT_OK
 
 

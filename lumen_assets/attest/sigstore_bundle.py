@@ -48,7 +48,6 @@ from lumen_assets.attest.keys import (
     TRUST_ROOT,
     TrustError,
     cert_pem,
-    load_cert,
     trusted_roots,
 )
 from lumen_assets.attest.sct import SCT_LIST_OID, spki_sha256
@@ -230,8 +229,60 @@ def bundle_entry_body(bundle_file: Path) -> bytes | None:
         return None
 
 
-def load_cert_or_none(path: Path) -> x509.Certificate | None:
+_BASE64_FIELDS = {"rawBytes", "keyId", "signedEntryTimestamp", "rootHash", "canonicalizedBody", "payload", "sig"}
+
+
+def _canonical_base64(node: Any, where: str = "") -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _BASE64_FIELDS and isinstance(value, str):
+                if base64.b64encode(base64.b64decode(value)).decode() != value:
+                    raise TrustError(f"bundle {where}{key}: not canonical base64")
+            elif key == "hashes" and isinstance(value, list):
+                for i, item in enumerate(value):
+                    if base64.b64encode(base64.b64decode(item)).decode() != item:
+                        raise TrustError(f"bundle {where}hashes[{i}]: not canonical base64")
+            else:
+                _canonical_base64(value, f"{where}{key}.")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            _canonical_base64(item, f"{where}[{i}].")
+
+
+def check_bundle(bundle_bytes: bytes, envelope_raw: bytes, vkey: str, origin: str | None = None) -> int:
+    """What stock sigstore leaves unchecked, checked against Lumen's own files; returns the bundle's log index.
+
+    The bundle must be byte-for-byte as Lumen writes it (compact JSON, canonical base64), carry exactly the
+    envelope and certificate of `attest/<path>.dsse.json` and the dsse entry body derived from them, and its
+    checkpoint must be signed by the pinned log key under its own name, for the expected origin, at the
+    proof's tree size and root."""
+    from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
+
     try:
-        return load_cert(path)
-    except TrustError:
-        return None
+        bundle = json.loads(bundle_bytes)
+        _canonical_base64(bundle)
+        if json.dumps(bundle, separators=(",", ":")).encode() != bundle_bytes:
+            raise TrustError("bundle is not in Lumen's compact JSON form (bytes were changed)")
+        envelope = json.loads(envelope_raw)
+        material = bundle["verificationMaterial"]
+        entry = material["tlogEntries"][0]
+        cert = signer_cert_of(envelope)
+        if base64.b64decode(material["certificate"]["rawBytes"]) != cert.public_bytes(serialization.Encoding.DER):
+            raise TrustError("bundle certificate is not the envelope's signer certificate")
+        dsse = bundle["dsseEnvelope"]
+        if (dsse["payload"], dsse["payloadType"], dsse["signatures"]) != (
+                envelope["payload"], envelope["payloadType"], [{"sig": envelope["signatures"][0]["sig"]}]):
+            raise TrustError("bundle DSSE envelope is not the workspace envelope")
+        if base64.b64decode(entry["canonicalizedBody"]) != dsse_entry_body(envelope, envelope_raw):
+            raise TrustError("bundle tlog body is not the dsse entry of the workspace envelope")
+        proof = entry["inclusionProof"]
+        checkpoint = open_checkpoint(proof["checkpoint"]["envelope"], vkey, origin=origin)
+    except CheckpointError as exc:
+        raise TrustError(f"bundle checkpoint: {exc}") from exc
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise TrustError(f"bundle is malformed: {exc}") from exc
+    if checkpoint.tree_size != int(proof["treeSize"]) or checkpoint.root_hash != base64.b64decode(proof["rootHash"]):
+        raise TrustError(f"bundle proof is for tree size {proof['treeSize']}, its checkpoint for {checkpoint.tree_size}")
+    if proof["logIndex"] != entry["logIndex"]:
+        raise TrustError("bundle entry and proof name different log indexes")
+    return int(entry["logIndex"])

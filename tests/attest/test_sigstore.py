@@ -26,6 +26,7 @@ from lumen_assets.attest.keys import (
     DEFAULT_ISSUER,
     DEMO_PASSPHRASE,
     OIDC_ISSUER_OID,
+    TrustError,
     current_signer,
     init_log_key,
     init_root,
@@ -34,7 +35,7 @@ from lumen_assets.attest.keys import (
     log_key,
     retire_signers,
 )
-from lumen_assets.attest.sigstore_bundle import TRUST_CONFIG, publish_sigstore_trust
+from lumen_assets.attest.sigstore_bundle import TRUST_CONFIG, check_bundle, publish_sigstore_trust
 from lumen_assets.attest.verifier import TrustLayout, verify_artifact
 from lumen_assets.tlog.merkle import leaf_hash
 from tests.attest.conftest import ORIGIN, Attested
@@ -151,10 +152,17 @@ def test_every_bundle_byte_matters_to_sigstore(sigstore_ws: Attested) -> None:
             continue
         survivors.append(position)
     note_name = original.index(("\\u2014 " + ORIGIN).encode()) + len("\\u2014 ")
+    envelope = (workspace / "attest" / (REPORT + ".dsse.json")).read_bytes()
+    vkey = (workspace / "attest/trust/log.vkey").read_text().strip()
     for position in survivors:
         padding_bits = original[position + 1:position + 2] == b"="
         signer_name = note_name <= position < note_name + len(ORIGIN)
         assert padding_bits or signer_name, (position, original[position - 20:position + 5])
+        tampered = bytearray(original)
+        tampered[position] ^= 0x01
+        with pytest.raises(TrustError):  # ... and Lumen's own check catches what sigstore let through
+            check_bundle(bytes(tampered), envelope, vkey, ORIGIN)
+    check_bundle(original, envelope, vkey, ORIGIN)
 
 
 def _p256_rotation(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
@@ -239,3 +247,22 @@ def test_demo_bootstrap_moves_an_ed25519_demo_to_p256_and_stays_idempotent(attes
     assert bootstrap_demo_trust(attested.workspace, attested.trust.root_dir).signer_serial == moved.signer_serial
     layout = TrustLayout(log_origin=ORIGIN)
     assert verify_artifact(attested.report, attested.workspace, layout).ok  # the Ed25519 envelope
+
+
+def test_lumen_verify_checks_what_stock_sigstore_leaves_out(sigstore_ws: Attested, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """A changed key name on the checkpoint's signature line passes stock sigstore, not `lumen verify`."""
+    from lumen_assets.cli import main
+
+    ws = sigstore_ws.workspace
+    bundle = ws / "attest" / (REPORT + ".sigstore.json")
+    args = ["verify", str(sigstore_ws.report), "--workspace", str(ws), "--sigstore-bundle"]
+    assert main([*args, str(bundle)]) == 0
+    assert "VERIFIED" in capsys.readouterr().out
+    renamed = tmp_path / "renamed.sigstore.json"
+    original = bundle.read_bytes()
+    position = original.index(("\\u2014 " + ORIGIN).encode()) + len("\\u2014 ")
+    renamed.write_bytes(original[:position] + b"m" + original[position + 1:])
+    assert stock_verify(ws, REPORT, bundle=renamed).returncode == 0
+    assert main([*args, str(renamed)]) == 1
+    assert "checkpoint" in capsys.readouterr().err
