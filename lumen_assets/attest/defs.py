@@ -142,11 +142,11 @@ def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, 
     written = write_day_links(root, day, chain_paths(config), active.key, links_dir, run_id=context.run.run_id)
     layout = links_dir / LAYOUT_FILE
     if not layout.exists():
-        context.log.warning(f"{layout} is missing: sign it with `lumen keys sign-layout --root DIR --workspace {root}`")
+        context.log.warning(f"{workspace.rel(layout)} is missing: sign it with `lumen keys sign-layout --root DIR --workspace W`")
     rows = "".join(f"| `{path.name}` |\n" for path in written)
     return dg.MaterializeResult(metadata={
         "links": dg.MetadataValue.md("| link |\n|---|\n" + rows),
-        "link_dir": dg.MetadataValue.path(str(links_dir / day)),
+        "link_dir": dg.MetadataValue.path(workspace.rel(links_dir / day)),
         "layout_present": dg.MetadataValue.bool(layout.exists()),
         "verify_with": dg.MetadataValue.text(
             f"in-toto-verify --layout {config.attest.attest_dir}/{LINKS_DIR}/{LAYOUT_FILE} --verification-keys "
