@@ -129,14 +129,20 @@ def test_a_broken_chain_fails_naming_the_step_rule(chain: Path, tmp_path: Path) 
 
 
 def test_in_toto_links_asset_writes_the_days_links(chain: Path) -> None:
-    for link in (chain / "attest/in-toto" / DAY).glob("*.link"):
-        link.unlink()
+    from lumen_assets.partitions import daily_partitions
+
+    day = daily_partitions.get_first_partition_key()  # partitions start at the location's first data day
+    for rel in (f"controls/reports/report_{day}.md", f"archive/{day}/bundle.tar"):
+        (chain / rel).parent.mkdir(parents=True, exist_ok=True)
+        (chain / rel).write_text(f"{rel}\n")
     result = dg.materialize(
-        [in_toto_links], partition_key=DAY,
+        [in_toto_links], partition_key=day,
         resources={"workspace": LumenWorkspace(root=str(chain)), "signer": LumenSigner(passphrase=DEMO_PASSPHRASE)},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     meta = result.asset_materializations_for_node("in_toto_links")[0].metadata
     assert meta["layout_present"].value is True
-    assert stock_verify(chain).returncode == 0
+    assert len(list((chain / "attest/in-toto" / day).glob("*.link"))) == 6
+    result = stock_verify(chain, day=day)
+    assert result.returncode == 0, result.stderr
