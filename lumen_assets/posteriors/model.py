@@ -26,7 +26,7 @@ from lumen_assets.posteriors.observations import Observations
 from lumen_assets.posteriors.settings import PosteriorsSettings
 from lumen_assets.signals import SIGNALS, improvement_sign
 
-MODEL_VERSION = "pooled-student-t-v1"
+MODEL_VERSION = "pooled-student-t-v2"
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class FitResult:
     min_ess: float
     seconds: float
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    converged: bool = True
 
 
 def _layout(obs: Observations) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
@@ -68,7 +69,10 @@ def _layout(obs: Observations) -> tuple[list[str], list[str], np.ndarray, np.nda
     return rules, signals, r_idx, s_idx
 
 
-def _sample(model: Any, settings: PosteriorsSettings, draws: int | None, tune: int | None) -> Any:
+def _sample(
+    model: Any, settings: PosteriorsSettings, draws: int | None, tune: int | None,
+    target_accept: float | None = None, seed: int | None = None,
+) -> Any:
     import pymc as pm
 
     sampler = settings.sampler
@@ -79,8 +83,8 @@ def _sample(model: Any, settings: PosteriorsSettings, draws: int | None, tune: i
             tune=tune or sampler.tune,
             chains=sampler.chains,
             cores=min(sampler.cores, sampler.chains),
-            target_accept=sampler.target_accept,
-            random_seed=sampler.random_seed,
+            target_accept=target_accept or sampler.target_accept,
+            random_seed=sampler.random_seed if seed is None else seed,
             nuts_sampler=sampler.nuts_sampler,
             progressbar=False,
             compute_convergence_checks=False,
@@ -126,69 +130,202 @@ def _summaries(
     return estimates, max_r_hat, min_ess
 
 
-def choose_parameterization(obs: Observations, rules: list[str], signals: list[str]) -> str:
-    """Centred when each rule's events pin its effect down better than rules differ (the usual case here:
-    Δ noise ~0.001 against effects ~0.01); non-centred when evidence per rule is thin relative to the
-    spread, where the centred funnel would trap NUTS. The wrong choice costs 10x in leapfrog steps.
+@dataclass(frozen=True)
+class Geometry:
+    """Which rule x signal cells are sampled centred (θ itself) and which non-centred (θ = μ + m + τ·η)."""
+
+    centred: np.ndarray  # bool (R, S): centred cells; cells without evidence are always non-centred
+    within_sd: np.ndarray  # (S,) robust within-cell noise scale, standardised
+    tau_hat: np.ndarray  # (S,) moment estimate of the between-rule spread, standardised
+
+    @property
+    def label(self) -> str:
+        n_c = int(self.centred.sum())
+        n = self.centred.size
+        return "centred" if n_c == n else "non_centred" if n_c == 0 else f"mixed ({n_c}/{n} centred)"
+
+
+def choose_geometry(
+    y_z: np.ndarray, r_idx: np.ndarray, s_idx: np.ndarray, n_r: int, n_s: int, parameterization: str
+) -> Geometry:
+    """Centre a cell when its own evidence pins θ tighter than rules differ (standard error < τ̂), else
+    non-centre it: the centred funnel traps NUTS exactly where a cell is thin relative to the spread, and the
+    non-centred one where a cell is rich. A signal observed for one rule only is centred (with μ integrated
+    out there is no funnel at all). Robust (median/MAD) estimates, so an outlier cannot flip the choice;
+    a pure function of the data: the same evidence always gives the same geometry.
     """
-    ratios = []
-    for signal in signals:
-        cells = [obs.values(r, signal) for r in rules]
-        cells = [c for c in cells if len(c)]
-        if len(cells) < 2:
+    counts = np.zeros((n_r, n_s))
+    np.add.at(counts, (r_idx, s_idx), 1)
+    medians = np.zeros((n_r, n_s))
+    residuals: list[list[float]] = [[] for _ in range(n_s)]
+    for r in range(n_r):
+        for s in range(n_s):
+            cell = y_z[(r_idx == r) & (s_idx == s)]
+            if len(cell):
+                medians[r, s] = float(np.median(cell))
+                if len(cell) > 1:
+                    residuals[s].extend((cell - medians[r, s]).tolist())
+    within = np.array([1.4826 * float(np.median(np.abs(res))) if len(res) >= 3 else 1.0 for res in residuals])
+    within = np.where(within > 1e-9, within, 1.0)
+    tau_hat = np.zeros(n_s)
+    centred = np.zeros((n_r, n_s), dtype=bool)
+    for s in range(n_s):
+        have = counts[:, s] > 0
+        if not have.any():
             continue
-        means = np.array([c.mean() for c in cells])
-        residuals = np.concatenate([c - c.mean() for c in cells])
-        dof = len(residuals) - len(cells)
-        if dof < 1:
-            ratios.append(np.inf)
+        se = within[s] / np.sqrt(np.maximum(counts[:, s], 1))
+        if have.sum() == 1:
+            centred[:, s] = have
+            tau_hat[s] = np.nan
             continue
-        within = np.sqrt(residuals @ residuals / dof)
-        between = means.std(ddof=1)
-        n_median = float(np.median([len(c) for c in cells]))
-        ratios.append(within / np.sqrt(n_median) / between if between > 0 else np.inf)
-    return "centred" if not ratios or float(np.median(ratios)) < 1.0 else "non_centred"
+        spread = float(np.var(medians[have, s], ddof=1)) - float(np.mean(se[have] ** 2))
+        tau_hat[s] = float(np.sqrt(max(spread, 0.0)))
+        centred[:, s] = have & (se < tau_hat[s])
+    if parameterization == "centred":
+        centred = counts > 0
+    elif parameterization == "non_centred":
+        centred = np.zeros_like(centred)
+    return Geometry(centred=centred, within_sd=within, tau_hat=tau_hat)
+
+
+def _pooled_model(
+    y_z: np.ndarray, r_idx: np.ndarray, s_idx: np.ndarray, geometry: Geometry, prior_mu_z: np.ndarray,
+    prior_sd_z: np.ndarray, tau_sd_z: np.ndarray, noise_sd_z: np.ndarray, offset_z: np.ndarray, nu: float,
+) -> Any:
+    """The pooled model in standardised units with μ_s integrated out of the centred cells' prior.
+
+    Centred cells C of signal s: θ_C ~ MVN(a + m_C, τ²·I + b²·11ᵀ) (μ ~ N(a, b²) marginalised: no μ-τ
+    funnel however few rules there are); then μ | θ_C, τ ~ N(μ*, v*) drawn as μ = μ* + √v*·ξ, and the
+    non-centred cells N: θ_N = μ + m_N + τ·η. The joint density is exactly the model in the module docstring.
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    n_r, n_s = geometry.centred.shape
+    c_r, c_s = np.nonzero(geometry.centred)
+    n_r_idx, n_s_idx = np.nonzero(~geometry.centred)
+    b2 = prior_sd_z**2
+    with pm.Model() as model:
+        tau = pm.HalfNormal("tau_z", sigma=tau_sd_z, shape=n_s)
+        sigma = pm.HalfNormal("sigma_z", sigma=noise_sd_z, shape=n_s)
+        tau2 = tau**2
+        theta = pt.zeros((n_r, n_s))
+        k = np.bincount(c_s, minlength=n_s).astype(float)
+        if len(c_r):
+            theta_c = pm.Flat("theta_c", shape=len(c_r), initval=_cell_medians(y_z, r_idx, s_idx, c_r, c_s))
+            x = theta_c - prior_mu_z[c_s] - offset_z[c_r, c_s]
+            sum_x = pt.inc_subtensor(pt.zeros(n_s)[c_s], x)
+            sum_x2 = pt.inc_subtensor(pt.zeros(n_s)[c_s], x**2)
+            total = tau2 + k * b2
+            logp = -0.5 * ((k - 1) * pt.log(tau2) + pt.log(total)) - 0.5 / tau2 * (sum_x2 - b2 * sum_x**2 / total)
+            pm.Potential("theta_c_prior", pt.sum(pt.switch(k > 0, logp, 0.0)) - 0.5 * np.log(2 * np.pi) * len(c_r))
+            theta = pt.set_subtensor(theta[c_r, c_s], theta_c)
+        else:
+            sum_x = pt.zeros(n_s)
+        v_star = 1.0 / (1.0 / b2 + k / tau2)
+        mu_star = v_star * (prior_mu_z / b2 + (sum_x + k * prior_mu_z) / tau2)
+        xi = pm.Normal("xi", 0.0, 1.0, shape=n_s)
+        mu = pm.Deterministic("mu_z", mu_star + pt.sqrt(v_star) * xi)
+        if len(n_r_idx):
+            eta = pm.Normal("eta", 0.0, 1.0, shape=len(n_r_idx))
+            theta_n = mu[n_s_idx] + offset_z[n_r_idx, n_s_idx] + tau[n_s_idx] * eta
+            theta = pt.set_subtensor(theta[n_r_idx, n_s_idx], theta_n)
+        theta = pm.Deterministic("theta_z", theta)
+        pm.StudentT("obs", nu=nu, mu=theta[r_idx, s_idx], sigma=sigma[s_idx], observed=y_z)
+    return model
+
+
+def _cell_medians(y_z: np.ndarray, r_idx: np.ndarray, s_idx: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    return np.array([float(np.median(y_z[(r_idx == r) & (s_idx == s)])) for r, s in zip(rows, cols, strict=True)])
+
+
+def _attempt_plan(settings: PosteriorsSettings) -> list[dict[str, Any]]:
+    """The retry ladder: the configured geometry first, then all non-centred with a smaller step, then the
+    configured geometry again with the smallest step and a doubled warm-up. Every attempt is recorded."""
+    sampler = settings.sampler
+    first = {"parameterization": sampler.parameterization, "target_accept": sampler.target_accept, "tune_factor": 1}
+    if sampler.max_attempts <= 1:
+        return [first]
+    ladder = [
+        first,
+        {"parameterization": "non_centred", "target_accept": max(sampler.target_accept, 0.95), "tune_factor": 1},
+        {"parameterization": sampler.parameterization, "target_accept": max(sampler.target_accept, 0.99),
+         "tune_factor": 2},
+    ]
+    return ladder[: sampler.max_attempts]
+
+
+def converged(fit: FitResult, settings: PosteriorsSettings) -> bool:
+    """The posterior_convergence criteria: r̂, bulk and tail ESS of every parameter, divergences."""
+    checks = settings.checks
+    return (
+        fit.divergences <= checks.max_divergences
+        and not fit.max_r_hat > checks.r_hat_max
+        and fit.min_ess >= checks.ess_min
+    )
 
 
 def fit_pooled(
     obs: Observations, settings: PosteriorsSettings, draws: int | None = None, tune: int | None = None
 ) -> FitResult:
-    """Sample the pooled Student-t model; raises ValueError when there is no evidence at all."""
-    import arviz as az
-    import pymc as pm
+    """Sample the pooled Student-t model, climbing the retry ladder until a fit converges.
 
+    Returns the first converged attempt, else the last one (its `converged` is False); every attempt's
+    geometry, target_accept, seed and diagnostics are in `diagnostics["attempts"]`. Deterministic for a
+    given evidence, settings and seed. Raises ValueError when there is no evidence at all.
+    """
     if len(obs) == 0:
         raise ValueError("no complete effect rows: nothing to estimate")
+    started = time.perf_counter()
+    attempts: list[dict[str, Any]] = []
+    fit: FitResult | None = None
+    for number, plan in enumerate(_attempt_plan(settings), start=1):
+        fit = _fit_once(obs, settings, plan["parameterization"], plan["target_accept"],
+                        settings.sampler.random_seed + number - 1, draws,
+                        (tune or settings.sampler.tune) * plan["tune_factor"])
+        ok = converged(fit, settings)
+        attempts.append({
+            "attempt": number, "parameterization": fit.diagnostics["parameterization"],
+            "target_accept": plan["target_accept"], "seed": settings.sampler.random_seed + number - 1,
+            "divergences": fit.divergences, "max_r_hat": round(fit.max_r_hat, 4),
+            "min_ess": round(fit.min_ess, 1), "seconds": round(fit.seconds, 2), "converged": ok,
+        })
+        if ok:
+            break
+    assert fit is not None
+    fit.diagnostics["attempts"] = attempts
+    return FitResult(
+        method=fit.method, estimates=fit.estimates, divergences=fit.divergences, max_r_hat=fit.max_r_hat,
+        min_ess=fit.min_ess, seconds=time.perf_counter() - started, diagnostics=fit.diagnostics,
+        converged=attempts[-1]["converged"],
+    )
+
+
+def _fit_once(
+    obs: Observations, settings: PosteriorsSettings, parameterization: str, target_accept: float, seed: int,
+    draws: int | None, tune: int,
+) -> FitResult:
+    import arviz as az
+
     started = time.perf_counter()
     rules, signals, r_idx, s_idx = _layout(obs)
     n_r, n_s = len(rules), len(signals)
     pop = settings.population
-    center = np.array([obs.delta[obs.signal == s].mean() for s in signals])
-    scale = np.array(
-        [obs.delta[obs.signal == s].std(ddof=1) if np.sum(obs.signal == s) > 1 else 0.0 for s in signals]
-    )
+    center = np.array([float(np.median(obs.delta[obs.signal == s])) for s in signals])
+    scale = np.array([_robust_scale(obs.delta[obs.signal == s]) for s in signals])
     scale = np.where(scale > 1e-12, scale, pop.noise_sigma)
     offset = np.array(
         [[settings.priors.get(r, {}).get(s).mu - pop.mu if s in settings.priors.get(r, {}) else 0.0
           for s in signals] for r in rules]
     )
-    parameterization = settings.sampler.parameterization
-    if parameterization == "auto":
-        parameterization = choose_parameterization(obs, rules, signals)
     y_z = (obs.delta - center[s_idx]) / scale[s_idx]
-
-    with pm.Model() as model:
-        mu_z = pm.Normal("mu_z", mu=(pop.mu - center) / scale, sigma=pop.sigma / scale, shape=n_s)
-        tau_z = pm.HalfNormal("tau_z", sigma=pop.tau_sigma / scale, shape=n_s)
-        loc = offset / scale + mu_z
-        if parameterization == "centred":
-            theta_z = pm.Normal("theta_z", mu=loc, sigma=tau_z, shape=(n_r, n_s))
-        else:
-            eta = pm.Normal("eta", 0.0, 1.0, shape=(n_r, n_s))
-            theta_z = pm.Deterministic("theta_z", loc + tau_z * eta)
-        sigma_z = pm.HalfNormal("sigma_z", sigma=pop.noise_sigma / scale, shape=n_s)
-        pm.StudentT("obs", nu=settings.student_t_nu, mu=theta_z[r_idx, s_idx], sigma=sigma_z[s_idx], observed=y_z)
-    idata = _sample(model, settings, draws, tune)
+    geometry = choose_geometry(y_z, r_idx, s_idx, n_r, n_s, parameterization)
+    model = _pooled_model(
+        y_z, r_idx, s_idx, geometry,
+        prior_mu_z=(pop.mu - center) / scale, prior_sd_z=pop.sigma / scale, tau_sd_z=pop.tau_sigma / scale,
+        noise_sd_z=pop.noise_sigma / scale, offset_z=offset / scale[None, :], nu=settings.student_t_nu,
+    )
+    idata = _sample(model, settings, draws, tune, target_accept=target_accept, seed=seed)
     posterior = idata.posterior
     theta = center + scale * posterior["theta_z"].values  # (chain, draw, R, S)
     estimates, max_r_hat, min_ess = _summaries(theta, obs, rules, signals, settings)
@@ -214,7 +351,7 @@ def fit_pooled(
         min_ess=min_ess,
         seconds=time.perf_counter() - started,
         diagnostics={
-            "parameterization": parameterization,
+            "parameterization": geometry.label,
             "hyperparameters": hyper,
             "noise_sigma": noise,
             "mean_leapfrog_steps": steps,
@@ -222,6 +359,14 @@ def fit_pooled(
             "draws": int(posterior.sizes["draw"]),
         },
     )
+
+
+def _robust_scale(values: np.ndarray) -> float:
+    """1.4826·MAD (an outlier cannot inflate it), falling back to the sd when the MAD is zero."""
+    if len(values) < 2:
+        return 0.0
+    mad = 1.4826 * float(np.median(np.abs(values - np.median(values))))
+    return mad if mad > 1e-12 else float(np.std(values, ddof=1))
 
 
 def fit_fixed_noise(

@@ -56,6 +56,7 @@ class SamplerSettings(Section):
     random_seed: int = 20251023
     nuts_sampler: Literal["pymc", "nutpie"] = "pymc"
     parameterization: Literal["auto", "centred", "non_centred"] = "auto"
+    max_attempts: int = Field(3, ge=1, le=3, description="retry ladder: auto, then non-centred at 0.95, then 0.99")
 
 
 class CheckSettings(Section):
