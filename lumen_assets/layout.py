@@ -61,6 +61,11 @@ class WorkspaceLayout:
         return self.path("logs/bayes_posterior.jsonl")
 
     @property
+    def conjugate_posterior_log(self) -> Path:
+        """The conjugate fast path's history, same seed shape as bayes_posterior.jsonl (which is PyMC's)."""
+        return self.path("logs/bayes_posterior_conjugate.jsonl")
+
+    @property
     def impact_log(self) -> Path:
         return self.path("logs/impact_reports.jsonl")
 
@@ -103,7 +108,18 @@ class WorkspaceLayout:
 
     @property
     def latest_posteriors(self) -> Path:
+        """The posterior set to act on (tuning): the newest converged PyMC fit, else the conjugate one."""
         return self.posterior_cache_dir / "latest.json"
+
+    @property
+    def pymc_posteriors(self) -> Path:
+        """The newest PyMC fit (converged or not) with its diagnostics and fixed-noise twin."""
+        return self.posterior_cache_dir / "pymc_latest.json"
+
+    @property
+    def conjugate_posteriors(self) -> Path:
+        """The newest conjugate posterior set (effect_posteriors_conjugate)."""
+        return self.posterior_cache_dir / "conjugate_latest.json"
 
     @property
     def tuning_latest(self) -> Path:

@@ -14,9 +14,8 @@ posteriors_job = dg.define_asset_job(
     description="Full PyMC fit of the effect posteriors plus causal impact of every event.",
 )
 posteriors_fast_job = dg.define_asset_job(
-    "effect_posteriors_fast_job", selection=["effect_posteriors", "causal_impact"],
-    config={"ops": {"effect_posteriors": {"config": {"method": "conjugate"}}}},
-    description="Sensor path: the seed's closed-form conjugate posteriors (milliseconds).",
+    "effect_posteriors_fast_job", selection=["effect_posteriors_conjugate", "causal_impact"],
+    description="Sensor path: the seed's closed-form conjugate posteriors (milliseconds) and causal impact.",
 )
 posteriors_schedule = dg.ScheduleDefinition(
     name="effect_posteriors_schedule", job=posteriors_job, cron_schedule=location_config().posteriors.schedule_cron,

@@ -75,6 +75,9 @@ class PosteriorSet:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     cross_check: list[dict[str, Any]] = field(default_factory=list)  # fixed-noise PyMC vs conjugate
     cache_hit: bool = False
+    converged: bool = True  # the PyMC convergence criteria held (always True for the conjugate method)
+    evidence_version: str = ""  # sha256 of the evidence alone: equal for a PyMC and a conjugate set of the same data
+    twin: dict[tuple[str, str], EffectEstimate] = field(default_factory=dict)  # fixed-noise PyMC fit
 
     def to_json(self) -> dict[str, Any]:
         def cells(table: dict[tuple[str, str], EffectEstimate]) -> list[dict[str, Any]]:
@@ -84,7 +87,8 @@ class PosteriorSet:
             "data_version": self.data_version, "method": self.method, "estimates": cells(self.estimates),
             "conjugate": cells(self.conjugate), "divergences": self.divergences, "max_r_hat": self.max_r_hat,
             "min_ess": self.min_ess if self.min_ess != float("inf") else None, "seconds": self.seconds,
-            "diagnostics": self.diagnostics, "cross_check": self.cross_check,
+            "diagnostics": self.diagnostics, "cross_check": self.cross_check, "converged": self.converged,
+            "evidence_version": self.evidence_version, "twin": cells(self.twin),
         }
 
     @classmethod
@@ -103,6 +107,8 @@ class PosteriorSet:
             conjugate=cells(data["conjugate"]), divergences=data["divergences"], max_r_hat=data["max_r_hat"],
             min_ess=data["min_ess"] if data["min_ess"] is not None else float("inf"), seconds=data["seconds"],
             diagnostics=data["diagnostics"], cross_check=data["cross_check"], cache_hit=True,
+            converged=data.get("converged", True), evidence_version=data.get("evidence_version", ""),
+            twin=cells(data.get("twin", [])),
         )
 
     def record(self, settings: PosteriorsSettings, ts: datetime) -> dict[str, Any]:
@@ -123,7 +129,12 @@ class PosteriorSet:
                 "ess": None if e.ess == float("inf") else round(e.ess, 1),
             }
         return {"ts": ts.isoformat(), "rules": rules, "data_version": self.data_version,
-                "hdi_prob": settings.hdi_prob, "divergences": self.divergences}
+                "evidence_version": self.evidence_version, "hdi_prob": settings.hdi_prob,
+                "fit": self.method, "method": method_name, "converged": self.converged,
+                "divergences": self.divergences,
+                "max_r_hat": None if self.max_r_hat != self.max_r_hat else round(self.max_r_hat, 4),
+                "min_ess": None if self.min_ess == float("inf") else round(self.min_ess, 1),
+                "attempts": self.diagnostics.get("attempts", [])}
 
 
 def _cache_key(obs: Observations, settings: PosteriorsSettings, method: Method) -> str:
@@ -145,21 +156,26 @@ def compute_posteriors(
     if cache_path is not None and cache_path.exists():
         return PosteriorSet.from_json(json.loads(cache_path.read_text(encoding="utf-8")))
     exact = conjugate_estimates(obs, settings)
+    evidence_version = obs.version()
     if method == "conjugate" or len(obs) == 0:
         result = PosteriorSet(data_version, method, exact, exact,
-                              diagnostics={"method_name": "conjugate-normal-fixed-noise"})
+                              diagnostics={"method_name": "conjugate-normal-fixed-noise"},
+                              evidence_version=evidence_version)
     else:
         from lumen_assets.posteriors.model import fit_fixed_noise, fit_pooled
 
         fit: FitResult = fit_pooled(obs, settings)
         checks: list[dict[str, Any]] = []
+        twin: dict[tuple[str, str], EffectEstimate] = {}
         if cross_check:
             fixed = fit_fixed_noise(obs, settings)
+            twin = fixed.estimates
             checks = agreement(fixed.estimates, exact, settings)
             fit.diagnostics["cross_check_fit"] = {"max_r_hat": fixed.max_r_hat, "min_ess": fixed.min_ess,
                                                   "divergences": fixed.divergences, "seconds": fixed.seconds}
         result = PosteriorSet(data_version, method, fit.estimates, exact, fit.divergences, fit.max_r_hat,
-                              fit.min_ess, fit.seconds, dict(fit.diagnostics, method_name=fit.method), checks)
+                              fit.min_ess, fit.seconds, dict(fit.diagnostics, method_name=fit.method), checks,
+                              converged=fit.converged, evidence_version=evidence_version, twin=twin)
     if cache_path is not None:
         atomic_write_text(cache_path, json.dumps(result.to_json(), default=str))
     return result

@@ -148,12 +148,14 @@ class Geometry:
 def choose_geometry(
     y_z: np.ndarray, r_idx: np.ndarray, s_idx: np.ndarray, n_r: int, n_s: int, parameterization: str
 ) -> Geometry:
-    """Centre a cell when its own evidence pins θ tighter than rules differ (standard error < τ̂), else
+    """Centre a cell when its own evidence pins θ tighter than rules differ (standard error < low end of τ̂), else
     non-centre it: the centred funnel traps NUTS exactly where a cell is thin relative to the spread, and the
     non-centred one where a cell is rich. A signal observed for one rule only is centred (with μ integrated
     out there is no funnel at all). Robust (median/MAD) estimates, so an outlier cannot flip the choice;
     a pure function of the data: the same evidence always gives the same geometry.
     """
+    from scipy.stats import chi2
+
     counts = np.zeros((n_r, n_s))
     np.add.at(counts, (r_idx, s_idx), 1)
     medians = np.zeros((n_r, n_s))
@@ -180,7 +182,11 @@ def choose_geometry(
             continue
         spread = float(np.var(medians[have, s], ddof=1)) - float(np.mean(se[have] ** 2))
         tau_hat[s] = float(np.sqrt(max(spread, 0.0)))
-        centred[:, s] = have & (se < tau_hat[s])
+        # With R rules τ is known only to within a factor: compare against its plausible low end (5% quantile
+        # of τ̂·sqrt(χ²_{R-1}/(R-1))), so a cell is centred only where even a small spread leaves it pinned.
+        groups = int(have.sum())
+        low_end = float(np.sqrt(chi2.ppf(0.05, groups - 1) / (groups - 1)))
+        centred[:, s] = have & (se < tau_hat[s] * low_end)
     if parameterization == "centred":
         centred = counts > 0
     elif parameterization == "non_centred":

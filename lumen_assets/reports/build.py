@@ -46,6 +46,32 @@ def read_last_jsonl(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     return last, problem
 
 
+def choose_posterior(pymc_log: Path, conjugate_log: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
+    """The posterior set the report shows: (shown, newest PyMC record when it is not shown, problem).
+
+    The newest PyMC fit when it converged; else the last converged PyMC fit; else the newest conjugate set;
+    else the unconverged fit itself (the report then says it is not to be relied on). Records written
+    before `converged` existed count as converged (they passed the then-blocking check to be written).
+    """
+    newest, last_converged, problem = None, None, None
+    for line in iter_jsonl(pymc_log):
+        if line.record is None:
+            problem = f"{pymc_log}:{line.line_no}: {line.problem}"
+            continue
+        newest = line.record
+        if line.record.get("converged", True):
+            last_converged = line.record
+    if newest is None or newest.get("converged", True):
+        if newest is not None:
+            return newest, None, problem
+    elif last_converged is not None:
+        return last_converged, newest, problem
+    conjugate, conjugate_problem = read_last_jsonl(conjugate_log)
+    if conjugate is not None:
+        return conjugate, newest, problem or conjugate_problem
+    return newest, None, problem or conjugate_problem
+
+
 def read_json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     """A JSON object file (logs/resonance.json): (data, problem); a missing file is simply absent."""
     if not path.exists():
@@ -80,6 +106,7 @@ def build_report(
     posterior_line: Mapping[str, Any] | None = None,
     resonance: Mapping[str, Any] | None = None,
     sources: Mapping[str, str] | None = None,
+    posterior_newest: Mapping[str, Any] | None = None,
     rhythm_sync: pd.DataFrame | None = None,
 ) -> BuiltReport:
     """Select the day, compute the figures, render both documents. `thresholds`: label -> line value."""
@@ -101,6 +128,7 @@ def build_report(
         creative_min=creative_min,
         risk_max=risk_max,
         posterior_line=posterior_line,
+        posterior_newest=posterior_newest,
         resonance=resonance,
         sources=sources,
     )

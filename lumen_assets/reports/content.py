@@ -152,6 +152,7 @@ class ReportContent:
     headline: dict[str, str]
     posterior: list[dict[str, Any]] | None = None
     posterior_ts: str | None = None
+    posterior_notes: list[str] = field(default_factory=list)
     resonance: dict[str, float | None] | None = None
     resonance_ts: str | None = None
     sources: dict[str, str] = field(default_factory=dict)  # file -> sha256
@@ -268,6 +269,47 @@ def rhythm_series(day_frame: pd.DataFrame, window: DayWindow, points: int, event
         counts = np.bincount(bins[ok], minlength=points)
         values[name] = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     return RhythmSeries(centres_h, values, event_hours, day_s / 3600.0, lo_h, hi_h)
+
+
+def _fit_diagnostics(line: Mapping[str, Any]) -> str:
+    attempts = line.get("attempts") or []
+    parts = [f"{line.get('divergences', 0)} divergences"]
+    if line.get("max_r_hat") is not None:
+        parts.append(f"max r̂ {float(line['max_r_hat']):.4f}")
+    if line.get("min_ess") is not None:
+        parts.append(f"min ESS {float(line['min_ess']):.0f}")
+    if attempts:
+        parts.append(f"{len(attempts)} sampling attempt(s)")
+    return ", ".join(parts)
+
+
+def _fit_name(line: Mapping[str, Any]) -> str:
+    cells = [e for signals in (line.get("rules") or {}).values() if isinstance(signals, Mapping)
+             for e in signals.values() if isinstance(e, Mapping)]
+    method = str(line.get("method") or (cells[0].get("method", "") if cells else ""))
+    if line.get("fit") == "conjugate" or method.startswith("conjugate"):
+        return "the conjugate (closed-form, fixed-noise) posterior"
+    return f"the PyMC pooled fit ({method})" if method else "the PyMC pooled fit"
+
+
+def posterior_notes(shown: Mapping[str, Any] | None, newest: Mapping[str, Any] | None) -> list[str]:
+    """Which fit the posterior table shows, its diagnostics, and a warning when the newest fit failed."""
+    if not shown:
+        return []
+    notes = []
+    if newest is not None:
+        notes.append(f"WARNING: the newest PyMC fit ({newest.get('ts', '?')}) did NOT converge "
+                     f"({_fit_diagnostics(newest)}); it is not to be relied on and is not shown.")
+        name = _fit_name(shown)
+        if name.startswith("the PyMC"):
+            name = "the last converged PyMC pooled fit" + name[len("the PyMC pooled fit"):]
+        notes.append(f"Shown instead: {name} of {shown.get('ts', '?')}.")
+    elif shown.get("converged") is False:
+        notes.append(f"WARNING: this PyMC fit ({shown.get('ts', '?')}) did NOT converge ({_fit_diagnostics(shown)}); "
+                     "it is not to be relied on (no converged or conjugate posterior exists yet).")
+    else:
+        notes.append(f"Shown: {_fit_name(shown)} of {shown.get('ts', '?')} ({_fit_diagnostics(shown)}).")
+    return notes
 
 
 def posterior_rows(line: Mapping[str, Any] | None) -> tuple[list[dict[str, Any]] | None, str | None]:
@@ -417,6 +459,7 @@ def build_content(
     posterior_line: Mapping[str, Any] | None = None,
     resonance: Mapping[str, Any] | None = None,
     sources: Mapping[str, str] | None = None,
+    posterior_newest: Mapping[str, Any] | None = None,
 ) -> ReportContent:
     """Select the day's evidence and compute every figure the report prints."""
     day_quotes = records_of_day(quotes, window)
@@ -456,6 +499,7 @@ def build_content(
         headline=headline,
         posterior=posterior,
         posterior_ts=posterior_ts,
+        posterior_notes=posterior_notes(posterior_line, posterior_newest) if posterior else [],
         resonance=scores,
         resonance_ts=resonance_ts,
         sources=dict(sources or {}),

@@ -99,6 +99,7 @@ def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
         "metrics",
         dg.AssetDep("rule_effects", partition_mapping=dg.AllPartitionMapping()),
         "effect_posteriors",
+        "effect_posteriors_conjugate",
     ],
     check_specs=[
         dg.AssetCheckSpec(SECTIONS_CHECK, asset="daily_report", blocking=True,
@@ -116,7 +117,7 @@ def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
 )
 def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     from lumen_assets.effects.table import read_effects_csv
-    from lumen_assets.reports.build import build_report, read_json, read_last_jsonl, read_metrics_day
+    from lumen_assets.reports.build import build_report, choose_posterior, read_json, read_metrics_day
     from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
     from lumen_assets.reports.content import day_window
 
@@ -129,7 +130,10 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     metrics_path = workspace.layout.metrics_store
     if not (metrics_path / "_ingest_state.json").exists():
         raise dg.Failure(description=f"{workspace.rel(metrics_path)} not found: materialise `metrics` first")
-    posterior_line, posterior_problem = read_last_jsonl(workspace.path(settings.posterior_jsonl))
+    # An unconverged newest PyMC fit never silences the day: the report shows the last converged fit (or
+    # the conjugate one) and says so; the failing posterior_convergence check alerts on its own.
+    posterior_line, posterior_newest, posterior_problem = choose_posterior(
+        workspace.path(settings.posterior_jsonl), workspace.layout.conjugate_posterior_log)
     resonance, resonance_problem = read_json(workspace.path(settings.resonance_json))
     for problem in (posterior_problem, resonance_problem):
         if problem:
@@ -141,6 +145,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             (config.evidence.risk_ledger, _sha256_file(risks_path)),
             (config.paths.effects_csv, _sha256_file(effects_path)),
             (settings.posterior_jsonl, _sha256_file(workspace.path(settings.posterior_jsonl))),
+            ("logs/bayes_posterior_conjugate.jsonl", _sha256_file(workspace.layout.conjugate_posterior_log)),
             (settings.resonance_json, _sha256_file(workspace.path(settings.resonance_json))),
         )
         if digest
@@ -155,6 +160,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         metrics=read_metrics_day(metrics_path, window),
         generated_at=datetime.now(config.tz),
         posterior_line=posterior_line,
+        posterior_newest=posterior_newest,
         resonance=resonance,
         sources=sources,
         rhythm_sync=_rhythm_sync(workspace) if settings.rhythm_overlay else None,
@@ -191,6 +197,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "pages": pages,
             "pdf_bytes": len(built.pdf),
             "events": len(content.effects),
+            "posterior_shown": " ".join(content.posterior_notes) or "none",
             "quotes": len(content.quotes),
             "risks": len(content.risks),
             "metric_samples": built.samples,

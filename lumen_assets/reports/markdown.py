@@ -200,7 +200,9 @@ def render_markdown(content: ReportContent) -> str:
         out.append(label["no_effects"])
     out += ["", f"### {label['signals']}", *_table(*signal_table(content))]
     if content.posterior:
-        out += ["", "### " + label["posterior"] + (f" ({label['as_of']} {content.posterior_ts})" if content.posterior_ts else ""), *_table(*posterior_table(content))]
+        out += ["", "### " + label["posterior"] + (f" ({label['as_of']} {content.posterior_ts})" if content.posterior_ts else "")]
+        out += [f"> {note}" for note in content.posterior_notes] + ([""] if content.posterior_notes else [])
+        out += _table(*posterior_table(content))
     if content.resonance:
         header = [label["signal"], label["score"]]
         rows = [[k, "–" if v is None else f"{v:.3f}"] for k, v in content.resonance.items()]

@@ -168,7 +168,9 @@ def render_pdf(
     if content.posterior:
         header, rows = posterior_table(content)
         heading = label["posterior"] + (f" ({label['as_of']} {content.posterior_ts})" if content.posterior_ts else "")
-        story += [Paragraph(escape(heading), styles["h2"]), _table(header, rows, font, size=7)]
+        story += [Paragraph(escape(heading), styles["h2"]),
+                  *(Paragraph(escape(note), styles["body"]) for note in content.posterior_notes),
+                  _table(header, rows, font, size=7)]
     if content.resonance:
         heading = label["resonance"] + (f" ({label['as_of']} {content.resonance_ts})" if content.resonance_ts else "")
         rows = [[k, "–" if v is None else f"{v:.3f}"] for k, v in content.resonance.items()]

@@ -34,7 +34,7 @@ def _clean(value: Any) -> Any:
     group_name="analysis",
     kinds={"python", "json"},
     owners=["team:lumen"],
-    deps=["effect_posteriors", "rule_effects", "metrics", "rule_events"],
+    deps=["effect_posteriors", "effect_posteriors_conjugate", "rule_effects", "metrics", "rule_events"],
     description=(
         "Next rule changes with reasons, expected gain and P(improve) from the posteriors: self-tuning "
         "(targets, bounds, cooldown, warning gate), Thompson bandit (arm state persists), A/B bracket. "

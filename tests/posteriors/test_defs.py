@@ -8,12 +8,17 @@ import pytest
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.demo import INJECTED_EFFECTS
-from lumen_assets.posteriors.defs import causal_impact, effect_posteriors
+from lumen_assets.posteriors.defs import (
+    causal_impact,
+    effect_posteriors,
+    effect_posteriors_conjugate,
+    posterior_conjugate_agreement,
+)
 
 
-def _run(root, selection, run_config=None):
+def _run(root, selection):
     return dg.materialize(selection, resources={"workspace": LumenWorkspace(root=str(root))},
-                          instance=dg.DagsterInstance.ephemeral(), run_config=run_config, raise_on_error=True)
+                          instance=dg.DagsterInstance.ephemeral(), raise_on_error=True)
 
 
 @pytest.fixture
@@ -23,32 +28,49 @@ def workspace(demo_root, tmp_path):
     return root
 
 
-def test_conjugate_path_writes_the_seed_shaped_line_and_passes_checks(workspace):
-    result = _run(workspace, [effect_posteriors],
-                  {"ops": {"effect_posteriors": {"config": {"method": "conjugate"}}}})
+def test_conjugate_asset_writes_its_own_seed_shaped_history_and_passes_its_check(workspace):
+    result = _run(workspace, [effect_posteriors_conjugate])
     assert result.success
-    lines = (workspace / "logs/bayes_posterior.jsonl").read_text().splitlines()
+    assert not (workspace / "logs/bayes_posterior.jsonl").exists()  # PyMC's file: never overwritten by the fast path
+    lines = (workspace / "logs/bayes_posterior_conjugate.jsonl").read_text().splitlines()
     assert len(lines) == 1
     record = json.loads(lines[0])
+    assert record["fit"] == "conjugate" and record["converged"] is True
     assert set(record["rules"]) == set(INJECTED_EFFECTS)
     cell = record["rules"]["creative_min"]["creative_band"]
     assert set(cell) >= {"prior", "posterior", "obs_mean", "n", "p_improve", "hdi", "method", "r_hat", "ess"}
     assert set(record["rules"]["risk_max"]) == {"phase_diff", "entropy_rate", "creative_band", "risk_band"}
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"posterior_convergence": True, "posterior_conjugate_agreement": True}
-    # a second materialisation on the same evidence hits the cache and appends a second line
-    again = _run(workspace, [effect_posteriors],
-                 {"ops": {"effect_posteriors": {"config": {"method": "conjugate"}}}})
-    metadata = again.asset_materializations_for_node("effect_posteriors")[0].metadata
+    assert checks == {"conjugate_posterior_valid": True}
+    # tuning acts on the conjugate set until a converged PyMC fit exists
+    assert json.loads((workspace / ".lumen/posteriors/latest.json").read_text())["fit"] == "conjugate"
+    again = _run(workspace, [effect_posteriors_conjugate])
+    metadata = again.asset_materializations_for_node("effect_posteriors_conjugate")[0].metadata
     assert metadata["cache_hit"].value is True
-    assert len((workspace / "logs/bayes_posterior.jsonl").read_text().splitlines()) == 2
+    assert len((workspace / "logs/bayes_posterior_conjugate.jsonl").read_text().splitlines()) == 2
 
 
 def test_no_effects_table_means_no_posteriors_and_no_crash(tmp_path):
-    result = _run(tmp_path, [effect_posteriors], {"ops": {"effect_posteriors": {"config": {"method": "conjugate"}}}})
-    metadata = result.asset_materializations_for_node("effect_posteriors")[0].metadata
+    result = _run(tmp_path, [effect_posteriors_conjugate])
+    metadata = result.asset_materializations_for_node("effect_posteriors_conjugate")[0].metadata
     assert metadata["cells"].value == 0
-    assert json.loads((tmp_path / "logs/bayes_posterior.jsonl").read_text())["rules"] == {}
+    assert json.loads((tmp_path / "logs/bayes_posterior_conjugate.jsonl").read_text())["rules"] == {}
+
+
+def test_agreement_is_skipped_not_passed_when_there_is_nothing_to_compare(workspace):
+    """Only the conjugate asset has run (no PyMC fit to compare): the agreement check yields no result, so
+    Dagster records it as planned-and-not-evaluated in a finished run, which the UI shows as skipped."""
+    instance = dg.DagsterInstance.ephemeral()
+    key = dg.AssetCheckKey(dg.AssetKey("effect_posteriors"), "posterior_conjugate_agreement")
+    result = dg.materialize(
+        [effect_posteriors_conjugate, effect_posteriors, posterior_conjugate_agreement],
+        resources={"workspace": LumenWorkspace(root=str(workspace))}, instance=instance, raise_on_error=True,
+        selection=dg.AssetSelection.assets(effect_posteriors_conjugate) | dg.AssetSelection.checks(key),
+    )
+    assert result.success
+    assert [e.check_name for e in result.get_asset_check_evaluations()] == ["conjugate_posterior_valid"]
+    records = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+    assert [r.status.value for r in records] == ["PLANNED"]
 
 
 def test_causal_impact_covers_every_event(workspace):
@@ -74,7 +96,7 @@ def test_pymc_on_demo_recovers_every_injected_effect(workspace):
     "Every interval covers" is a statement about all 12 cells at once, so the intervals are simultaneous:
     each at 1 - 0.06/12 = 99.5% (Bonferroni), which together cover with >= 94% probability."""
     (workspace / "lumen.yaml").write_text("posteriors:\n  hdi_prob: 0.995\n", encoding="utf-8")
-    result = _run(workspace, [effect_posteriors])
+    result = _run(workspace, [effect_posteriors_conjugate, effect_posteriors, posterior_conjugate_agreement])
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["posterior_convergence"].passed, checks["posterior_convergence"].metadata
     assert checks["posterior_conjugate_agreement"].passed, checks["posterior_conjugate_agreement"].metadata

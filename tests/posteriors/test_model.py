@@ -9,7 +9,7 @@ from lumen_assets.posteriors.model import fit_fixed_noise, fit_pooled
 from lumen_assets.posteriors.observations import observations_from_records
 from lumen_assets.posteriors.settings import PosteriorsSettings
 
-FAST = PosteriorsSettings(sampler={"draws": 500, "tune": 500, "cores": 1})
+FAST = PosteriorsSettings(sampler={"draws": 500, "tune": 500, "cores": 1, "max_attempts": 1})
 
 
 def synthetic(effects: dict[str, dict[str, float]], events_per_rule: int, noise: float, seed: int = 0):
@@ -90,3 +90,38 @@ def test_compute_posteriors_caches_by_evidence_version(tmp_path):
     assert again.cache_hit and again.estimates == first.estimates
     other = synthetic({"a": {"phase_diff": -0.01}}, events_per_rule=6, noise=0.002)
     assert compute_posteriors(other, FAST, "conjugate", cache_dir=tmp_path).data_version != first.data_version
+
+
+def test_geometry_centres_rich_cells_and_non_centres_thin_or_null_ones():
+    from lumen_assets.posteriors.model import choose_geometry
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for rule, (n, effect) in {"rich": (200, 5.0), "other": (200, -5.0), "thin": (1, 0.0)}.items():
+        rows += [(rule, effect + rng.normal()) for _ in range(n)]
+    r_idx = np.array([["rich", "other", "thin"].index(r) for r, _ in rows])
+    y = np.array([v for _, v in rows])
+    geometry = choose_geometry(y, r_idx, np.zeros(len(y), dtype=int), 3, 1, "auto")
+    assert geometry.centred[:, 0].tolist() == [True, True, False]
+    # every rule's effect ~0 with rich data: the spread is noise, so nothing is centred
+    null = rng.normal(size=600)
+    geometry = choose_geometry(null, np.repeat([0, 1, 2], 200), np.zeros(600, dtype=int), 3, 1, "auto")
+    assert not geometry.centred.any()
+    # one rule alone: centred (with μ integrated out there is no funnel), and the choice is deterministic
+    alone = choose_geometry(null[:5], np.zeros(5, dtype=int), np.zeros(5, dtype=int), 1, 1, "auto")
+    assert alone.centred.tolist() == [[True]]
+    assert choose_geometry(y, r_idx, np.zeros(len(y), dtype=int), 3, 1, "auto").label == "mixed (2/3 centred)"
+
+
+def test_every_attempt_of_the_retry_ladder_is_recorded_and_failure_is_reported():
+    obs = synthetic({"a": {"phase_diff": -0.01}, "b": {"phase_diff": 0.01}}, events_per_rule=3, noise=0.002)
+    impossible = PosteriorsSettings(sampler={"draws": 30, "tune": 30, "cores": 1}, checks={"ess_min": 1e9})
+    fit = fit_pooled(obs, impossible)
+    attempts = fit.diagnostics["attempts"]
+    assert [a["attempt"] for a in attempts] == [1, 2, 3]
+    assert [a["target_accept"] for a in attempts] == [0.9, 0.95, 0.99]
+    assert attempts[1]["parameterization"] == "non_centred"
+    assert len({a["seed"] for a in attempts}) == 3 and not any(a["converged"] for a in attempts)
+    assert fit.converged is False
+    again = fit_pooled(obs, impossible)  # deterministic for the same evidence, settings and seed
+    assert [e.mu for e in again.estimates.values()] == [e.mu for e in fit.estimates.values()]

@@ -152,3 +152,54 @@ def test_metrics_of_day_is_a_half_open_local_day():
     day = metrics_of_day(frame, window)
     assert day["ts"].min() >= pd.Timestamp(window.start) and day["ts"].max() < pd.Timestamp(window.end)
     assert len(day) == 86400 * 0.2
+
+
+def _posterior_record(ts: str, converged: bool | None, fit: str = "pymc", mu: float = -0.01) -> dict:
+    record = {"ts": ts, "fit": fit, "method": "pymc-pooled-student-t-v2" if fit == "pymc" else "conjugate-normal-fixed-noise",
+              "divergences": 0 if converged else 17, "max_r_hat": 1.002 if converged else 1.08, "min_ess": 900.0,
+              "attempts": [{"attempt": 1}] if converged else [{"attempt": 1}, {"attempt": 2}, {"attempt": 3}],
+              "rules": {"risk_max": {"risk_band": {"posterior": {"mu": mu, "sigma": 0.001}, "hdi": [mu - 0.002, mu + 0.002],
+                                                   "p_improve": 0.99, "n": 12, "method": "x"}}}}
+    if converged is not None:
+        record["converged"] = converged
+    return record
+
+
+def _jsonl(path, records):
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def test_report_shows_the_last_converged_fit_and_warns_when_the_newest_did_not_converge(tmp_path):
+    from lumen_assets.reports.build import choose_posterior
+    from lumen_assets.reports.content import posterior_notes
+
+    pymc = _jsonl(tmp_path / "p.jsonl", [_posterior_record("T1", True, mu=-0.011), _posterior_record("T2", False, mu=0.5)])
+    conjugate = _jsonl(tmp_path / "c.jsonl", [_posterior_record("T3", True, fit="conjugate")])
+    shown, newest, problem = choose_posterior(pymc, conjugate)
+    assert shown["ts"] == "T1" and newest["ts"] == "T2" and problem is None
+    notes = posterior_notes(shown, newest)
+    assert "did NOT converge" in notes[0] and "17 divergences" in notes[0] and "not to be relied on" in notes[0]
+    assert "3 sampling attempt(s)" in notes[0]
+    assert notes[1].startswith("Shown instead: the last converged PyMC pooled fit") and "T1" in notes[1]
+
+
+def test_report_falls_back_to_the_conjugate_posterior_labelled_as_such(tmp_path):
+    from lumen_assets.reports.build import choose_posterior
+    from lumen_assets.reports.content import posterior_notes
+
+    pymc = _jsonl(tmp_path / "p.jsonl", [_posterior_record("T2", False)])
+    conjugate = _jsonl(tmp_path / "c.jsonl", [_posterior_record("T3", True, fit="conjugate")])
+    shown, newest, _ = choose_posterior(pymc, conjugate)
+    assert shown["fit"] == "conjugate" and newest["ts"] == "T2"
+    assert "conjugate (closed-form, fixed-noise) posterior of T3" in posterior_notes(shown, newest)[1]
+    # only an unconverged fit exists: it is shown, with the warning
+    shown, newest, _ = choose_posterior(pymc, tmp_path / "missing.jsonl")
+    assert shown["ts"] == "T2" and newest is None
+    assert "did NOT converge" in posterior_notes(shown, newest)[0]
+    # a converged newest fit: shown, with its diagnostics; old records without `converged` count as converged
+    shown, newest, _ = choose_posterior(_jsonl(tmp_path / "o.jsonl", [_posterior_record("T0", None)]), conjugate)
+    assert shown["ts"] == "T0" and newest is None
+    assert posterior_notes(shown, None)[0].startswith("Shown: the PyMC pooled fit")

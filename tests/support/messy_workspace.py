@@ -119,6 +119,21 @@ def _ts_text(moment: datetime, style: int) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
+def _ts_texts(t_s: np.ndarray, styles: np.ndarray) -> list[str]:
+    """`_ts_text` for every sample at once (the same five spellings, vectorised)."""
+    utc = np.datetime64(START.astimezone(UTC).replace(tzinfo=None), "us") + (t_s * 1e6).astype("timedelta64[us]")
+    local = utc + np.timedelta64(9, "h")  # START is in KST (+09:00, no DST)
+    local_ms = np.datetime_as_string(local, unit="ms")
+    spelled = [
+        np.char.add(local_ms, "+09:00"),
+        np.char.add(local_ms, "+0900"),
+        np.char.add(np.datetime_as_string(utc, unit="ms"), "Z"),
+        np.char.add(np.char.replace(local_ms, "T", " "), "+09:00"),
+        np.char.add(np.datetime_as_string(local, unit="us"), "+09:00"),
+    ]
+    return np.choose(styles, spelled).tolist()
+
+
 def write_messy_workspace(root: Path | str, seed: int) -> MessyWorkspace:
     """Write a workspace of the family under `root` (created) and return what was injected."""
     root = Path(root)
@@ -152,13 +167,18 @@ def write_messy_workspace(root: Path | str, seed: int) -> MessyWorkspace:
 
     columns: dict[str, np.ndarray] = {}
     outliers = [rng.random() < shape.outlier_rate for _ in timeline]
+    starts = np.searchsorted(t_s, offsets)  # first sample at or after each event
+    bump_ends = np.searchsorted(t_s, np.asarray(offsets) + WINDOW_S + 1.5)
     for signal in SIGNALS:
-        level = np.full(n, BASELINE[signal]) + 0.01 * np.sin(2 * np.pi * t_s / float(rng.uniform(3600, 14400)))
-        for offset, (_, rule), wild in zip(offsets, timeline, outliers, strict=True):
-            level[t_s >= offset] += truth[rule][signal]
+        steps = np.zeros(n + 1)  # level changes as a difference array: O(n) for any number of events
+        for start, end, (_, rule), wild in zip(starts, bump_ends, timeline, outliers, strict=True):
+            steps[start] += truth[rule][signal]
             if wild:  # a transient that moves this event's Δ only: Student-t-like outlying event
                 bump = 4 * shape.noise_sd * float(rng.standard_t(2))
-                level[(t_s >= offset) & (t_s < offset + WINDOW_S + 1.5)] += bump
+                steps[start] += bump
+                steps[end] -= bump
+        period = float(rng.uniform(3600, 14400))
+        level = BASELINE[signal] + 0.01 * np.sin(2 * np.pi * t_s / period) + np.cumsum(steps)[:n]
         columns[signal] = np.round(level + rng.normal(0, shape.noise_sd, n), 4)
 
     keep = np.ones(n, dtype=bool)
@@ -171,17 +191,19 @@ def write_messy_workspace(root: Path | str, seed: int) -> MessyWorkspace:
     bad_rows = set(rng.choice(rows, size=max(1, len(rows) // 5000), replace=False).tolist())
     blank_line_after = set(rng.choice(rows, size=max(1, len(rows) // 20000), replace=False).tolist())
     style_block = int(rng.integers(600, 5000))  # rows per run of one timestamp spelling
+    stamps = _ts_texts(t_s, (np.arange(n) // style_block + seed) % 5)
+    cells = {s: np.char.mod("%.4f", columns[s]) for s in SIGNALS}
+    for j, s in enumerate(SIGNALS):
+        cells[s][blank_cells[:, j]] = ""
     lines = ["ts,phase_diff,entropy_rate,creative_band,risk_band"]
     bad_metrics = blank_lines = 0
     for i in rows.tolist():
-        moment = START + timedelta(seconds=float(t_s[i]))
-        ts = _ts_text(moment, (i // style_block + seed) % 5)
         if i in bad_rows:
             bad_metrics += 1
-            lines.append(ts + ",0.4,oops,0.2" if i % 2 else "garbage line without commas")
+            lines.append(stamps[i] + ",0.4,oops,0.2" if i % 2 else "garbage line without commas")
         else:
-            cells = ["" if blank_cells[i, j] else f"{columns[s][i]:.4f}" for j, s in enumerate(SIGNALS)]
-            lines.append(ts + "," + ",".join(cells))
+            lines.append(f"{stamps[i]},{cells['phase_diff'][i]},{cells['entropy_rate'][i]},"
+                         f"{cells['creative_band'][i]},{cells['risk_band'][i]}")
         if i in blank_line_after:
             blank_lines += 1
             lines.append("")

@@ -7,10 +7,8 @@ import dagster as dg
 import pytest
 
 from lumen.resources.workspace import LumenWorkspace
-from lumen_assets.posteriors.defs import effect_posteriors
+from lumen_assets.posteriors.defs import effect_posteriors_conjugate
 from lumen_assets.tuning.defs import apply_tuning, tuning_proposals
-
-CONJUGATE = {"ops": {"effect_posteriors": {"config": {"method": "conjugate"}}}}
 
 
 @pytest.fixture
@@ -27,8 +25,8 @@ def _resources(root):
 def test_proposals_are_dry_run_and_idempotent(workspace):
     history_before = (workspace / "controls/rules_history.jsonl").read_bytes()
     for _ in range(2):
-        result = dg.materialize([effect_posteriors, tuning_proposals], resources=_resources(workspace),
-                                instance=dg.DagsterInstance.ephemeral(), run_config=CONJUGATE)
+        result = dg.materialize([effect_posteriors_conjugate, tuning_proposals], resources=_resources(workspace),
+                                instance=dg.DagsterInstance.ephemeral())
         assert result.success
     records = [json.loads(x) for x in (workspace / "logs/tuning_decisions.jsonl").read_text().splitlines()]
     kinds = {p["kind"] for p in records[-1]["proposals"]}
@@ -45,8 +43,8 @@ def test_apply_appends_gated_change_with_old_and_new(workspace):
         "tuning:\n  dry_run: false\n  decision_threshold: 0.0\n  cooldown_s: 0\n"
         "  targets: {risk_band: {max: 0.0}}\n  safety: {good_risk_max: -1.0}\n"
         "  bandit: {enabled: false}\n  ab_bracket: {enabled: false}\n")
-    assert dg.materialize([effect_posteriors, tuning_proposals], resources=_resources(workspace),
-                          instance=dg.DagsterInstance.ephemeral(), run_config=CONJUGATE).success
+    assert dg.materialize([effect_posteriors_conjugate, tuning_proposals], resources=_resources(workspace),
+                          instance=dg.DagsterInstance.ephemeral()).success
     latest = json.loads((workspace / ".lumen/tuning/latest.json").read_text())
     applicable = [p for p in latest["proposals"] if p["applicable"]]
     before = (workspace / "controls/rules_history.jsonl").read_text().splitlines()
