@@ -89,6 +89,31 @@ def test_posterior_and_resonance_are_included_when_present(demo, tmp_path):
         (demo / "logs/resonance.json").unlink()
 
 
+def test_report_comes_out_when_the_newest_pymc_fit_did_not_converge(demo):
+    """Issue 11 §2: an unconverged fit never silences the day; the posterior section says which fit it shows."""
+    def line(ts, mu, converged, divergences):
+        return json.dumps({"ts": ts, "fit": "pymc", "method": "pymc-pooled-student-t-v2", "converged": converged,
+                           "divergences": divergences, "max_r_hat": 1.002 if converged else 1.09, "min_ess": 812.0,
+                           "attempts": [{"attempt": 1}], "rules": {"creative_min": {"creative_band": {
+                               "posterior": {"mu": mu, "sigma": 0.0012}, "hdi": [mu - 0.002, mu + 0.002],
+                               "p_improve": 0.99, "n": 8, "method": "pymc"}}}})
+    (demo / "logs/bayes_posterior.jsonl").write_text(
+        line("2025-10-23T13:15:00+09:00", 0.0198, True, 0) + "\n" + line("2025-10-23T14:15:00+09:00", 0.4321, False, 37)
+        + "\n", encoding="utf-8")
+    try:
+        result = run(demo, [daily_report], DAY)
+        assert result.success
+        md = (demo / f"controls/reports/report_{DAY}.md").read_text(encoding="utf-8")
+        assert "newest PyMC fit (2025-10-23T14:15:00+09:00) did NOT converge (37 divergences" in md
+        assert "not to be relied on" in md
+        assert "Shown instead: the last converged PyMC pooled fit" in md and "2025-10-23T13:15:00+09:00" in md
+        assert "+0.0198" in md and "0.4321" not in md
+        meta = result.asset_materializations_for_node("daily_report")[0].metadata
+        assert "did NOT converge" in meta["posterior_shown"].value
+    finally:
+        (demo / "logs/bayes_posterior.jsonl").unlink()
+
+
 def test_distribution_to_outbox_writes_receipt_and_never_resends(demo):
     assert run(demo, [daily_report], DAY).success
     first = run(demo, [report_distribution], DAY)
