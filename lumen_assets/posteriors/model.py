@@ -182,10 +182,10 @@ def choose_geometry(
             continue
         spread = float(np.var(medians[have, s], ddof=1)) - float(np.mean(se[have] ** 2))
         tau_hat[s] = float(np.sqrt(max(spread, 0.0)))
-        # With R rules τ is known only to within a factor: compare against its plausible low end (5% quantile
+        # With R rules τ is known only to within a factor: compare against its plausible low end (1% quantile
         # of τ̂·sqrt(χ²_{R-1}/(R-1))), so a cell is centred only where even a small spread leaves it pinned.
         groups = int(have.sum())
-        low_end = float(np.sqrt(chi2.ppf(0.05, groups - 1) / (groups - 1)))
+        low_end = float(np.sqrt(chi2.ppf(0.01, groups - 1) / (groups - 1)))
         centred[:, s] = have & (se < tau_hat[s] * low_end)
     if parameterization == "centred":
         centred = counts > 0
