@@ -137,6 +137,7 @@ class Geometry:
     centred: np.ndarray  # bool (R, S): centred cells; cells without evidence are always non-centred
     within_sd: np.ndarray  # (S,) robust within-cell noise scale, standardised
     tau_hat: np.ndarray  # (S,) moment estimate of the between-rule spread, standardised
+    noise_learned: np.ndarray | None = None  # (S,) bool: the signal has within-rule replicates to learn σ from
 
     @property
     def label(self) -> str:
@@ -191,7 +192,11 @@ def choose_geometry(
         centred = counts > 0
     elif parameterization == "non_centred":
         centred = np.zeros_like(centred)
-    return Geometry(centred=centred, within_sd=within, tau_hat=tau_hat)
+    # σ is learned only from replicates (>= 2 within-rule residuals): with one event per rule there is nothing
+    # to learn it from, and a free σ then makes a σ-θ funnel (θ pinned to the lone Δ as σ -> 0); such a
+    # signal keeps σ at its prior scale, which makes its posterior wide and honest.
+    noise_learned = np.array([len(res) >= 2 for res in residuals])
+    return Geometry(centred=centred, within_sd=within, tau_hat=tau_hat, noise_learned=noise_learned)
 
 
 def _pooled_model(
@@ -213,7 +218,12 @@ def _pooled_model(
     b2 = prior_sd_z**2
     with pm.Model() as model:
         tau = pm.HalfNormal("tau_z", sigma=tau_sd_z, shape=n_s)
-        sigma = pm.HalfNormal("sigma_z", sigma=noise_sd_z, shape=n_s)
+        learned = geometry.noise_learned if geometry.noise_learned is not None else np.ones(n_s, dtype=bool)
+        sigma = pt.as_tensor_variable(np.asarray(noise_sd_z, dtype=float))
+        if learned.any():
+            free = pm.HalfNormal("sigma_free", sigma=noise_sd_z[learned], shape=int(learned.sum()))
+            sigma = pt.set_subtensor(sigma[np.nonzero(learned)[0]], free)
+        sigma = pm.Deterministic("sigma_z", sigma)
         tau2 = tau**2
         theta = pt.zeros((n_r, n_s))
         k = np.bincount(c_s, minlength=n_s).astype(float)
@@ -336,9 +346,12 @@ def _fit_once(
     theta = center + scale * posterior["theta_z"].values  # (chain, draw, R, S)
     estimates, max_r_hat, min_ess = _summaries(theta, obs, rules, signals, settings)
     hyper = {}
+    learned = geometry.noise_learned if geometry.noise_learned is not None else np.ones(n_s, dtype=bool)
     for name in ("mu_z", "tau_z", "sigma_z"):
         draws_h = posterior[name].values
         for j, signal in enumerate(signals):
+            if name == "sigma_z" and not learned[j]:
+                continue  # fixed at its prior scale: not a parameter
             d = draws_h[:, :, j]
             r_hat = float(az.rhat(d)) if d.shape[0] > 1 else float("nan")
             ess = float(min(az.ess(d, method="bulk"), az.ess(d, method="tail")))
@@ -358,6 +371,7 @@ def _fit_once(
         seconds=time.perf_counter() - started,
         diagnostics={
             "parameterization": geometry.label,
+            "noise_fixed_at_prior": [s for j, s in enumerate(signals) if not learned[j]],
             "hyperparameters": hyper,
             "noise_sigma": noise,
             "mean_leapfrog_steps": steps,
