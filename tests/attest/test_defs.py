@@ -51,6 +51,17 @@ def test_materialise_attests_logs_and_checks(tmp_path: Path) -> None:
     assert statement["predicate"]["partition"] == "2025-01-02"
     assert statement["predicate"]["assetKey"] == "daily_report"
     assert statement["predicate"]["materials"][0]["uri"] == "logs/metrics.csv"
+    # issue 15 §2: the report's own partition says it is signed and logged, and where
+    [observed] = [e.asset_observation_data.asset_observation for e in result.get_asset_observation_events()]
+    assert observed.asset_key == dg.AssetKey("daily_report") and observed.partition == "2025-01-02"
+    status = {k: v.value for k, v in observed.metadata.items()}
+    assert status["signed_and_logged"].startswith("yes, verified")
+    assert status["pdf_verified"] == "yes" and status["md_verified"] == "yes"
+    pdf_envelope = ws / "attest/controls/reports/report_2025-01-02.pdf.dsse.json"
+    assert status["pdf_envelope_sha256"] == __import__("hashlib").sha256(pdf_envelope.read_bytes()).hexdigest()
+    assert 0 <= status["pdf_log_index"] < status["pdf_checkpoint_size"]
+    assert status["attestations"] == dg.AssetKey("attestations")
+    assert status["transparency_log"] == dg.AssetKey("transparency_log")
     layout = TrustLayout(log_origin="lumen.local/tlog")
     for rel in ("controls/reports/report_2025-01-02.md", "archive/2025-01-02/bundle.tar.gz", "logs/bayes_posterior.jsonl"):
         report = verify_artifact(ws / rel, ws, layout)
