@@ -3,14 +3,24 @@ and headless Debian chromium driven by Playwright (never `playwright install`: t
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.dagster_dev import FAST_OVERRIDES, DagsterDev, prepare_demo_workspace, start_dagster_dev
+from tests.e2e.dagster_dev import (
+    FAST_OVERRIDES,
+    DagsterDev,
+    free_port,
+    prepare_demo_workspace,
+    start_dagster_dev,
+)
 from tests.support import servers
 
 CHROMIUM = "/usr/bin/chromium"
@@ -54,24 +64,46 @@ def alert_receiver() -> Iterator[servers.HttpReceiver]:
         yield receiver
 
 
+@contextlib.contextmanager
+def serve_folder(folder: Path) -> Iterator[str]:
+    """A read-only static HTTP server for `folder` on 127.0.0.1 (what an operator's web server does for
+    controls/reports); yields its base URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture(scope="module")
 def dagster_ui(tmp_path_factory: pytest.TempPathFactory, alert_receiver: servers.HttpReceiver) -> Iterator[DagsterDev]:
     """`dagster dev` (webserver + daemon) on 127.0.0.1, DAGSTER_HOME and LUMEN_WORKSPACE on a demo workspace
-    with a 5 s sensor and 5 s effect windows; alerts go to the local webhook receiver."""
+    with a 5 s sensor and 5 s effect windows; alerts go to the local webhook receiver and link to this
+    webserver's real address; the reports folder is served over HTTP for the daily_report page's links."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} missing: run scripts/system-deps.sh")
     root = tmp_path_factory.mktemp("e2e")
     workspace = root / "workspace"
     env = prepare_demo_workspace(workspace, FAST_OVERRIDES, hours=0.5)
     env["LUMEN_ALERT_WEBHOOK_URL"] = alert_receiver.url
-    dev = start_dagster_dev(workspace, env, root / "dagster-dev.log")
-    try:
-        yield dev
-    finally:
-        dev.stop()
-        log = root / "dagster-dev.log"
-        if log.exists():  # kept next to the screenshots' tmp dir for post-mortems
-            shutil.copy(log, root / "dagster-dev.kept.log")
+    port = free_port()
+    env["LUMEN_UI_BASE_URL"] = f"http://127.0.0.1:{port}"
+    with serve_folder(workspace / "controls" / "reports") as reports_url:
+        env["LUMEN_REPORTS_URL"] = reports_url
+        dev = start_dagster_dev(workspace, env, root / "dagster-dev.log", port=port)
+        dev.reports_url = reports_url  # type: ignore[attr-defined]
+        try:
+            yield dev
+        finally:
+            dev.stop()
+            log = root / "dagster-dev.log"
+            if log.exists():  # kept next to the screenshots' tmp dir for post-mortems
+                shutil.copy(log, root / "dagster-dev.kept.log")
 
 
 @pytest.fixture(scope="module")

@@ -227,10 +227,11 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def start_dagster_dev(workspace: Path, env: dict[str, str], log_path: Path, timeout: float = 240) -> DagsterDev:
-    """`dagster dev -m lumen_assets.definitions` on a free 127.0.0.1 port; returns once the code location
-    is loaded (raises with the log tail if it fails to load)."""
-    port = free_port()
+def start_dagster_dev(workspace: Path, env: dict[str, str], log_path: Path, timeout: float = 240,
+                      port: int | None = None) -> DagsterDev:
+    """`dagster dev -m lumen_assets.definitions` on `port` (default: a free 127.0.0.1 port); returns once the
+    code location is loaded (raises with the log tail if it fails to load)."""
+    port = port or free_port()
     log = open(log_path, "wb")  # noqa: SIM115 - the child keeps writing after this function returns
     process = subprocess.Popen(
         [sys.executable, "-m", "dagster", "dev", "-m", "lumen_assets.definitions",

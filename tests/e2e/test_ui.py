@@ -13,6 +13,7 @@ import re
 import threading
 import time
 import urllib.parse
+import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -259,6 +260,7 @@ def test_04_broken_slo_fails_a_check_and_alerts(dagster_ui: DagsterDev, page, al
     page.goto(f"{dagster_ui.url}/assets/resonance_scores?view=checks")
     page.get_by_text("risk_band_slo", exact=True).first.click()  # its detail pane, not the first check's
     page.get_by_text("breaks <= ").first.wait_for()  # the failed evaluation's description
+    page.get_by_text("What to do:").first.wait_for()  # ... says what to do (issue 15 §4)
     page.get_by_text("Failed").first.wait_for()
     page.wait_for_timeout(1500)
     _shot(page, "04-failed-check.png")
@@ -268,5 +270,96 @@ def test_04_broken_slo_fails_a_check_and_alerts(dagster_ui: DagsterDev, page, al
 
     hits = wait_for(alerted, 120, 2.0, "the risk_band_slo alert at the webhook receiver")
     assert hits[0]["json"] and "text" in hits[0]["json"]
+    assert f"{dagster_ui.url}/runs/".encode() in hits[0]["body"]  # the webserver's real address (issue 15 §3)
     time.sleep(3)  # a duplicate (retry, second channel post, re-sent state) would land right behind it
     assert len(alerted()) == 1, [r["body"][:200] for r in alerted()]
+
+    # the alert is recorded where the UI shows it: an observation of the checked asset (channel, check, state)
+    page.goto(f"{dagster_ui.url}/assets/resonance_scores?view=events")
+    page.get_by_text("firing (WARN)").first.wait_for(timeout=90_000)
+    page.get_by_text("webhook: sent").first.wait_for()
+
+
+def _partition_page(dev: DagsterDev, asset: str, partition: str) -> str:
+    return f"{dev.url}/assets/{asset}?view=partitions&partition={urllib.parse.quote(partition)}"
+
+
+def test_05_an_event_partition_shows_its_own_evidence(dagster_ui: DagsterDev, page) -> None:
+    """Issue 15 §1: the operator finds a rule event by its partition key and reads that event's own time,
+    actor, rule, old → new, Δ with an interval, n and status (not a run-wide table)."""
+    history = read_rule_events(dagster_ui.workspace / "controls/rules_history.jsonl").events
+    runs = [r for r in dagster_ui.runs(200) if r["tags"].get("lumen/event_id") and r["status"] == "SUCCESS"]
+    assert runs, "no sensor run for a rule event"
+    by_id = {e.event_id: e for e in history}
+    run = next(r for r in runs if r["tags"]["lumen/event_id"] in by_id)
+    event, key = by_id[run["tags"]["lumen/event_id"]], run["tags"]["dagster/partition"]
+
+    page.goto(f"{dagster_ui.url}/assets/rule_effects?view=partitions")
+    search = page.get_by_placeholder(re.compile("Filter|Search", re.I)).first
+    search.wait_for()
+    search.fill(key[:12])  # find it by (part of) its key
+    page.get_by_text(key, exact=True).first.click()
+    page.get_by_text(event.ts_text, exact=True).first.wait_for()
+    for text in (event.actor, f"→ {event.new:.4g}", "Δ "):
+        page.get_by_text(text).first.wait_for()
+    page.wait_for_timeout(1500)
+    _shot(page, "05-event-partition.png")
+
+    # a second event of the same single-run backfill shows its own figures, not the first one's
+    other = next(e for e in history if e.event_id != event.event_id and e.ts_text != event.ts_text
+                 and e.event_id in dagster_ui.materialized_partitions("rule_effects"))
+    page.goto(_partition_page(dagster_ui, "rule_effects", other.event_id))
+    page.get_by_text(other.ts_text, exact=True).first.wait_for()
+    assert page.get_by_text(event.ts_text, exact=True).count() == 0
+
+
+def test_06_daily_report_page_links_and_signature(dagster_ui: DagsterDev, page) -> None:
+    """Issue 15 §2: the report's page opens the PDF and Markdown, shows the headline in the configured
+    language, and says whether the report is signed and logged (digest, index, checkpoint size, verified)."""
+    from lumen_assets.config import load_config
+    from lumen_assets.reports.content import TEXT
+
+    config = load_config(dagster_ui.workspace / "lumen.yaml")
+    page.goto(_partition_page(dagster_ui, "daily_report", DEMO_DAY))
+    page.get_by_text(TEXT[config.reports.language]["events"]).first.wait_for()
+    pdf_link = page.locator(f'a[href="{dagster_ui.reports_url}/report_{DEMO_DAY}.pdf"]').first
+    pdf_link.wait_for()
+    page.get_by_text("preview").first.wait_for()
+    page.wait_for_timeout(1500)
+    _shot(page, "06-daily-report.png")
+    with page.context.expect_page() as opened:  # links open in a new tab
+        pdf_link.click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    assert tab.url.endswith(f"report_{DEMO_DAY}.pdf")
+    tab.close()
+    with urllib.request.urlopen(f"{dagster_ui.reports_url}/report_{DEMO_DAY}.md", timeout=10) as response:
+        assert response.status == 200 and f"{DEMO_DAY}" in response.read().decode()
+
+    page.goto(f"{dagster_ui.url}/assets/daily_report?view=events&partition={DEMO_DAY}")
+    page.get_by_text("signed and logged").first.wait_for()
+    page.get_by_text("pdf_log_index").first.wait_for()
+    page.get_by_text("pdf_checkpoint_size").first.wait_for()
+    page.get_by_text("pdf_envelope_sha256").first.wait_for()
+    page.wait_for_timeout(1500)
+    _shot(page, "07-report-signed.png")
+
+
+def test_07_sensor_says_why_it_waits(dagster_ui: DagsterDev, page) -> None:
+    """Issue 15 §3: an event whose post window has not closed is a skip reason in the sensor's ticks."""
+    from lumen_assets.config import load_config
+    from lumen_assets.live import LiveState, append_event, current_rule_values
+
+    config = load_config(dagster_ui.workspace / "lumen.yaml")
+    history = dagster_ui.workspace / config.paths.rules_history
+    state = LiveState(rules=current_rule_values(history))
+    append_event(history, state.next_event(datetime.now(config.tz) + timedelta(minutes=10)))
+    page.goto(f"{dagster_ui.url}/locations/lumen_assets.definitions/sensors/rule_event_sensor")
+    reason = page.get_by_text(re.compile(r"waits for its post window until \d\d:\d\d:\d\d")).first
+    deadline = time.time() + 90
+    while time.time() < deadline and not reason.is_visible():
+        page.wait_for_timeout(5000)
+        page.reload()
+    reason.wait_for(timeout=5000)
+    page.wait_for_timeout(1000)
+    _shot(page, "08-sensor-skip-reason.png")
