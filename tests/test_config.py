@@ -70,7 +70,7 @@ loop:
 def test_partial_file_overrides_only_what_it_says() -> None:
     config = parse_config(GOOD, "x.yaml")
     assert (config.effects.pre_s, config.effects.post_s, config.effects.ema_alpha) == (20, 45, 0.25)
-    assert config.effects.guard_s == 1 and config.sensor.interval_s == 30
+    assert config.effects.guard_s == 1 and config.sensor.interval_s == 5
 
 
 def test_empty_file_is_all_defaults() -> None:
