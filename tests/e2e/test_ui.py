@@ -26,7 +26,9 @@ from lumen_assets.ingest.rules import read_rule_events
 from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.dagster_dev import DagsterDev, wait_for, wait_until_idle
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+# upper bounds, not targets: a 2-core machine shared with other work can take several times the usual minutes
+IDLE_TIMEOUT_S = 900
 
 VIEWPORT = {"width": 1600, "height": 1100}  # as in conftest.page
 GRAPH_VIEWPORT = {"width": 1600, "height": 1700}
@@ -146,7 +148,7 @@ def test_01_asset_graph_shows_every_asset_and_group(dagster_ui: DagsterDev, page
     assert {"ingest", "analysis", "evidence", "reporting", "trust", "observability"} <= set(groups)
 
     # the sensor's first ticks launch one run per demo event already covered by metrics: a still picture
-    wait_until_idle(dagster_ui, 240)
+    wait_until_idle(dagster_ui, IDLE_TIMEOUT_S)
     page.goto(f"{dagster_ui.url}/asset-groups")
     for group in groups:
         page.get_by_role("button", name=group).first.wait_for()
@@ -164,7 +166,7 @@ def test_01_asset_graph_shows_every_asset_and_group(dagster_ui: DagsterDev, page
 
 
 def test_02_materialize_everything_from_the_ui(dagster_ui: DagsterDev, page) -> None:
-    wait_until_idle(dagster_ui, 240)
+    wait_until_idle(dagster_ui, IDLE_TIMEOUT_S)
     plan = _assets_by_kind()
     started = time.time()
     for names, partitions in ((plan["first"], "all"), (plan["daily"], DEMO_DAY), (plan["after"], None)):
@@ -174,7 +176,7 @@ def test_02_materialize_everything_from_the_ui(dagster_ui: DagsterDev, page) -> 
         _materialize_button(page).wait_for()
         page.wait_for_timeout(1500)  # let the selection's partition data load before the dialog opens
         _launch_materialize_all(page, partitions)
-        runs = wait_until_idle(dagster_ui, 300)
+        runs = wait_until_idle(dagster_ui, IDLE_TIMEOUT_S)
         failed = [r["runId"] for r in runs if r.get("status") == "FAILURE" and (r.get("startTime") or 0) >= started - 5]
         assert not failed, f"runs failed after materialising {names}: {failed}\n{dagster_ui.log_tail()}"
 
@@ -253,7 +255,7 @@ def test_04_broken_slo_fails_a_check_and_alerts(dagster_ui: DagsterDev, page, al
     _materialize_button(page).wait_for()
     page.wait_for_timeout(1500)
     _launch_materialize_all(page, None)
-    wait_until_idle(dagster_ui, 240)
+    wait_until_idle(dagster_ui, IDLE_TIMEOUT_S)
     executions = dagster_ui.check_executions("resonance_scores", "risk_band_slo")
     assert executions and executions[0]["evaluation"]["success"] is False, executions
 

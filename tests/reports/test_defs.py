@@ -165,3 +165,20 @@ def test_schedule_is_running_by_default_at_0905_in_the_reporting_timezone():
     assert daily_report_schedule.cron_schedule == "5 9 * * *"
     assert daily_report_schedule.execution_timezone == "Asia/Seoul"
     assert daily_report_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_report_page_links_previews_and_shows_the_headline_in_its_language(demo, monkeypatch):
+    """Issue 15 §2: links the browser opens when the folder is served, the Markdown inline, the headline
+    figures under their names in the configured language, links to the trust assets."""
+    monkeypatch.setenv("LUMEN_REPORTS_URL", "http://127.0.0.1:8090/")
+    result = run(demo, [daily_report], DAY)
+    meta = result.asset_materializations_for_node("daily_report")[0].metadata
+    assert meta["pdf_link"].value == f"http://127.0.0.1:8090/report_{DAY}.pdf"
+    assert meta["markdown_link"].value == f"http://127.0.0.1:8090/report_{DAY}.md"
+    md = (demo / f"controls/reports/report_{DAY}.md").read_text(encoding="utf-8")
+    assert meta["preview"].value == md
+    assert meta["규칙 이벤트"].value.isdigit()  # reports.language: ko (the default)
+    assert meta["attestations"].value == dg.AssetKey("attestations")
+    monkeypatch.delenv("LUMEN_REPORTS_URL")
+    again = run(demo, [daily_report], DAY).asset_materializations_for_node("daily_report")[0].metadata
+    assert "pdf_link" not in again and "preview" in again  # no served folder: no dead link
