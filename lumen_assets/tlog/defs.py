@@ -54,7 +54,7 @@ def report_trust_observations(root: Path, config: Any, rels: list[str]) -> list[
         entry[f"{kind}_envelope_sha256"] = hashlib.sha256(envelope.read_bytes()).hexdigest() if envelope.exists() else "none"
         entry[f"{kind}_log_index"] = int(proof.get("leaf_index", -1))
         entry[f"{kind}_checkpoint_size"] = int(proof.get("tree_size", 0))
-        entry[f"{kind}_verified"] = "yes" if report.ok else f"no: {report.failure}"
+        entry[f"{kind}_verified"] = "yes" if report.ok else "no: " + str(report.failure).replace(str(root) + "/", "")
     observations = []
     for day, entry in sorted(by_day.items()):
         verified = all(v == "yes" for k, v in entry.items() if k.endswith("_verified"))
@@ -223,7 +223,8 @@ def attested_artefacts_verify(workspace: LumenWorkspace) -> dg.AssetCheckResult:
         passed=not failures, severity=dg.AssetCheckSeverity.ERROR,
         description=nothing_to_compare("no artefact matches attest.artifacts yet") if not count else described(
             not failures, f"`lumen verify` passes for all {count} attested artefacts",
-            f"{len(failures)} of {count} artefacts fail `lumen verify` (first: {first[0]}: {first[1]})",
+            f"{len(failures)} of {count} artefacts fail `lumen verify` (first: {first[0]}: "
+            f"{workspace.scrub(str(first[1]))})",
             f"run `lumen verify {first[0]} --workspace .` for the full report; if the file changed after it was "
             "signed, re-materialise its producer, then attestations and transparency_log"),
         metadata={"verified": count, "failures": dg.MetadataValue.json(json.loads(json.dumps(failures))) if failures else "none"},
