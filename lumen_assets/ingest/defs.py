@@ -83,6 +83,10 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     config = workspace.config
     source = workspace.layout.metrics_csv
     store = workspace.layout.metrics_store
+    if source.exists() and source.stat().st_size == 0:
+        yield from _no_data_rows(workspace, "the file is empty (expected the header ts,phase_diff,entropy_rate,"
+                                            "creative_band,risk_band and 5 Hz rows)")
+        return
     try:
         run = ingest_metrics(source, store, config.loop.sample_rate_hz, config.metrics.gap_factor,
                              legacy=workspace.layout.legacy_metrics_parquet)
@@ -133,6 +137,11 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
                                                 [(name, count) for name, count in state.missing_cells.items()]),
         }
     )
+    if not state.rows_stored:
+        for result in _no_data_rows(workspace, "the file has its header and no data rows"):
+            if isinstance(result, dg.AssetCheckResult):
+                yield result
+        return
     problems = run.problems
     yield dg.AssetCheckResult(
         check_name="metrics_schema_range_order",
@@ -185,3 +194,21 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     )
 
 
+def _no_data_rows(workspace: LumenWorkspace, why: str):
+    """An empty metrics file, or one with only its header: an ERROR (blocking) check result "no data rows"
+    naming the file, never a silent 0-row store (issue 11 §3)."""
+    name = workspace.rel(workspace.layout.metrics_csv)
+    yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "source": dg.MetadataValue.path(name), "problem": why})
+    yield dg.AssetCheckResult(
+        check_name="metrics_schema_range_order", passed=False, severity=dg.AssetCheckSeverity.ERROR,
+        description=described(False, "", f"{name}: no data rows ({why})",
+                              "check that the loop writes logs/metrics.csv (or point paths.metrics_csv at its file), "
+                              "then re-materialise metrics; what depends on metrics waits until then"),
+        metadata={"problems": f"{name}: no data rows", "rows_checked": 0},
+    )
+    yield dg.AssetCheckResult(check_name="metrics_quarantine_rate", passed=True, severity=dg.AssetCheckSeverity.WARN,
+                              description=nothing_to_compare(f"{name} has no data rows"), metadata={"rows": 0})
+    yield dg.AssetCheckResult(check_name="metrics_freshness", passed=False, severity=dg.AssetCheckSeverity.WARN,
+                              description=described(False, "", f"{name} has no samples",
+                                                    "check that the loop is writing it"),
+                              metadata={"rows": 0})

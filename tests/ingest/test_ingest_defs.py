@@ -86,3 +86,26 @@ def test_rule_events_quarantines_bad_lines_and_counts_them(tmp_path: Path) -> No
     n = len(demo.event_ids)
     assert [r["line"] for r in records] == [n + 1, n + 2]
     assert "no UTC offset" in records[0]["reason"]
+
+
+def _no_data_rows_result(demo, text: str):
+    path = demo.root / "logs" / "metrics.csv"
+    path.write_text(text, encoding="utf-8")
+    result = _materialize(demo, [metrics])
+    [schema] = [e for e in result.get_asset_check_evaluations() if e.check_name == "metrics_schema_range_order"]
+    return result, schema
+
+
+def test_metrics_file_with_only_its_header_is_an_error_check_no_data_rows(tmp_path: Path) -> None:
+    """Issue 11 §3: not a silent 0-row store; an ERROR check naming the file, which blocks what follows."""
+    demo = demo_graph(tmp_path)
+    result, schema = _no_data_rows_result(demo, "ts,phase_diff,entropy_rate,creative_band,risk_band\n")
+    assert not schema.passed and schema.severity == dg.AssetCheckSeverity.ERROR
+    assert "logs/metrics.csv: no data rows" in schema.description
+
+
+def test_empty_metrics_file_is_an_error_check_no_data_rows(tmp_path: Path) -> None:
+    demo = demo_graph(tmp_path)
+    result, schema = _no_data_rows_result(demo, "")
+    assert not schema.passed and schema.severity == dg.AssetCheckSeverity.ERROR
+    assert "no data rows" in schema.description and "empty" in schema.description
