@@ -137,7 +137,7 @@ def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, 
     try:
         active = signer.signer(signer.keystore(root, config.attest.keystore_dir))
     except TrustError as exc:
-        raise dg.Failure(description=f"no usable signer: {exc}") from exc
+        raise dg.Failure(description=workspace.scrub(f"no usable signer: {exc}")) from exc
     links_dir = root / config.attest.attest_dir / LINKS_DIR
     written = write_day_links(root, day, chain_paths(config), active.key, links_dir, run_id=context.run.run_id)
     layout = links_dir / LAYOUT_FILE
