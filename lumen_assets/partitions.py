@@ -1,5 +1,6 @@
-"""Partition definitions shared by every area: one dynamic partition per rule event, one daily partition
-per reporting day (in the configured timezone), starting at the first day the workspace's data covers."""
+"""Partition definitions shared by every area: one daily partition per reporting day (in the configured
+timezone), starting at the first day the workspace's data covers. Rule effects are partitioned by day too (a
+year of rule events is 365 partitions, not 100,000: see the README's "A year of history")."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import dagster as dg
 from lumen_assets.ingest.coverage import first_data_day
 from lumen_assets.location_config import location_config
 
-RULE_EVENT_PARTITIONS_NAME = "rule_event"
+LEGACY_RULE_EVENT_PARTITIONS = "rule_event"  # the per-event dynamic partition set of earlier versions
 
 
 def _first_day() -> str:
@@ -25,8 +26,6 @@ def _first_day() -> str:
 
 
 FIRST_DAY = _first_day()  # the first reporting day a daily partition exists for
-
-rule_event_partitions = dg.DynamicPartitionsDefinition(name=RULE_EVENT_PARTITIONS_NAME)
 
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=FIRST_DAY, timezone=location_config().loop.timezone, end_offset=1

@@ -2,8 +2,9 @@
 
 Runs are real Dagster runs recorded in the instance under DAGSTER_HOME (default WORKSPACE/.dagster), so
 `dagster dev` on the same workspace shows the same runs, materialisations and check results. The graph is
-executed in batches of one partitioning kind at a time, in dependency order: unpartitioned assets, all
-rule-event partitions in one single-run backfill, then one run per reporting day.
+executed in batches of one partitioning kind at a time, in dependency order: unpartitioned assets, daily
+assets with a single-run backfill policy (rule effects) in one run over every covered day, then one run per
+reporting day for the other daily assets.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 RUNS_DESPITE_UPSTREAM_TAG = "lumen/runs_despite_upstream"  # such an asset runs in its own batch, after the rest
 TRUST_ASSETS = ("attestations", "transparency_log")
-KIND_ORDER = ("unpartitioned", "event", "daily")
+KIND_ORDER = ("unpartitioned", "day_range", "daily")
 
 
 class UsageError(Exception):
@@ -127,13 +128,13 @@ def ensure_instance_yaml(home: Path) -> None:
     atomic_write_text(settings, instance_yaml())
 
 
-def _kind(partitions_def: object) -> str:
-    import dagster as dg
-
-    if partitions_def is None:
+def _kind(node: object) -> str:
+    """unpartitioned; day_range (daily, single-run backfill: one run covers many days); daily."""
+    if node.partitions_def is None:
         return "unpartitioned"
-    if isinstance(partitions_def, dg.DynamicPartitionsDefinition):
-        return "event"
+    policy = getattr(node, "backfill_policy", None)
+    if policy is not None and policy.max_partitions_per_run is None:
+        return "day_range"
     return "daily"
 
 
@@ -150,14 +151,14 @@ def plan_batches(graph: object, selected: set) -> list[tuple[str, set]]:
         candidates = [k for k in remaining if ready(k, set())]
         if not candidates:
             raise UsageError(f"cannot order assets {sorted(map(str, remaining))}: dependency cycle")
-        kinds = {k: _kind(graph.get(k).partitions_def) for k in candidates}
+        kinds = {k: _kind(graph.get(k)) for k in candidates}
         kind = next(kd for kd in KIND_ORDER if kd in kinds.values())
         batch = {k for k in candidates if kinds[k] == kind}
         grew = True
         while grew:
             grew = False
             for key in remaining - batch:
-                if _kind(graph.get(key).partitions_def) == kind and ready(key, batch):
+                if _kind(graph.get(key)) == kind and ready(key, batch):
                     batch.add(key)
                     grew = True
         late = {k for k in batch if graph.get(k).tags.get(RUNS_DESPITE_UPSTREAM_TAG) == "true"}
@@ -307,13 +308,14 @@ def run_graph(
         if kind == "unpartitioned":
             progress(f"[lumen] materialising {names}")
             runs = [dict()]
-        elif kind == "event":
-            keys = instance.get_dynamic_partitions("rule_event")
-            if not keys:
-                summary.notes.append(f"no rule events yet: skipped {names}")
+        elif kind == "day_range":
+            days = [day] if day else covered_days(workspace, config)
+            if not days:
+                summary.notes.append(f"no day covered by the data: skipped {names}")
                 continue
-            progress(f"[lumen] materialising {names} for {len(keys)} rule events (one run)")
-            runs = [dict(tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]})]
+            progress(f"[lumen] materialising {names} for {days[0]} .. {days[-1]} (one run)")
+            runs = [dict(partition_key=days[0])] if len(days) == 1 else [
+                dict(tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]})]
         else:
             days = [day] if day else covered_days(workspace, config)
             if not days:

@@ -1,19 +1,21 @@
-"""The rule-event sensor: every new line of controls/rules_history.jsonl becomes a partition and, once its
-post window has elapsed and the metrics cover it, one run of its effects (run_key = event id)."""
+"""The rule-event sensor: every new line of controls/rules_history.jsonl is noted and, once its post window
+has elapsed and the metrics cover it, its effects run: one run per reporting day with due events (the
+`rule_effects` partition of that day), keyed by the day and the events' readable ids."""
 
 import hashlib
 import time
+from dataclasses import replace
 
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
-from lumen_assets.ingest.rules import parse_rule_lines
+from lumen_assets.effects.table import read_effects_store
+from lumen_assets.ingest.rules import event_day, parse_rule_lines, read_rule_events
 from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_lines
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 from lumen_assets.ingest.waiting import WaitingEvent, waiting_reason
 from lumen_assets.location_config import location_config
-from lumen_assets.partitions import rule_event_partitions
 
 ON_RULE_EVENT_TAG = "lumen/on_rule_event"  # an unpartitioned asset with this tag = "true" runs with each event
 
@@ -60,8 +62,8 @@ def _metrics_coverage_ns(workspace: LumenWorkspace) -> int | None:
     default_status=dg.DefaultSensorStatus.RUNNING,
     asset_selection=dg.AssetSelection.assets("metrics", "rule_effects")
     | dg.AssetSelection.tag(ON_RULE_EVENT_TAG, "true"),
-    description="Tails controls/rules_history.jsonl; adds a rule_event partition per new event and requests "
-    "its effects run once the post window has elapsed.",
+    description="Tails controls/rules_history.jsonl; once an event's post window has elapsed, requests the "
+    "rule_effects partition of its reporting day (one run per day with due events).",
 )
 def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorkspace) -> dg.SensorResult:
     config = workspace.config
@@ -74,6 +76,12 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
     parsed = parse_rule_lines(
         [text for _, text in read.lines], read.lines[0][0] if read.lines else 1, config.rule_policy()
     )
+    known = {entry[0] for entry in cursor.pending} | _stored_event_ids(workspace) if parsed.events else set()
+    if any(e.event_id in known for e in parsed.events):
+        # the same event read again, or a same-time same-rule twin of an earlier one: the whole history
+        # decides which (rare), so ids always agree with `rule_events`
+        ids = {e.content_id: e.event_id for e in read_rule_events(source, config.rule_policy()).events}
+        parsed.events = [replace(e, event_id=ids.get(e.content_id, e.event_id)) for e in parsed.events]
     if parsed.quarantined:
         upsert_jsonl(
             workspace.layout.quarantine_dir / "rules_history.sensor.jsonl",
@@ -87,40 +95,55 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
     new_events = [e for e in parsed.events if e.event_id not in pending_ids]
     for event in new_events:
         due_ns = int(event.ts.timestamp() * 1e9) + post_ns
-        next_cursor.pending.append([event.event_id, due_ns, event.actor, event.rule])
-    known = set(context.instance.get_dynamic_partitions(rule_event_partitions.name)) if new_events else set()
-    new_keys = list(dict.fromkeys(e.event_id for e in new_events if e.event_id not in known))
+        next_cursor.pending.append([event.event_id, due_ns, event.actor, event.rule, event_day(event, config.tz)])
 
     coverage = _metrics_coverage_ns(workspace)
     already_done = _events_with_final_effects(workspace) if next_cursor.pending else set()
     ready_before = min(time.time_ns(), coverage) if coverage is not None else None
-    requests, still_pending = [], []
+    due_by_day: dict[str, list[list]] = {}
+    still_pending = []
     selection = event_run_selection(context) if next_cursor.pending else []
     for entry in next_cursor.pending:
-        event_id, due_ns, actor, rule = entry
+        if len(entry) < 5:  # a cursor from before daily effects partitions: [id, due, actor, rule]
+            entry = [*entry, _day_of_ns(entry[1] - post_ns, config.tz)]
+        event_id, due_ns = entry[0], entry[1]
         if event_id in already_done:
             continue  # computed as complete/insufficient already (e.g. by `lumen run`); nothing to redo
-        if ready_before is not None and due_ns <= ready_before and len(requests) < config.sensor.max_events_per_tick:
-            requests.append(
-                dg.RunRequest(
-                    run_key=event_id,
-                    partition_key=event_id,
-                    asset_selection=selection,
-                    tags={"lumen/actor": actor or "unknown", "lumen/rule": rule, "lumen/event_id": event_id},
-                )
-            )
+        due = sum(len(v) for v in due_by_day.values())
+        if ready_before is not None and due_ns <= ready_before and due < config.sensor.max_events_per_tick:
+            due_by_day.setdefault(entry[4], []).append(entry)
         else:
             still_pending.append(entry)
+    requests = [
+        dg.RunRequest(
+            run_key=f"{day}:{entries[-1][0]}",
+            partition_key=day,
+            asset_selection=selection,
+            tags={
+                "lumen/event_id": entries[-1][0] if len(entries) == 1 else f"{entries[0][0]} .. {entries[-1][0]}",
+                "lumen/events": str(len(entries)),
+                "lumen/rule": ",".join(sorted({e[3] for e in entries})),
+                "lumen/actor": ",".join(sorted({e[2] or "unknown" for e in entries})),
+            },
+        )
+        for day, entries in sorted(due_by_day.items())
+    ]
     next_cursor.pending = still_pending
     skip_reason = None
     if not requests:  # say why in the tick history: which event waits for what, until when
         skip_reason = waiting_reason(
-            [WaitingEvent(key, rule, due_ns) for key, due_ns, _, rule in still_pending], time.time_ns(), coverage,
+            [WaitingEvent(entry[0], entry[3], entry[1]) for entry in still_pending], time.time_ns(), coverage,
             config.tz, config.paths.rules_history, new_lines=len(read.lines),
         )
-    return dg.SensorResult(
-        run_requests=requests,
-        skip_reason=skip_reason,
-        cursor=next_cursor.to_json(),
-        dynamic_partitions_requests=[rule_event_partitions.build_add_request(new_keys)] if new_keys else [],
-    )
+    return dg.SensorResult(run_requests=requests, skip_reason=skip_reason, cursor=next_cursor.to_json())
+
+
+def _day_of_ns(ts_ns: int, tz) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).astimezone(tz).date().isoformat()
+
+
+def _stored_event_ids(workspace: LumenWorkspace) -> set[str]:
+    store = read_effects_store(workspace.layout.effects_store)
+    return set(store["event_id"]) if len(store) else set()

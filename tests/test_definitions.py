@@ -69,8 +69,8 @@ def test_foundation_assets_have_groups_descriptions_and_partitions(asset_graph) 
         if name in groups:
             assert node.group_name == groups[name], name
     effects = asset_graph.get(dg.AssetKey("rule_effects"))
-    assert isinstance(effects.partitions_def, dg.DynamicPartitionsDefinition)
-    assert effects.partitions_def.name == "rule_event"
+    assert isinstance(effects.partitions_def, dg.DailyPartitionsDefinition)  # a year = 365 partitions
+    assert effects.backfill_policy == dg.BackfillPolicy.single_run()
     assert {dg.AssetKey("metrics"), dg.AssetKey("rule_events")} <= set(effects.parent_keys)
     assert asset_graph.get(dg.AssetKey("metrics")).partitions_def is None
 

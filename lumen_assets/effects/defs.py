@@ -1,4 +1,5 @@
-"""The `rule_effects` asset: one dynamic partition per rule event, written to logs/rules_effects.csv."""
+"""The `rule_effects` asset: one daily partition per reporting day (its rule events), written to
+logs/rules_effects.csv. Why days and not one partition per event: see README "A year of history"."""
 
 
 import time
@@ -9,8 +10,9 @@ import dagster as dg
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import interval, number, signed
-from lumen_assets.ingest.rules import read_rule_events
-from lumen_assets.partitions import rule_event_partitions
+from lumen_assets.ingest.rules import event_day, read_rule_events
+from lumen_assets.partitions import daily_partitions
+from lumen_assets.tables import metadata_table
 
 if TYPE_CHECKING:
     from lumen_assets.effects.window import WindowSpec
@@ -83,12 +85,13 @@ def window_spec(workspace: LumenWorkspace) -> "WindowSpec":
     group_name="analysis",
     kinds={"pandas", "csv"},
     owners=["team:lumen"],
-    partitions_def=rule_event_partitions,
+    partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["metrics", "rule_events"],
     description=(
         "What each rule change did to the four signals: pre/post window means and deltas (IQR then EMA, "
-        "raw kept alongside), sample counts and status complete / pending / insufficient."
+        "raw kept alongside), sample counts and status complete / pending / insufficient. One partition per "
+        "reporting day holds that day's rule events, each listed by its readable id (UTC time and rule)."
     ),
 )
 def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
@@ -97,38 +100,49 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
 
     config = workspace.config
     history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy())
-    by_id = history.by_id()
-    keys = context.partition_keys
-    unknown = [key for key in keys if key not in by_id]
-    if unknown:
-        raise dg.Failure(
-            description=f"rule event(s) {unknown[:5]} are not in {config.paths.rules_history} any more "
-            f"({len(unknown)} in all); was the history rewritten?"
-        )
+    days = sorted(set(context.partition_keys))
+    events = [e for e in history.events if event_day(e, config.tz) in set(days)]
     store = workspace.layout.metrics_store
     state = load_state(store)
     if state is None:
         raise dg.Failure(description=f"{workspace.rel(store)} not found: materialise `metrics` first")
-    events = [by_id[key] for key in keys]
     spec = window_spec(workspace)
     rows = effects_from_store(store, events, spec, time.time_ns(), state.last_ts_ns)
     table = upsert_effects(
         workspace.layout.effects_store,
         workspace.layout.effects_csv,
         rows,
-        keep_ids=set(by_id),
+        keep_ids={e.event_id for e in history.events},
     )
-    # Each partition's materialisation carries its own event's figures (a single-run backfill over many
-    # events used to stamp one run-wide table on every partition); the run-wide part stays a few numbers.
-    for key, row in zip(keys, rows.itertuples(index=False), strict=True):
-        context.add_asset_metadata(event_metadata(row, spec), partition_key=key)
+    # Each day's materialisation lists that day's own events, each by its readable id (UTC time and rule),
+    # with its time, actor, rule, old → new, pre → post and Δ with a 95 % interval, n and status; a day
+    # with one event also shows that event's fields at the top. The run-wide part stays a few numbers.
+    per_day: dict[str, list[dict[str, Any]]] = {day: [] for day in days}
+    for event, row in zip(events, rows.itertuples(index=False), strict=True):
+        per_day[event_day(event, config.tz)].append({"event_id": event.event_id, **event_metadata(row, spec)})
+    for day, views in per_day.items():
+        counts = {s: sum(v["status"].startswith(s) for v in views) for s in ("complete", "pending", "insufficient")}
+        metadata: dict[str, Any] = {"events": len(views), **counts,
+                                    "day_events": metadata_table(DAY_TABLE, views, limit=EVENTS_SHOWN)}
+        if len(views) == 1:
+            metadata.update(views[0])
+        context.add_asset_metadata(metadata, partition_key=day)
     return dg.MaterializeResult(
         metadata={
             "events_in_this_run": len(rows),
+            "days_in_this_run": len(days),
             "effects_table_rows": len(table),
             "effects_csv": dg.MetadataValue.path(workspace.rel(workspace.layout.effects_csv)),
         }
     )
+
+
+EVENTS_SHOWN = 1000  # per day; the effects CSV has every row
+DAY_TABLE = [("event_id", "string"), ("event_time", "string"), ("actor", "string"), ("rule", "string"),
+             ("change", "string"), *[(name, "string") for name in ("phase_diff", "entropy_rate", "creative_band",
+                                                                   "risk_band")],
+             ("n_pre", "int"), ("n_post", "int"),
+             ("status", "string")]
 
 
 @dg.asset_check(asset=rule_effects, blocking=True, description="Exactly one effects row per rule event; "

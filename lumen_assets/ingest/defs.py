@@ -11,7 +11,7 @@ from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
 from lumen_assets.ingest.quarantine import write_quarantine
 from lumen_assets.ingest.rules import read_rule_events
-from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
+from lumen_assets.partitions import daily_partitions
 from lumen_assets.tables import metadata_table
 
 METRICS_CHECKS = [
@@ -24,6 +24,22 @@ METRICS_CHECKS = [
 ]
 
 
+def migrate_workspace_event_ids(workspace: LumenWorkspace, events: list) -> int:
+    """Stored records still naming events by their old content-hash id get the readable id."""
+    from lumen_assets.ingest.migrate import migrate_effects, migrate_json_keys, migrate_jsonl
+    from lumen_assets.ingest.rules import legacy_id_map
+
+    config = workspace.config
+    layout = workspace.layout
+    id_map = legacy_id_map(events)
+    return (
+        migrate_jsonl(workspace.path(config.evidence.quotes_bank), id_map)
+        + migrate_jsonl(workspace.path(config.evidence.risk_ledger), id_map)
+        + migrate_effects(layout.effects_store, layout.effects_csv, id_map)
+        + migrate_json_keys(layout.bandit_state, "rewarded", id_map)
+    )
+
+
 @dg.asset(
     group_name="ingest",
     kinds={"json"},
@@ -31,14 +47,20 @@ METRICS_CHECKS = [
     description="Rule changes from controls/rules_history.jsonl, each with a stable id; bad lines quarantined.",
 )
 def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
+    config = workspace.config
     source = workspace.layout.rules_history
     parsed = read_rule_events(source, workspace.config.rule_policy())
     quarantine = workspace.layout.quarantine_dir / "rules_history.jsonl"
     write_quarantine(quarantine, workspace.rel(source), ((q.line_no, q.reason, q.text) for q in parsed.quarantined))
-    known = set(context.instance.get_dynamic_partitions(RULE_EVENT_PARTITIONS_NAME))
-    new_keys = [e.event_id for e in parsed.events if e.event_id not in known]
-    if new_keys:
-        context.instance.add_dynamic_partitions(RULE_EVENT_PARTITIONS_NAME, new_keys)
+    migrated = migrate_workspace_event_ids(workspace, parsed.events)
+    if migrated:
+        context.log.info(f"renamed {migrated} stored record(s) from content-hash to readable event ids")
+    first_day, last_day = daily_partitions.start.date(), daily_partitions.end.date() if daily_partitions.end else None
+    outside = [e for e in parsed.events
+               if e.ts.astimezone(config.tz).date() < first_day or (last_day and e.ts.astimezone(config.tz).date() > last_day)]
+    for event in outside[:5]:
+        context.log.warning(f"{workspace.rel(source)}:{event.line_no}: event {event.event_id} is outside the daily "
+                            f"partitions ({first_day} ..): its effects are not computed")
     for q in parsed.quarantined:
         context.log.warning(f"{workspace.rel(source)}:{q.line_no}: quarantined: {q.reason}")
     rules = sorted({e.rule for e in parsed.events})
@@ -46,7 +68,8 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
         metadata={
             "events": len(parsed.events),
             "quarantined_lines": len(parsed.quarantined),
-            "new_partitions": len(new_keys),
+            "events_outside_partitions": len(outside),
+            "ids_migrated": migrated,
             "rules": ", ".join(rules),
             "incomplete_last_line": bool(parsed.incomplete_tail),
             "source": dg.MetadataValue.path(workspace.rel(source)),

@@ -1,8 +1,11 @@
 """controls/rules_history.jsonl: the append-only log of rule changes (seed segA C16).
 
-Each good line becomes a RuleEvent with a stable id (a hash of its canonical content, so the same event
-has the same id on every read and two events sharing a `ts` string stay distinct - the seed keyed on the raw
-ts string). A bad line is quarantined with its line number and reason and never stops the others (the
+Each good line becomes a RuleEvent with a readable, unique and stable id: its time in UTC and its rule,
+`2025-10-23T12:40:00Z_risk_max` (sub-seconds only when present), so an operator finds an event by when and
+what. A second event with the same time and rule gets a short hash of its content appended
+(`..._risk_max_3fa9c1`); the first keeps the plain key, so ids never change as the history grows. The seed
+keyed on the raw ts string; earlier Lumen versions on a content hash, kept as `content_id` (exact duplicate
+lines are found by it, and `migrate_event_ids` rewrites stored records from it). A bad line is quarantined with its line number and reason and never stops the others (the
 seed's json.loads crashed the whole run).
 """
 
@@ -11,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +51,7 @@ class RulePolicy:
 class RuleEvent:
     """One rule change as the loop (or tuner, or rollback) recorded it."""
 
-    event_id: str
+    event_id: str  # readable key: UTC time and rule (see module docstring)
     ts: datetime
     ts_text: str
     actor: str
@@ -56,6 +60,7 @@ class RuleEvent:
     new: float
     note: str
     line_no: int
+    content_id: str = ""  # sha256 of the canonical line (the id earlier versions used)
 
     def as_record(self) -> dict[str, Any]:
         return {
@@ -87,8 +92,18 @@ class ParsedRules:
         return {event.event_id: event for event in self.events}
 
 
-def event_id_of(record: dict[str, Any]) -> str:
-    """Stable id: sha256 of the canonical JSON of the line's content (key order and spacing ignored)."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def event_key(ts: datetime, rule: str) -> str:
+    """`2025-10-23T12:40:00Z_risk_max`: the event's UTC time (sub-seconds only when present) and rule."""
+    utc = ts.astimezone(UTC)
+    fraction = f".{utc.microsecond:06d}".rstrip("0") if utc.microsecond else ""
+    return f"{utc:%Y-%m-%dT%H:%M:%S}{fraction}Z_{_UNSAFE.sub('-', rule) or 'rule'}"
+
+
+def content_id_of(record: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the line's content (key order and spacing ignored)."""
     canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
@@ -131,7 +146,8 @@ def parse_rule_line(text: str, line_no: int) -> RuleEvent:
         raise ValueError("'actor' and 'note' must be strings when present")
     assert new is not None
     return RuleEvent(
-        event_id=event_id_of(record),
+        event_id=event_key(ts, rule),
+        content_id=content_id_of(record),
         ts=ts,
         ts_text=record["ts"],
         actor=actor,
@@ -143,12 +159,16 @@ def parse_rule_line(text: str, line_no: int) -> RuleEvent:
     )
 
 
-def parse_rule_lines(lines: list[str], first_line_no: int = 1, policy: RulePolicy | None = None) -> ParsedRules:
+def parse_rule_lines(lines: list[str], first_line_no: int = 1, policy: RulePolicy | None = None,
+                     taken_ids: set[str] | None = None) -> ParsedRules:
     """Parse complete lines; blank lines are skipped, an event seen twice is quarantined as a duplicate, and
-    an event that breaks `policy` (unknown rule, timestamp too far in the future) is quarantined with why."""
+    an event that breaks `policy` (unknown rule, timestamp too far in the future) is quarantined with why.
+    `taken_ids`: ids of events before these lines (a tailing reader), so a same-time same-rule event
+    still gets its disambiguating suffix."""
     parsed = ParsedRules()
     now = (policy.now if policy and policy.now else None) or datetime.now(UTC)
     seen: dict[str, int] = {}
+    taken = set(taken_ids or ())
     for offset, raw in enumerate(lines):
         line_no = first_line_no + offset
         text = raw.strip()
@@ -163,12 +183,15 @@ def parse_rule_lines(lines: list[str], first_line_no: int = 1, policy: RulePolic
         if reason:
             parsed.quarantined.append(QuarantinedLine(line_no, reason, text[:500]))
             continue
-        if event.event_id in seen:
+        if event.content_id in seen:
             parsed.quarantined.append(
-                QuarantinedLine(line_no, f"duplicate of line {seen[event.event_id]}", text[:500])
+                QuarantinedLine(line_no, f"duplicate of line {seen[event.content_id]}", text[:500])
             )
             continue
-        seen[event.event_id] = line_no
+        seen[event.content_id] = line_no
+        if event.event_id in taken:
+            event = replace(event, event_id=f"{event.event_id}_{event.content_id[:6]}")
+        taken.add(event.event_id)
         parsed.events.append(event)
     return parsed
 
@@ -192,3 +215,16 @@ def read_rule_events(path: Path | str, policy: RulePolicy | None = None) -> Pars
     parsed = parse_rule_lines(lines, policy=policy)
     parsed.incomplete_tail = tail.strip()
     return parsed
+
+
+event_id_of = content_id_of  # the pre-readable-key name, for callers that hash a record
+
+
+def legacy_id_map(events: list[RuleEvent]) -> dict[str, str]:
+    """Content-hash id (earlier versions) -> readable id, for migrating stored records."""
+    return {event.content_id: event.event_id for event in events if event.content_id != event.event_id}
+
+
+def event_day(event: RuleEvent, tz) -> str:
+    """The reporting day (configured timezone) an event belongs to: its `rule_effects` partition."""
+    return event.ts.astimezone(tz).date().isoformat()

@@ -11,7 +11,6 @@ import dagster as dg
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.demo import write_demo_workspace
 from lumen_assets.ingest.rules import read_rule_events
-from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
 
 
 @dataclass
@@ -19,6 +18,7 @@ class DemoGraph:
     root: Path
     instance: dg.DagsterInstance
     event_ids: list[str]
+    event_days: list[str]
 
     @property
     def resources(self) -> dict[str, object]:
@@ -33,10 +33,11 @@ def demo_graph(root: Path, add_partitions: bool = True, hours: float = 1.0) -> D
     write_demo_workspace(root, hours=hours)
     (root / "lumen.yaml").write_text("{}\n", encoding="utf-8")  # independent of other areas' config edits
     instance = dg.DagsterInstance.ephemeral()
-    ids = [e.event_id for e in read_rule_events(root / "controls" / "rules_history.jsonl").events]
-    if add_partitions:
-        instance.add_dynamic_partitions(RULE_EVENT_PARTITIONS_NAME, ids)
-    return DemoGraph(root, instance, ids)
+    events = read_rule_events(root / "controls" / "rules_history.jsonl").events
+    ids = [e.event_id for e in events]
+    days = [e.ts.astimezone(LumenWorkspace(root=str(root)).config.tz).date().isoformat() for e in events]
+    del add_partitions  # rule effects are partitioned by day now: nothing to register
+    return DemoGraph(root, instance, ids, days)
 
 
 def check_evaluations(result: dg.ExecuteInProcessResult) -> dict[str, object]:

@@ -93,14 +93,13 @@ def test_event_id_ignores_key_order_and_spacing() -> None:
     shuffled = json.dumps(dict(reversed(list(GOOD.items()))), ensure_ascii=True, indent=None)
     spaced = "  " + json.dumps(GOOD, ensure_ascii=False, separators=(" ,  ", " :   ")) + "  "
     ids = {parse_rule_line(text, 1).event_id for text in (compact, shuffled, spaced)}
-    assert len(ids) == 1
-    assert ids == {event_id_of(GOOD)}
+    assert ids == {"2025-10-23T04:10:00Z_creative_min"}  # readable: UTC time and rule
+    assert len({parse_rule_line(text, 1).content_id for text in (compact, shuffled, spaced)}) == 1
+    assert parse_rule_line(compact, 1).content_id == event_id_of(GOOD)  # the id earlier versions used
 
 
 def test_same_ts_string_with_different_content_gets_different_ids() -> None:
-    first = parse_rule_line(_line(rule="creative_min"), 1)
-    second = parse_rule_line(_line(rule="risk_max"), 2)
-    third = parse_rule_line(_line(new=0.26), 3)
+    first, second, third = parse_rule_lines([_line(rule="creative_min"), _line(rule="risk_max"), _line(new=0.26)]).events
     assert first.ts_text == second.ts_text == third.ts_text
     assert len({first.event_id, second.event_id, third.event_id}) == 3
 
@@ -173,3 +172,39 @@ def test_event_too_far_in_the_future_is_quarantined_but_clock_skew_is_tolerated(
     assert len(parsed.events) == 2
     [bad] = parsed.quarantined
     assert bad.line_no == 3 and "3600 s in the future" in bad.reason and "rules.max_future_s" in bad.reason
+
+
+def test_same_time_and_rule_gets_a_content_suffix_only_from_the_second_on(tmp_path: Path) -> None:
+    second = dict(GOOD, new=0.3)
+    parsed = read_rule_events(_write(tmp_path / "rules.jsonl", [_line(), json.dumps(second),
+                                                                 json.dumps(dict(GOOD, rule="risk max"))]))
+    first_id, second_id, spaced_id = [e.event_id for e in parsed.events]
+    assert first_id == "2025-10-23T04:10:00Z_creative_min"  # stable: a later twin never renames it
+    assert second_id == f"{first_id}_{parsed.events[1].content_id[:6]}"
+    assert spaced_id == "2025-10-23T04:10:00Z_risk-max"
+    tailed = parse_rule_lines([json.dumps(second)], 2, taken_ids={first_id})  # a tailing reader agrees
+    assert tailed.events[0].event_id == second_id
+
+
+def test_sub_second_times_keep_their_fraction() -> None:
+    event = parse_rule_line(json.dumps(dict(GOOD, ts="2025-10-23T13:10:00.250+09:00")), 1)
+    assert event.event_id == "2025-10-23T04:10:00.25Z_creative_min"
+
+
+def test_stored_records_move_from_hash_ids_to_readable_ids_with_nothing_lost(tmp_path: Path) -> None:
+    from lumen_assets.ingest.migrate import migrate_json_keys, migrate_jsonl
+    from lumen_assets.ingest.rules import legacy_id_map
+
+    events = read_rule_events(_write(tmp_path / "rules.jsonl", [_line()])).events
+    id_map = legacy_id_map(events)
+    old_id = event_id_of(GOOD)
+    quotes = tmp_path / "quotes_bank.jsonl"
+    quotes.write_text(json.dumps({"event_id": old_id, "quote": "q"}) + "\n" + json.dumps({"event_id": "other"}) + "\n")
+    assert migrate_jsonl(quotes, id_map) == 1
+    records = [json.loads(line) for line in quotes.read_text().splitlines()]
+    assert records == [{"event_id": events[0].event_id, "quote": "q"}, {"event_id": "other"}]
+    assert migrate_jsonl(quotes, id_map) == 0  # idempotent
+    bandit = tmp_path / "bandit.json"
+    bandit.write_text(json.dumps({"rule": "r", "rewarded": {old_id: 0.5}}))
+    assert migrate_json_keys(bandit, "rewarded", id_map) == 1
+    assert json.loads(bandit.read_text())["rewarded"] == {events[0].event_id: 0.5}

@@ -1,5 +1,6 @@
 """The rule-event sensor (issue 2 §5): cursor across ticks, partial lines, truncation, rotation, a burst of
-10,000 events drained in bounded ticks, and runs requested only once the post window has elapsed."""
+10,000 events drained in bounded ticks, and runs requested only once the post window has elapsed: one run
+per reporting day with due events (the `rule_effects` partition of that day)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -16,12 +18,20 @@ import pytest
 import lumen.sensors.rule_events as sensor_module
 from lumen.resources.workspace import LumenWorkspace
 from lumen.sensors.rule_events import rule_event_sensor
-from lumen_assets.ingest.rules import event_id_of
-from lumen_assets.partitions import RULE_EVENT_PARTITIONS_NAME
+from lumen_assets.ingest.rules import parse_rule_line
 
 KST = timezone(timedelta(hours=9))
 T0 = datetime(2025, 10, 23, 13, 0, 0, tzinfo=KST)
 HEADER = "ts,phase_diff,entropy_rate,creative_band,risk_band\n"
+DAY = "2025-10-23"  # T0's reporting day (Asia/Seoul)
+
+
+def event_id_of(record: dict) -> str:
+    return parse_rule_line(json.dumps(record), 1).event_id
+
+
+def run_key(ids: list[str], day: str = DAY) -> str:
+    return f"{day}:{ids[-1]}"
 
 
 def _record(i: int, at: datetime | None = None) -> dict:
@@ -62,16 +72,11 @@ class Harness:
         )
         result = rule_event_sensor(context)
         assert isinstance(result, dg.SensorResult)
-        for request in result.dynamic_partitions_requests or []:
-            self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        assert not result.dynamic_partitions_requests  # effects are partitioned by day: nothing to register
         self.cursor = result.cursor
         self.requested += result.run_requests or []
         self.skip_reason = result.skip_reason.skip_message if result.skip_reason else None
         return list(result.run_requests or [])
-
-    @property
-    def partitions(self) -> list[str]:
-        return self.instance.get_dynamic_partitions(RULE_EVENT_PARTITIONS_NAME)
 
 
 @pytest.fixture
@@ -84,19 +89,19 @@ def harness(tmp_path: Path) -> Harness:
 def test_two_consecutive_ticks_with_the_returned_cursor(harness: Harness) -> None:
     first_ids = harness.append_events([_record(0), _record(1)])
     first = harness.tick()
-    assert [r.run_key for r in first] == first_ids
-    assert harness.partitions == first_ids
+    assert [r.run_key for r in first] == [run_key(first_ids)]  # one run for the day's two events
+    assert first[0].tags["lumen/events"] == "2"
     assert harness.tick() == []  # nothing new: nothing requested again
     second_ids = harness.append_events([_record(2)])
     second = harness.tick()
-    assert [r.run_key for r in second] == second_ids
-    assert harness.partitions == first_ids + second_ids
+    assert [r.run_key for r in second] == [run_key(second_ids)]
 
 
 def test_run_request_carries_event_id_partition_actor_and_rule(harness: Harness) -> None:
     [event_id] = harness.append_events([_record(1)])
     [request] = harness.tick()
-    assert request.run_key == request.partition_key == event_id
+    assert request.run_key == run_key([event_id]) and request.partition_key == DAY
+    assert event_id == "2025-10-23T04:00:01Z_risk_max"  # readable: UTC time and rule
     assert request.tags["lumen/actor"] == "Sena"
     assert request.tags["lumen/rule"] == "risk_max"
     assert request.tags["lumen/event_id"] == event_id
@@ -108,10 +113,10 @@ def test_partial_last_line_is_taken_once_completed(harness: Harness) -> None:
     [first_id] = harness.append_events([_record(0)])
     line = json.dumps(_record(1))
     harness.append(line[:30])
-    assert [r.run_key for r in harness.tick()] == [first_id]
+    assert [r.run_key for r in harness.tick()] == [run_key([first_id])]
     assert harness.tick() == []
     harness.append(line[30:] + "\n")
-    assert [r.run_key for r in harness.tick()] == [event_id_of(_record(1))]
+    assert [r.run_key for r in harness.tick()] == [run_key([event_id_of(_record(1))])]
     assert not (harness.root / "logs" / "quarantine" / "rules_history.sensor.jsonl").exists()
 
 
@@ -119,28 +124,29 @@ def test_bad_line_is_quarantined_with_its_line_number_and_the_rest_run(harness: 
     ids = harness.append_events([_record(0)])
     harness.append("{broken\n")
     ids += harness.append_events([_record(2)])
-    assert [r.run_key for r in harness.tick()] == ids
+    [request] = harness.tick()
+    assert request.run_key == run_key(ids) and request.tags["lumen/events"] == "2"
     records = [json.loads(x) for x in (harness.root / "logs/quarantine/rules_history.sensor.jsonl").read_text().splitlines()]
     assert [(r["line"], r["text"]) for r in records] == [(2, "{broken")]
     assert "not valid JSON" in records[0]["reason"]
 
 
 def test_truncation_is_read_again_from_the_start(harness: Harness) -> None:
-    old_ids = harness.append_events([_record(i) for i in range(3)])
-    assert len(harness.tick()) == 3
+    harness.append_events([_record(i) for i in range(3)])
+    assert harness.tick()[0].tags["lumen/events"] == "3"
     with open(harness.history, "w", encoding="utf-8") as handle:  # truncated in place (same inode)
         handle.write(json.dumps(_record(9)) + "\n")
     requests = harness.tick()
-    assert [r.run_key for r in requests] == [event_id_of(_record(9))]
-    assert set(old_ids) <= set(harness.partitions)
+    assert [r.run_key for r in requests] == [run_key([event_id_of(_record(9))])]
 
 
 def test_rotation_to_a_new_file_is_read_from_the_start(harness: Harness) -> None:
     harness.append_events([_record(i) for i in range(2)])
-    assert len(harness.tick()) == 2
+    assert len(harness.tick()) == 1
     os.rename(harness.history, harness.history.with_suffix(".jsonl.1"))
     new_ids = harness.append_events([_record(i) for i in range(10, 15)])  # bigger than the old file
-    assert [r.run_key for r in harness.tick()] == new_ids
+    [request] = harness.tick()
+    assert request.run_key == run_key(new_ids) and request.tags["lumen/events"] == "5"
 
 
 def test_ten_thousand_events_at_once_are_drained_in_bounded_ticks(tmp_path: Path) -> None:
@@ -156,17 +162,14 @@ def test_ten_thousand_events_at_once_are_drained_in_bounded_ticks(tmp_path: Path
         per_tick.append(len(requests))
         if not requests and json.loads(h.cursor)["offset"] == h.history.stat().st_size and not json.loads(h.cursor)["pending"]:
             break
-    assert max(per_tick) <= 700
+    counts = [int(r.tags["lumen/events"]) for r in h.requested]
+    assert max(counts) <= 700  # one run per day per tick, each with at most a tick's worth of events
     assert ticks >= 10_000 // 700
     keys = [r.run_key for r in h.requested]
-    assert len(keys) == len(set(keys)) == 10_000  # none lost, none requested twice
-    assert set(keys) == set(ids)
-    assert sorted(h.partitions) == sorted(ids)
-    by_id = dict(zip(ids, records, strict=True))
-    for request in h.requested[::997]:
-        assert request.partition_key == request.run_key
-        assert request.tags["lumen/actor"] == by_id[request.run_key]["actor"]
-        assert request.tags["lumen/rule"] == by_id[request.run_key]["rule"]
+    assert len(keys) == len(set(keys)) and sum(counts) == 10_000  # none lost, none requested twice
+    assert {r.partition_key for r in h.requested} == {DAY}
+    assert keys[-1] == run_key(ids)
+    assert all(r.tags["lumen/rule"] == "creative_min,risk_max" for r in h.requested)
 
 
 def test_event_is_requested_only_after_its_post_window_has_elapsed(harness: Harness, monkeypatch) -> None:
@@ -176,14 +179,14 @@ def test_event_is_requested_only_after_its_post_window_has_elapsed(harness: Harn
     harness.metrics_until(now + timedelta(minutes=5))
     [event_id] = harness.append_events([_record(0, at=now)])
     assert harness.tick() == []
-    assert harness.partitions == [event_id]  # the partition exists at once; only the run waits
     due = (now + timedelta(seconds=30)).strftime("%H:%M:%S")
     assert harness.skip_reason == f"event {event_id} (creative_min) waits for its post window until {due} (in 30 s)"
     clock.time_ns = lambda: int((now + timedelta(seconds=29)).timestamp() * 1e9)
     assert harness.tick() == []
     assert harness.skip_reason.endswith(f"until {due} (in 1.0 s)")
     clock.time_ns = lambda: int((now + timedelta(seconds=31)).timestamp() * 1e9)
-    assert [r.run_key for r in harness.tick()] == [event_id]
+    day = now.astimezone(ZoneInfo("Asia/Seoul")).date().isoformat()
+    assert [(r.run_key, r.partition_key) for r in harness.tick()] == [(run_key([event_id], day), day)]
     assert harness.tick() == []
 
 
@@ -197,7 +200,7 @@ def test_event_waits_until_the_metrics_cover_its_post_window(harness: Harness) -
         f"metrics do not cover event {event_id} (creative_min) until 2025-10-23 15:00:30 yet: the newest sample "
         "is from 2025-10-23 15:00:10 (20 s short)")
     harness.metrics_until(moment + timedelta(seconds=31))  # rows past due appended
-    assert [r.run_key for r in harness.tick()] == [event_id]
+    assert [r.run_key for r in harness.tick()] == [run_key([event_id])]
     assert harness.skip_reason is None
     assert harness.tick() == []
     assert harness.skip_reason == "no new rule events in controls/rules_history.jsonl; nothing waits"
@@ -221,7 +224,7 @@ def test_a_tick_is_fast(tmp_path: Path) -> None:
     h.metrics_until(T0 + timedelta(days=1))
     h.append_events([_record(i) for i in range(500)])
     started = time.perf_counter()
-    assert len(h.tick()) == 500
+    assert h.tick()[0].tags["lumen/events"] == "500"
     assert time.perf_counter() - started < 10
 
 
@@ -258,5 +261,4 @@ def test_events_already_final_in_the_effects_store_are_not_run_again(
     upsert_effects(harness.root / ".lumen" / "effects.parquet", harness.root / "logs" / "rules_effects.csv",
                    pd.DataFrame([row]))
     runs = harness.tick()
-    assert [r.run_key for r in runs] == ([event_id] if requested else [])
-    assert event_id in harness.partitions
+    assert [r.run_key for r in runs] == ([run_key([event_id])] if requested else [])
