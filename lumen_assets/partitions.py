@@ -5,7 +5,7 @@ year of rule events is 365 partitions, not 100,000: see the README's "A year of 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -18,11 +18,15 @@ LEGACY_RULE_EVENT_PARTITIONS = "rule_event"  # the per-event dynamic partition s
 
 
 def _first_day() -> str:
-    """The first reporting day of LUMEN_WORKSPACE's data; today when there is no data (yet)."""
+    """The first reporting day of LUMEN_WORKSPACE's data; NO_DATA_FIRST_DAY when there is none (yet), so a
+    code location loaded without a workspace (tests, a fresh deployment) still knows past days."""
     config = location_config()
     root = Path(os.environ.get("LUMEN_WORKSPACE", "."))
     day = first_data_day(root / config.paths.metrics_csv, root / config.paths.rules_history, config.loop.timezone)
-    return (day or datetime.now(ZoneInfo(config.loop.timezone)).date()).isoformat()
+    return day.isoformat() if day else NO_DATA_FIRST_DAY
+
+
+NO_DATA_FIRST_DAY = "2025-01-01"
 
 
 FIRST_DAY = _first_day()  # the first reporting day a daily partition exists for
