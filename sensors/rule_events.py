@@ -10,7 +10,6 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
-from lumen_assets.effects.table import read_effects_store
 from lumen_assets.ingest.rules import event_day, parse_rule_lines, read_rule_events
 from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_lines
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
@@ -145,5 +144,7 @@ def _day_of_ns(ts_ns: int, tz) -> str:
 
 
 def _stored_event_ids(workspace: LumenWorkspace) -> set[str]:
+    from lumen_assets.effects.table import read_effects_store
+
     store = read_effects_store(workspace.layout.effects_store)
     return set(store["event_id"]) if len(store) else set()
