@@ -16,21 +16,14 @@ from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 from lumen_assets.ingest.waiting import WaitingEvent, waiting_reason
 from lumen_assets.location_config import location_config
 
-ON_RULE_EVENT_TAG = "lumen/on_rule_event"  # an unpartitioned asset with this tag = "true" runs with each event
-
-
-def event_run_selection(context: dg.SensorEvaluationContext) -> list[dg.AssetKey]:
-    """metrics (so the effects see fresh data), rule_effects, and the opted-in cheap downstream assets."""
-    selection = [dg.AssetKey("metrics"), dg.AssetKey("rule_effects")]
-    repository = context.repository_def
-    if repository is None:
-        return selection
-    graph = repository.asset_graph
-    for key in dg.AssetSelection.assets("rule_effects").downstream(include_self=False).resolve(graph):
-        node = graph.get(key)
-        if node.partitions_def is None and node.tags.get(ON_RULE_EVENT_TAG) == "true":
-            selection.append(key)
-    return selection
+# metrics (so the effects see fresh data), the day's rule_effects, and the cheap downstream ledgers. A named
+# job, so the runs read "rule_event_job" in the UI instead of an anonymous `__ASSET_JOB`.
+rule_event_job = dg.define_asset_job(
+    "rule_event_job",
+    selection=dg.AssetSelection.assets("metrics", "rule_effects", "quote_bank", "risk_ledger"),
+    description="One reporting day's rule events: fresh metrics, that day's rule_effects partition, and the "
+    "quote bank and risk ledger that map them (started by rule_event_sensor).",
+)
 
 
 def _events_with_final_effects(workspace: LumenWorkspace) -> set[str]:
@@ -59,8 +52,7 @@ def _metrics_coverage_ns(workspace: LumenWorkspace) -> int | None:
     name="rule_event_sensor",
     minimum_interval_seconds=location_config().sensor.interval_s,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    asset_selection=dg.AssetSelection.assets("metrics", "rule_effects")
-    | dg.AssetSelection.tag(ON_RULE_EVENT_TAG, "true"),
+    target=rule_event_job,
     description="Tails controls/rules_history.jsonl; once an event's post window has elapsed, requests the "
     "rule_effects partition of its reporting day (one run per day with due events).",
 )
@@ -101,7 +93,6 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
     ready_before = min(time.time_ns(), coverage) if coverage is not None else None
     due_by_day: dict[str, list[list]] = {}
     still_pending = []
-    selection = event_run_selection(context) if next_cursor.pending else []
     for entry in next_cursor.pending:
         if len(entry) < 5:  # a cursor from before daily effects partitions: [id, due, actor, rule]
             entry = [*entry, _day_of_ns(entry[1] - post_ns, config.tz)]
@@ -117,7 +108,6 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
         dg.RunRequest(
             run_key=f"{day}:{entries[-1][0]}",
             partition_key=day,
-            asset_selection=selection,
             tags={
                 "lumen/event_id": entries[-1][0] if len(entries) == 1 else f"{entries[0][0]} .. {entries[-1][0]}",
                 "lumen/events": str(len(entries)),

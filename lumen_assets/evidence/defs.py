@@ -47,7 +47,6 @@ def _common_metadata(evidence: "Evidence", workspace: LumenWorkspace) -> dict:
     kinds={"json"},
     owners=["team:lumen"],
     deps=[dg.AssetDep("rule_effects", partition_mapping=dg.AllPartitionMapping())],
-    tags={"lumen/on_rule_event": "true"},  # the rule-event sensor runs it with every new event
     description=(
         "Quote bank (controls/quotes_bank.jsonl): one quote per complete rule effect, the seed's evidence "
         "mapper (confidence 0.4/0.65/0.8/0.92 by good-signal count), keyed by event id, never duplicated."
@@ -82,7 +81,6 @@ def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> 
     kinds={"json"},
     owners=["team:lumen"],
     deps=[dg.AssetDep("rule_effects", partition_mapping=dg.AllPartitionMapping())],
-    tags={"lumen/on_rule_event": "true"},  # the rule-event sensor runs it with every new event
     description=(
         "Risk ledger (controls/risk_ledger.jsonl): an instability record when phase and entropy rose together "
         "after a rule change (seed +0.03/+0.03 -> warn; crit and info by config), keyed by event id."

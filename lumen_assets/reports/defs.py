@@ -119,11 +119,14 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     from lumen_assets.effects.table import read_effects_csv
     from lumen_assets.reports.build import build_report, choose_posterior, read_json, read_metrics_day
     from lumen_assets.reports.checks import coverage_problems, missing_sections, pdf_problems, pdf_text
-    from lumen_assets.reports.content import day_window
+    from lumen_assets.reports.content import DayWindow
 
     config = workspace.config
     settings = config.reports
-    window = day_window(context.partition_key, config.tz)
+    # Dagster's own [start, end) of the daily partition, in the reporting timezone (DST-length days honoured)
+    span = context.partition_time_window
+    start, end = span.start.astimezone(config.tz), span.end.astimezone(config.tz)
+    window = DayWindow(start.date(), config.tz, start, end)
     quotes_path = workspace.path(config.evidence.quotes_bank)
     risks_path = workspace.path(config.evidence.risk_ledger)
     effects_path = workspace.layout.effects_csv

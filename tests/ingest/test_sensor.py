@@ -105,8 +105,7 @@ def test_run_request_carries_event_id_partition_actor_and_rule(harness: Harness)
     assert request.tags["lumen/actor"] == "Sena"
     assert request.tags["lumen/rule"] == "risk_max"
     assert request.tags["lumen/event_id"] == event_id
-    selected = {key.to_user_string() for key in request.asset_selection}
-    assert {"metrics", "rule_effects"} <= selected
+    assert request.asset_selection is None  # the sensor's named job decides what runs
 
 
 def test_partial_last_line_is_taken_once_completed(harness: Harness) -> None:
@@ -228,21 +227,16 @@ def test_a_tick_is_fast(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 10
 
 
-def test_event_runs_refresh_metrics_and_include_the_opted_in_evidence(harness: Harness) -> None:
-    """With the repository in context, an event's run also re-ingests metrics and maps its evidence."""
+def test_event_runs_are_the_named_job_refreshing_metrics_and_mapping_evidence() -> None:
+    """An event's run is `rule_event_job` (not an anonymous `__ASSET_JOB`): it re-ingests metrics, computes
+    the day's effects and maps its evidence; the full model never runs on the sensor path."""
     from lumen_assets.definitions import defs
 
-    harness.append_events([_record(0)])
-    context = dg.build_sensor_context(
-        instance=harness.instance,
-        resources={"workspace": LumenWorkspace(root=str(harness.root))},
-        repository_def=defs.get_repository_def(),
-    )
-    result = rule_event_sensor(context)
-    (request,) = result.run_requests
-    selected = {key.to_user_string() for key in request.asset_selection}
-    assert {"metrics", "rule_effects", "quote_bank", "risk_ledger"} <= selected
-    assert "effect_posteriors" not in selected  # the full model never runs on the sensor path
+    assert rule_event_sensor.job_name == "rule_event_job"
+    job = defs.resolve_job_def("rule_event_job")
+    selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+    assert selected == {"metrics", "rule_effects", "quote_bank", "risk_ledger"}
+    assert job.partitions_def is not None and job.partitions_def.get_partition_keys()[0] == "2025-01-01"
 
 
 @pytest.mark.parametrize(("stored_status", "requested"), [("complete", False), ("insufficient", False), ("pending", True)])
