@@ -2,7 +2,9 @@
 
 Seed bugs fixed here: a blank cell is missing (NaN), never 0.0; a malformed row is quarantined with its
 line number and reason instead of silently skipped; rows are sorted by time instead of trusting file order;
-exact duplicate rows are dropped and counted.
+exact duplicate rows are dropped and counted; a row with the timestamp of an earlier row but different values
+is quarantined with its line number (the first one read is kept: which of two readings is right is not ours
+to guess, and averaging them would invent a sample).
 
 Three paths, one grammar. Clean file: pyarrow parses the CSV and the timestamps. Bad cells: pyarrow reads
 the cells as text and vectorised masks find the bad rows, which alone go to the row checker for their
@@ -56,6 +58,7 @@ class MetricsIngest:
     out_of_order: int = 0
     missing_cells: dict[str, int] = field(default_factory=dict)
     gaps: Gaps = Gaps(0, 0.0, 0.0)
+    lines: np.ndarray | None = None  # the file line of each row of `frame` (int64, aligned with it)
 
     @property
     def quarantine_fraction(self) -> float:
@@ -102,7 +105,7 @@ def _fast_table(path: Source) -> tuple[pa.Table, list[str]] | None:
     try:
         table = pacsv.read_csv(
             _csv_input(path),
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={"ts": pa.string(), **{s: pa.float64() for s in SIGNALS}},
                 null_values=[""],
@@ -155,11 +158,12 @@ def _frame(ts_ns: list[int] | np.ndarray, values: list[list[float]] | np.ndarray
     return frame
 
 
-def _slow_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+def _slow_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray]:
     """Validate every line in Python; keep good rows, quarantine the rest with line number and reason.
     Used when lines are not plain rows (wrong field count, blank lines), so every line number is exact."""
     good_ts: list[int] = []
     good_values: list[list[float]] = []
+    good_lines: list[int] = []
     quarantined: list[tuple[int, str, str]] = []
     handle = (
         StringIO(path.decode("utf-8", errors="replace"), newline="") if isinstance(path, bytes)
@@ -177,10 +181,13 @@ def _slow_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tu
                 continue
             good_ts.append(checked[0])
             good_values.append(checked[1])
-    return _frame(good_ts, good_values), quarantined
+            good_lines.append(line_no)
+    return _frame(good_ts, good_values), quarantined, np.asarray(good_lines, dtype="int64")
 
 
-def _masked_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tuple[int, str, str]]] | None:
+def _masked_rows(
+    path: Source, first_line: int = 2,
+) -> tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray] | None:
     """Every line is a five-field row but some cells are bad: find the bad rows with vectorised masks (line
     = row + 2) and give only those to the row checker for their reason. None: use the Python path."""
     invalid: list[str] = []
@@ -217,7 +224,8 @@ def _masked_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[
         return None
     values = np.column_stack([pc.filter(numbers[n], good).to_numpy(zero_copy_only=False) for n in SIGNALS])
     raw = {c: table.column(c) for c in COLUMNS}
-    quarantined, rescued_ts, rescued_values = [], [], []
+    quarantined, rescued_ts, rescued_values, rescued_lines = [], [], [], []
+    lines = np.nonzero(keep)[0].astype("int64") + first_line
     for row in np.nonzero(~keep)[0]:
         cells = [raw[c][int(row)].as_py() for c in COLUMNS]
         checked = _check_cells(cells)
@@ -226,10 +234,12 @@ def _masked_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[
         else:  # the row checker is the reference: what it accepts is kept (then sorted by time)
             rescued_ts.append(checked[0])
             rescued_values.append(checked[1])
+            rescued_lines.append(int(row) + first_line)
     if rescued_ts:
         ts_ns = np.concatenate([ts_ns, np.asarray(rescued_ts, dtype="int64")])
         values = np.vstack([values, np.asarray(rescued_values, dtype="float64")])
-    return _frame(ts_ns, values.astype("float64")), quarantined
+        lines = np.concatenate([lines, np.asarray(rescued_lines, dtype="int64")])
+    return _frame(ts_ns, values.astype("float64")), quarantined, lines
 
 
 def _matches(column: pa.ChunkedArray, pattern: str) -> pa.ChunkedArray:
@@ -252,23 +262,67 @@ def measure_gaps(ts_ns: np.ndarray, sample_rate_hz: float, gap_factor: float) ->
 
 
 def _drop_exact_duplicates(frame: pd.DataFrame, ts_ns: np.ndarray) -> tuple[pd.DataFrame, int]:
-    """Drop rows identical in every column (first kept). Only rows sharing a timestamp can be duplicates,
-    and in time order they are adjacent, so only those few rows are compared."""
-    if len(ts_ns) < 2:
+    """Drop rows identical in every column (first kept); rows sharing a timestamp with different values stay."""
+    same = same_timestamp_rows(frame, ts_ns)
+    if same is None:
         return frame, 0
+    duplicate, _, _ = same
+    if not duplicate.any():
+        return frame, 0
+    return frame[~duplicate].reset_index(drop=True), int(duplicate.sum())
+
+
+def same_timestamp_rows(frame: pd.DataFrame, ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """For a frame sorted by time (stably, so rows of one timestamp keep their reading order):
+    (exact duplicates of the group's first row, rows that differ from it, the position of that first row),
+    as masks/indices over the frame; None when no two rows share a timestamp. Only the rows of shared
+    timestamps are compared, vectorised (a blank cell equals a blank cell)."""
+    if len(ts_ns) < 2:
+        return None
     same = np.diff(ts_ns) == 0
     if not same.any():
-        return frame, 0
-    candidates = np.zeros(len(ts_ns), dtype=bool)
-    candidates[1:] |= same
-    candidates[:-1] |= same
-    positions = np.nonzero(candidates)[0]
-    duplicated = frame.iloc[positions].duplicated(keep="first").to_numpy()
-    if not duplicated.any():
-        return frame, 0
-    keep = np.ones(len(frame), dtype=bool)
-    keep[positions[duplicated]] = False
-    return frame[keep].reset_index(drop=True), int(duplicated.sum())
+        return None
+    group_start = np.r_[True, ~same]  # the first row of each run of equal timestamps
+    first = np.maximum.accumulate(np.where(group_start, np.arange(len(ts_ns)), 0))
+    later = np.nonzero(~group_start)[0]
+    values = frame.loc[:, list(SIGNALS)].to_numpy(dtype="float64")
+    a, b = values[later], values[first[later]]
+    equal = ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
+    duplicate = np.zeros(len(ts_ns), dtype=bool)
+    conflict = np.zeros(len(ts_ns), dtype=bool)
+    duplicate[later[equal]] = True
+    conflict[later[~equal]] = True
+    return duplicate, conflict, first
+
+
+def _row_text(frame: pd.DataFrame, position: int) -> str:
+    row = frame.iloc[position]
+    cells = [row["ts"].isoformat()] + ["" if math.isnan(row[s]) else repr(float(row[s])) for s in SIGNALS]
+    return ",".join(cells)
+
+
+def conflict_reason(frame: pd.DataFrame, position: int, first_line: int | None) -> str:
+    where = f"line {first_line}" if first_line is not None and first_line >= 0 else "an already stored row"
+    return f"ts {frame['ts'].iloc[position].isoformat()}: same timestamp as {where}, different values"
+
+
+def split_same_timestamps(
+    frame: pd.DataFrame, ts_ns: np.ndarray, lines: np.ndarray,
+) -> tuple[pd.DataFrame, np.ndarray, int, list[tuple[int, str, str]]]:
+    """Drop exact duplicates (counted) and quarantine rows whose timestamp an earlier row already has with
+    different values (file line, reason, the row as read). `lines` < 0 marks rows with no line (stored)."""
+    same = same_timestamp_rows(frame, ts_ns)
+    if same is None:
+        return frame, lines, 0, []
+    duplicate, conflict, first = same
+    quarantined = [
+        (int(lines[p]), conflict_reason(frame, int(p), int(lines[first[p]])), _row_text(frame, int(p)))
+        for p in np.nonzero(conflict)[0]
+    ]
+    keep = ~(duplicate | conflict)
+    if keep.all():
+        return frame, lines, 0, quarantined
+    return frame[keep].reset_index(drop=True), lines[keep], int(duplicate.sum()), quarantined
 
 
 def read_metrics_csv(path: Path | str, sample_rate_hz: float = 5.0, gap_factor: float = 2.5) -> MetricsIngest:
@@ -291,20 +345,25 @@ def parse_metrics(source: Source, first_line: int, sample_rate_hz: float = 5.0, 
         frame = table.to_pandas()
         frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
         quarantined: list[tuple[int, str, str]] = []
+        lines = np.arange(len(frame), dtype="int64") + first_line
     else:
         masked = _masked_rows(source, first_line)
-        frame, quarantined = masked if masked is not None else _slow_rows(source, first_line)
+        frame, quarantined, lines = masked if masked is not None else _slow_rows(source, first_line)
     rows_read = len(frame) + len(quarantined)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     out_of_order = int((np.diff(ts_ns) < 0).sum()) if len(ts_ns) > 1 else 0
-    if out_of_order:
-        frame = frame.iloc[np.argsort(ts_ns, kind="stable")].reset_index(drop=True)
+    if out_of_order or (len(lines) > 1 and (np.diff(lines) < 0).any()):  # rescued rows come last
+        order = np.lexsort((lines, ts_ns))  # by time, then in reading order
+        frame, lines = frame.iloc[order].reset_index(drop=True), lines[order]
         ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    frame, duplicates = _drop_exact_duplicates(frame, ts_ns)
+    frame, lines, duplicates, conflicts = split_same_timestamps(frame, ts_ns, lines)
+    if conflicts:
+        quarantined = sorted([*quarantined, *conflicts], key=lambda q: q[0])
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     return MetricsIngest(
         frame=frame,
         rows_read=rows_read,
+        lines=lines,
         quarantined=quarantined,
         duplicates_dropped=duplicates,
         out_of_order=out_of_order,

@@ -42,8 +42,8 @@ from lumen_assets.ingest.metrics import (
     TS_TYPE,
     MetricsFormatError,
     _check_header,
-    _drop_exact_duplicates,
     parse_metrics,
+    split_same_timestamps,
 )
 from lumen_assets.ingest.tail import HEAD_BYTES, TailCursor, _head_hash, reset_reason
 
@@ -143,28 +143,39 @@ def schema_problems(frame: pd.DataFrame) -> list[str]:
     return problems
 
 
-def _merge_late(store: Path, late: pd.DataFrame, part_name: str, run: IngestRun) -> None:
-    """Rows at or before the newest stored sample: merge each affected day, sort, drop exact duplicates."""
+def _merge_late(store: Path, late: pd.DataFrame, late_lines: np.ndarray, part_name: str, run: IngestRun) -> int:
+    """Rows at or before the newest stored sample: merge each affected day, sort, drop exact duplicates and
+    quarantine rows whose timestamp a stored row already has with other values (the stored row stays).
+    Returns how many rows were quarantined."""
     ts_ns = late["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     day_index = ts_ns // NS_PER_DAY
+    quarantined = 0
     for day_number in np.unique(day_index):
         day = _day_of(int(day_number) * NS_PER_DAY)
         folder = store / f"date={day}"
         old_parts = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
         pieces = [read_parquet_frame(p) for p in old_parts]
-        pieces.append(late[day_index == day_number])
+        stored_rows = sum(len(piece) for piece in pieces)
+        in_day = day_index == day_number
+        pieces.append(late[in_day])
         merged = pd.concat(pieces, ignore_index=True)
+        lines = np.r_[np.full(stored_rows, -1, dtype="int64"), late_lines[in_day]]  # stored rows: no line
         merged_ns = merged["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-        merged = merged.iloc[np.argsort(merged_ns, kind="stable")].reset_index(drop=True)
-        merged, dropped = _drop_exact_duplicates(merged, merged["ts"].to_numpy(dtype="datetime64[ns]").view("int64"))
+        order = np.argsort(merged_ns, kind="stable")  # stored rows first within a timestamp: they stay
+        merged, lines = merged.iloc[order].reset_index(drop=True), lines[order]
+        merged_ns = merged_ns[order]
+        merged, _, dropped, conflicts = split_same_timestamps(merged, merged_ns, lines)
+        run.quarantined.extend(conflicts)
+        quarantined += len(conflicts)
         run.duplicates_dropped += dropped
-        run.rows_added += int((day_index == day_number).sum()) - dropped
+        run.rows_added += int(in_day.sum()) - dropped - len(conflicts)
         target = folder / part_name.replace(".parquet", "-merged.parquet")  # beside this block's own part
         _write_table(target, _frame_table(merged))
         for part in old_parts:
             if part != target:
                 part.unlink()
         run.days_written.append(day)
+    return quarantined
 
 
 def _append(store: Path, frame: pd.DataFrame, part_name: str, run: IngestRun) -> None:
@@ -294,7 +305,9 @@ def _add_block(store: Path, state: StoreState, run: IngestRun, parsed, part_name
     added_before, dropped_before = run.rows_added, run.duplicates_dropped
     if late_mask.any():
         run.out_of_order += int(late_mask.sum())
-        _merge_late(store, frame[late_mask].reset_index(drop=True), part_name, run)
+        lines = parsed.lines if parsed.lines is not None else np.full(len(frame), -1, dtype="int64")
+        state.quarantined += _merge_late(store, frame[late_mask].reset_index(drop=True), lines[late_mask],
+                                         part_name, run)
     fresh = frame[~late_mask].reset_index(drop=True)
     if len(fresh):
         _append(store, fresh, part_name, run)

@@ -106,12 +106,28 @@ def test_several_bad_rows_keep_their_own_line_numbers(tmp_path: Path) -> None:
 
 
 def test_exact_duplicates_are_dropped_and_counted(tmp_path: Path) -> None:
-    rows = [_row(0), _row(0.2), _row(0.2), _row(0.4), _row(0.2),
-            _row(0.4, ("0.451", "0.250", "0.200", "0.300"))]  # same ts, different value: not a duplicate
+    rows = [_row(0), _row(0.2), _row(0.2), _row(0.4), _row(0.2), _row(0.6)]
     result = read_metrics_csv(_csv(tmp_path / "m.csv", rows))
     assert result.duplicates_dropped == 2
     assert len(result.frame) == 4
     assert result.rows_read == 6
+    assert result.quarantined == []
+
+
+@pytest.mark.parametrize("bad_cell", [False, True])  # the Arrow path, and the masked path (one bad cell)
+def test_same_timestamp_with_other_values_quarantines_the_later_rows(tmp_path: Path, bad_cell: bool) -> None:
+    other = ("0.451", "0.250", "0.200", "0.300")
+    rows = [_row(0), _row(0.4), _row(0.2), _row(0.4, other), _row(0.4), _row(0.2, ("0.1", "", "0.2", "0.3")),
+            _row(1.0, ("x", "0", "0", "0") if bad_cell else other)]
+    result = read_metrics_csv(_csv(tmp_path / "m.csv", rows))
+    quarantined = [(line, reason) for line, reason, _ in result.quarantined]
+    conflicts = [(line, reason) for line, reason in quarantined if "same timestamp" in reason]
+    assert [line for line, _ in conflicts] == [5, 7]
+    assert "same timestamp as line 3, different values" in conflicts[0][1]
+    assert "same timestamp as line 4, different values" in conflicts[1][1]
+    assert result.duplicates_dropped == 1  # line 6 repeats line 3 exactly
+    assert list(result.frame["phase_diff"].iloc[:3]) == [0.45, 0.45, 0.45]  # the first reading of each ts
+    assert result.rows_read == len(result.frame) + len(result.quarantined) + result.duplicates_dropped == 7
 
 
 def test_out_of_order_rows_are_sorted(tmp_path: Path) -> None:
@@ -245,26 +261,33 @@ def test_any_mix_of_good_and_garbage_rows_loses_nothing(tmp_path: Path, items: l
         if kind == "good":
             tenths, style, cells = payload
             lines.append(_row(tenths / 5, cells, style))
-            good_keys.append((pd.Timestamp(T0 + timedelta(seconds=tenths / 5)).value,
-                              *(float(c) if c else math.nan for c in cells)))
+            good_keys.append((len(lines) + 1, (pd.Timestamp(T0 + timedelta(seconds=tenths / 5)).value,
+                              *(float(c) if c else math.nan for c in cells))))
         else:
             lines.append(payload.format(ts=_ts(1.0)))
             bad_lines.append(len(lines) + 1)
     for index in repeats:  # re-append some good rows verbatim: exact duplicates
         if index < len(items) and items[index][0] == "good":
             lines.append(lines[index])
-            good_keys.append(good_keys[sum(1 for k, _ in items[:index] if k == "good")])
+            good_keys.append((len(lines) + 1, good_keys[sum(1 for k, _ in items[:index] if k == "good")][1]))
+    as_key = lambda row: tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in row)  # noqa: E731
+    first_of_ts: dict[int, tuple] = {}
+    conflicting_lines = []
+    for line_no, key in good_keys:  # the first row of a timestamp stays; a later one with other values is bad
+        if key[0] not in first_of_ts:
+            first_of_ts[key[0]] = key
+        elif as_key(first_of_ts[key[0]]) != as_key(key):
+            conflicting_lines.append(line_no)
     path = _csv(tmp_path / "prop.csv", lines)
     result = read_metrics_csv(path)
     frame = result.frame
     assert result.rows_read == len(lines)
     assert result.rows_read == len(frame) + len(result.quarantined) + result.duplicates_dropped
-    assert [q[0] for q in result.quarantined] == bad_lines
+    assert [q[0] for q in result.quarantined] == sorted(bad_lines + conflicting_lines)
     ts = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     kept = [(int(t), *frame.iloc[i, 1:].tolist()) for i, t in enumerate(ts)]
-    as_set = lambda rows: {tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in r) for r in rows}  # noqa: E731
-    assert as_set(kept) == as_set(good_keys)
-    assert len(kept) == len(as_set(good_keys))
+    assert {as_key(r) for r in kept} == {as_key(r) for r in first_of_ts.values()}
+    assert len(kept) == len(first_of_ts)
     assert (np.diff(ts) >= 0).all()
 
 
@@ -287,11 +310,12 @@ def test_vectorised_and_row_by_row_validation_agree(tmp_path_factory, rows) -> N
     path = tmp_path_factory.mktemp("agree") / "metrics.csv"
     path.write_text(HEADER + "\n" + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
     masked = _masked_rows(path)
-    slow_frame, slow_quarantined = _slow_rows(path)
+    slow_frame, slow_quarantined, slow_lines = _slow_rows(path)
     if masked is None:  # Arrow refused the file as a whole (e.g. an impossible date): the Python path runs
         return
-    frame, quarantined = masked
+    frame, quarantined, lines = masked
     assert sorted(quarantined) == sorted(slow_quarantined)
+    assert sorted(lines.tolist()) == sorted(slow_lines.tolist())
     by_time = frame.sort_values("ts", kind="stable").reset_index(drop=True)
     expected = slow_frame.sort_values("ts", kind="stable").reset_index(drop=True)
     pd.testing.assert_frame_equal(by_time, expected)

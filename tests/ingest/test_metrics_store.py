@@ -122,6 +122,21 @@ def test_late_and_resent_rows_merge_into_their_day_without_duplicates(tmp_path: 
     assert load_state(store).rows_stored == 113
 
 
+def test_a_later_append_with_a_stored_timestamp_and_other_values_is_quarantined(tmp_path: Path) -> None:
+    csv, store = _write(tmp_path / "metrics.csv", _rows(0, 100)), tmp_path / "store"
+    ingest_metrics(csv, store)
+    # line 102: exact copy of a stored row; line 103: a stored timestamp with another value; then new rows
+    _write(csv, [*_rows(10, 1), *_rows(10.2, 1, value="0.900"), *_rows(20, 10)], mode="a", header=False)
+    run = ingest_metrics(csv, store)
+    assert run.duplicates_dropped == 1
+    assert [(line, "same timestamp as an already stored row, different values" in reason)
+            for line, reason, _ in run.quarantined] == [(103, True)]
+    assert run.rows_added == 10
+    frame = read_metrics(store)
+    assert len(frame) == 110 and (frame["phase_diff"] == 0.3).all()  # the stored reading stayed
+    assert load_state(store).quarantined == 1 and load_state(store).rows_stored == 110
+
+
 def test_a_run_that_died_before_saving_its_cursor_doubles_nothing(tmp_path: Path) -> None:
     csv, store = _write(tmp_path / "metrics.csv", _rows(0, 50)), tmp_path / "store"
     ingest_metrics(csv, store)
