@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -51,6 +52,15 @@ def test_the_family_holds_every_hard_corner():
     assert len(ARCHETYPES) < FAMILY_SIZE
 
 
+def _data_days(root) -> list[str]:
+    """The reporting days (Asia/Seoul) the workspace's rule events fall on: rule_effects is partitioned by day."""
+    from lumen_assets.ingest.rules import read_rule_events
+
+    history = read_rule_events(root / "controls/rules_history.jsonl")
+    tz = ZoneInfo("Asia/Seoul")
+    return sorted({event.ts.astimezone(tz).date().isoformat() for event in history.events})
+
+
 def _materialise_workspace(root) -> dg.ExecuteInProcessResult:
     """The real asset path, as `lumen run` drives it: ingest, effects over all events in one run, posteriors."""
     from lumen_assets.effects.defs import rule_effects
@@ -64,14 +74,15 @@ def _materialise_workspace(root) -> dg.ExecuteInProcessResult:
     resources = {"workspace": LumenWorkspace(root=str(root))}
     instance = dg.DagsterInstance.ephemeral()
     assert dg.materialize([rule_events, metrics], resources=resources, instance=instance).success
-    keys = instance.get_dynamic_partitions("rule_event")
+    days = _data_days(root)
     assert dg.materialize([rule_effects], resources=resources, instance=instance,
-                          tags={RANGE_START: keys[0], RANGE_END: keys[-1]}).success
+                          tags={RANGE_START: days[0], RANGE_END: days[-1]}).success
     return dg.materialize([effect_posteriors_conjugate, effect_posteriors, posterior_conjugate_agreement],
                           resources=resources, instance=instance)
 
 
 @pytest.mark.slow
+@pytest.mark.family
 def test_pymc_converges_and_covers_on_a_family_of_messy_workspaces(tmp_path_factory):
     """Zero convergence failures on FAMILY_SIZE workspaces; family-wise (Bonferroni) intervals miss the
     injected effects in no more workspaces than Binomial(FAMILY_SIZE, ALPHA) allows at the 0.1% level."""
@@ -80,7 +91,11 @@ def test_pymc_converges_and_covers_on_a_family_of_messy_workspaces(tmp_path_fact
         root = tmp_path_factory.mktemp(f"messy{seed}")
         workspace = write_messy_workspace(root, seed)
         cells = workspace.cells
-        (root / "lumen.yaml").write_text(f"posteriors:\n  hdi_prob: {1 - ALPHA / len(cells):.6f}\n", encoding="utf-8")
+        rules = sorted(workspace.shape.complete_events)
+        (root / "lumen.yaml").write_text(
+            f"rules:\n  known: [{', '.join(rules)}]\nposteriors:\n  hdi_prob: {1 - ALPHA / len(cells):.6f}\n",
+            encoding="utf-8",
+        )
         result = _materialise_workspace(root)
         assert result.success, f"seed {seed}: the run failed"
         checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
