@@ -3,14 +3,13 @@ remote (Google Drive, Dropbox, ...: `lumen_assets/archive/rclone.py`).
 
 S3 goes through dagster-aws `S3Resource` (seed segC C5 wrapped a bare boto3 client): endpoint, region,
 bucket and prefix come from `archive.store` in config/lumen.yaml; credentials only from the environment
-(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY by default, names configurable here), never from config files.
+(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY as `dg.EnvVar` fields), never from config files.
 Uploads stream from disk (boto3 multipart), downloads are read in chunks, so memory stays bounded.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any, BinaryIO, Protocol
 
 import dagster as dg
 
-from lumen_assets.archive.settings import StoreSettings
+from lumen.resources.secrets import env_secret
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_open, atomic_write_text
 
 
@@ -141,47 +141,48 @@ class S3Store:
 
 
 class ArchiveStoreResource(dg.ConfigurableResource):
-    """Opens the store that `archive.store` in the workspace config names (resource key `archive_store`).
+    """The store that `archive.store` in the workspace's config names (resource key `archive_store`), and the
+    bundle encryption key. Secrets are `dg.EnvVar` fields (resources/secrets.py): `encryption_key` from the
+    variable `archive.encryption.env_key` names, the S3 credentials from AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY. S3 is opened through dagster-aws `S3Resource`, built when a store is opened rather
+    than nested as a field: dagster_aws imports boto3 at import, and loading the code location must not
+    (tests/test_definitions.py, issue 2 §7)."""
 
-    Only the *names* of the credential variables live here; their values are read from the environment
-    when a store is opened.
-    """
+    workspace: LumenWorkspace
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    encryption_key: str | None = None
 
-    access_key_env: str = "AWS_ACCESS_KEY_ID"
-    secret_key_env: str = "AWS_SECRET_ACCESS_KEY"
+    def store(self) -> BundleStore | None:
+        """The configured store, or None when `kind: none`."""
+        settings = self.workspace.config.archive.store
+        if settings.kind == "none":
+            return None
+        if settings.kind == "local":
+            local = Path(settings.local_dir)
+            return LocalFolderStore(local if local.is_absolute() else self.workspace.root_path / local)
+        if settings.kind == "rclone":  # Drive, Dropbox, ... (seed segC C3-C4); credentials are rclone's own
+            from lumen_assets.archive.rclone import RcloneStore
 
-    def open_store(self, settings: StoreSettings, workspace_root: Path) -> BundleStore | None:
-        return open_store(settings, workspace_root, self.access_key_env, self.secret_key_env)
+            rc = settings.rclone
+            return RcloneStore(rc.remote, binary=rc.binary, config_file=rc.config_file, flags=rc.flags, timeout_s=rc.timeout_s)
+        from dagster_aws.s3 import S3Resource
 
-    def archive_key(self, env_key: str) -> str | None:
-        """The bundle encryption key or passphrase from the environment (config names the variable only)."""
-        return os.environ.get(env_key) or None
+        s3 = settings.s3
+        client = S3Resource(  # endpoint and region from config, credentials from this resource's EnvVars
+            endpoint_url=s3.endpoint_url,
+            region_name=s3.region,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
+        ).get_client()
+        return S3Store(client, s3.bucket, s3.sse, s3.kms_key_id)
 
 
-def open_store(
-    settings: StoreSettings,
-    workspace_root: Path,
-    access_key_env: str = "AWS_ACCESS_KEY_ID",
-    secret_key_env: str = "AWS_SECRET_ACCESS_KEY",
-) -> BundleStore | None:
-    """The configured store, or None when `kind: none`."""
-    if settings.kind == "none":
-        return None
-    if settings.kind == "local":
-        local = Path(settings.local_dir)
-        return LocalFolderStore(local if local.is_absolute() else workspace_root / local)
-    if settings.kind == "rclone":  # Drive, Dropbox, ... (seed segC C3-C4); credentials are rclone's own
-        from lumen_assets.archive.rclone import RcloneStore
-
-        rc = settings.rclone
-        return RcloneStore(rc.remote, binary=rc.binary, config_file=rc.config_file, flags=rc.flags, timeout_s=rc.timeout_s)
-    from dagster_aws.s3 import S3Resource
-
-    s3 = settings.s3
-    resource = S3Resource(
-        endpoint_url=s3.endpoint_url,
-        region_name=s3.region,
-        aws_access_key_id=os.environ.get(access_key_env) or None,
-        aws_secret_access_key=os.environ.get(secret_key_env) or None,
+def archive_store_resource(workspace: LumenWorkspace, encryption_env: str = "LUMEN_ARCHIVE_KEY") -> ArchiveStoreResource:
+    """The resource as the Definitions (and the `lumen archive` CLI) bind it: every secret a `dg.EnvVar`."""
+    return ArchiveStoreResource(
+        workspace=workspace,
+        aws_access_key_id=env_secret("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=env_secret("AWS_SECRET_ACCESS_KEY"),
+        encryption_key=env_secret(encryption_env),
     )
-    return S3Store(resource.get_client(), s3.bucket, s3.sse, s3.kms_key_id)

@@ -6,23 +6,25 @@ import os
 
 import dagster as dg
 
-from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.archive_store import archive_store_resource
 from lumen.resources.notifiers import ReportNotifier
 from lumen.resources.notifiers_alerts import alert_channels_from_env
 from lumen.resources.signer import signer_resource
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.location_config import location_config
 
 
 def resource_defs() -> dg.Definitions:
+    # The CLI (and an operator running `dagster dev`) says which workspace via LUMEN_WORKSPACE;
+    # LUMEN_CONFIG is optional (else WORKSPACE/lumen.yaml, else the project's config/lumen.yaml).
+    workspace = LumenWorkspace(root=dg.EnvVar("LUMEN_WORKSPACE"), config_path=os.environ.get("LUMEN_CONFIG") or None)
+    # Secret variable names come from the config read once at load; values are dg.EnvVars (resources/secrets.py).
+    config = location_config()
     return dg.Definitions(
         resources={
-            # The CLI (and an operator running `dagster dev`) says which workspace via LUMEN_WORKSPACE;
-            # LUMEN_CONFIG is optional (else WORKSPACE/lumen.yaml, else the project's config/lumen.yaml).
-            "workspace": LumenWorkspace(
-                root=dg.EnvVar("LUMEN_WORKSPACE"), config_path=os.environ.get("LUMEN_CONFIG") or None
-            ),
-            "archive_store": ArchiveStoreResource(),
-            "signer": signer_resource(),
+            "workspace": workspace,
+            "archive_store": archive_store_resource(workspace, config.archive.encryption.env_key),
+            "signer": signer_resource(workspace, config.attest.passphrase_env),
             "report_notifier": ReportNotifier(),
             "alert_channels": alert_channels_from_env(),
         }

@@ -6,56 +6,56 @@ Keys stay encrypted at rest; the passphrase comes from the environment through `
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from lumen.resources.secrets import env_secret
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.keys import ActiveSigner, current_signer, log_key, trust_setup_problem
 
 
 class LumenSigner(dg.ConfigurableResource):
-    """Opens the keystore: `keystore_dir` (absolute, or relative to the workspace) and its passphrase."""
+    """Opens the keystore of `workspace`: `keystore_dir` (absolute, or relative to the workspace; default
+    `attest.keystore_dir` of its config) with `passphrase` (a `dg.EnvVar`, see resources/secrets.py)."""
 
+    workspace: LumenWorkspace
     passphrase: str | None = None
+    passphrase_env: str = "LUMEN_SIGNER_PASS"
     keystore_dir: str | None = None
 
     def _passphrase(self) -> str:
         if not self.passphrase:
             raise dg.Failure(
-                description="trust is not set up: $LUMEN_SIGNER_PASS is not set (export the keystore passphrase "
+                description=f"trust is not set up: ${self.passphrase_env} is not set (export the keystore passphrase "
                 "before `dagster dev` / `lumen run`; `lumen demo` sets a public demo passphrase itself)"
             )
         return self.passphrase
 
-    def keystore(self, workspace_root: Path, default_rel: str) -> Path:
-        path = Path(self.keystore_dir or default_rel).expanduser()
-        return path if path.is_absolute() else Path(workspace_root) / path
+    @property
+    def keystore(self) -> Path:
+        path = Path(self.keystore_dir or self.workspace.config.attest.keystore_dir).expanduser()
+        return path if path.is_absolute() else self.workspace.root_path / path
 
-    def setup_problem(self, keystore: Path, need: tuple[str, ...] = ("signer", "log")) -> str | None:
+    def setup_problem(self, need: tuple[str, ...] = ("signer", "log")) -> str | None:
         """One line naming what the trust assets lack and the `lumen keys` commands that set it up, or None."""
-        return trust_setup_problem(keystore, self.passphrase, need=need)
+        return trust_setup_problem(self.keystore, self.passphrase, passphrase_env=self.passphrase_env, need=need)
 
-    def _ready(self, keystore: Path, need: str) -> None:
-        problem = self.setup_problem(keystore, (need,))
+    def _ready(self, need: str) -> None:
+        problem = self.setup_problem((need,))
         if problem:
             raise dg.Failure(description=problem, allow_retries=False)
 
-    def signer(self, keystore: Path) -> ActiveSigner:
-        self._ready(keystore, "signer")
-        return current_signer(keystore, self._passphrase())
+    def signer(self) -> ActiveSigner:
+        self._ready("signer")
+        return current_signer(self.keystore, self._passphrase())
 
-    def log_key(self, keystore: Path) -> tuple[str, Ed25519PrivateKey]:
-        self._ready(keystore, "log")
-        return log_key(keystore, self._passphrase())
+    def log_key(self) -> tuple[str, Ed25519PrivateKey]:
+        self._ready("log")
+        return log_key(self.keystore, self._passphrase())
 
 
-def signer_resource() -> LumenSigner:
-    """The resource as the Definitions bind it: the passphrase from $LUMEN_SIGNER_PASS at run time.
-
-    Bound as an EnvVar only when the variable exists, so that a code location started without it still
-    loads, ticks its sensors and runs everything else; the trust assets then fail with a clear message."""
-    if os.environ.get("LUMEN_SIGNER_PASS"):
-        return LumenSigner(passphrase=dg.EnvVar("LUMEN_SIGNER_PASS"))
-    return LumenSigner()
+def signer_resource(workspace: LumenWorkspace, passphrase_env: str = "LUMEN_SIGNER_PASS") -> LumenSigner:
+    """The resource as the Definitions bind it: the passphrase as `dg.EnvVar(passphrase_env)`."""
+    return LumenSigner(workspace=workspace, passphrase=env_secret(passphrase_env), passphrase_env=passphrase_env)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -38,11 +40,18 @@ def _usage(message: str) -> int:
     return 2
 
 
-def _secret(config: Any) -> str | None:
-    return os.environ.get(config.archive.encryption.env_key) or None
+@contextmanager
+def _archive_store(args: argparse.Namespace, root: Path, config: Any) -> Iterator[Any]:
+    """The `archive_store` resource the assets use, initialised as Dagster does (secrets as `dg.EnvVar`s)."""
+    from lumen.resources.archive_store import archive_store_resource
+    from lumen.resources.workspace import LumenWorkspace
+
+    workspace = LumenWorkspace(root=str(root), config_path=str(args.config) if args.config else None)
+    with archive_store_resource(workspace, config.archive.encryption.env_key).process_config_and_initialize_cm() as store:
+        yield store
 
 
-def _verify(root: Path, config: Any, day: str, remote: bool) -> tuple[bool, list[str], Any]:
+def _verify(root: Path, config: Any, day: str, remote: bool, archive: Any) -> tuple[bool, list[str], Any]:
     from lumen_assets.archive.index import read_index
     from lumen_assets.archive.verify import verify_day
 
@@ -50,15 +59,14 @@ def _verify(root: Path, config: Any, day: str, remote: bool) -> tuple[bool, list
     day_dir = archive_root / day
     if not day_dir.is_dir():
         return False, [f"{config.archive.archive_dir}/{day}: no bundle for this day"], None
-    secret = _secret(config)
+    secret = archive.encryption_key
     report = verify_day(day_dir, read_index(archive_root / "index.jsonl").get(day), secret)
     lines = [f"{p.name}: {p.reason}" for p in report.problems]
     notes = list(report.notes)
     if remote and report.manifest is not None:
-        from lumen.resources.archive_store import open_store
         from lumen_assets.archive.remote import object_key, stored_file, verify_remote
 
-        store = open_store(config.archive.store, root)
+        store = archive.store()
         if store is None:
             lines.append("remote: no store configured (archive.store.kind: none)")
         else:
@@ -73,7 +81,8 @@ def _verify(root: Path, config: Any, day: str, remote: bool) -> tuple[bool, list
 
 def cmd_verify(args: argparse.Namespace) -> int:
     root, config = _context(args)
-    ok, failures, report = _verify(root, config, args.date, args.remote)
+    with _archive_store(args, root, config) as archive:
+        ok, failures, report = _verify(root, config, args.date, args.remote, archive)
     if not ok:
         print(f"[verify] FAIL {config.archive.archive_dir}/{args.date}:")
         for line in failures:
@@ -89,7 +98,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from lumen_assets.archive.restore import RestoreError, restore_bundle
 
     root, config = _context(args)
-    ok, failures, report = _verify(root, config, args.date, remote=False)
+    with _archive_store(args, root, config) as archive:
+        ok, failures, report = _verify(root, config, args.date, False, archive)
     if not ok:
         print(f"[restore] refused: {config.archive.archive_dir}/{args.date} does not verify:")
         for line in failures:
@@ -109,12 +119,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from lumen.resources.archive_store import open_store
     from lumen_assets.archive.prune import prune
 
     root, config = _context(args)
     today = date.fromisoformat(args.today) if args.today else datetime.now(config.tz).date()
-    store = open_store(config.archive.store, root)
+    with _archive_store(args, root, config) as archive:
+        store = archive.store()
     outcome = prune(root, config, store, today=today, apply=args.apply)
     r = config.archive.retention
     print(f"[retention] policy {r.keep_days} daily / {r.keep_weekly} weekly / {r.keep_monthly} monthly, today {today}")

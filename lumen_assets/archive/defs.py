@@ -64,7 +64,7 @@ def freeze_partition(
     config = workspace.config
     settings = config.archive
     root = workspace.root_path
-    secret = store_resource.archive_key(settings.encryption.env_key) if settings.encryption.enable else None
+    secret = store_resource.encryption_key if settings.encryption.enable else None
     result = freeze_day(
         root,
         day,
@@ -74,7 +74,7 @@ def freeze_partition(
         never=never_bundled(config, root),
         secret=secret,
     )
-    store = store_resource.open_store(settings.store, root)
+    store = store_resource.store()
     if store is None:
         return result, None, None
     key = object_key(settings.store.prefix, day, result.stored_path.name)
@@ -182,7 +182,7 @@ def integrity_result(workspace: LumenWorkspace, store_resource: ArchiveStoreReso
     """Bundle vs manifest vs SHA256SUMS vs Merkle root vs index anchor (and decryption when the key is set)."""
     settings: ArchiveSettings = workspace.config.archive
     archive_root = workspace.root_path / settings.archive_dir
-    secret = store_resource.archive_key(settings.encryption.env_key)
+    secret = store_resource.encryption_key
     report = verify_day(archive_root / day, read_index(archive_root / "index.jsonl").get(day), secret)
     metadata: dict[str, Any] = {"day": day, "files": report.files, "problems": len(report.problems)}
     if report.problems:
@@ -208,7 +208,7 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
 
     settings = workspace.config.archive
     root = workspace.root_path
-    store = store_resource.open_store(settings.store, root)
+    store = store_resource.store()
     if store is None:
         return dg.AssetCheckResult(
             check_name=REMOTE_CHECK, passed=True, severity=dg.AssetCheckSeverity.ERROR, metadata={"store": "none configured"},
@@ -225,7 +225,7 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
                                   f"re-materialise archive_bundle for {day}, then this check compares the remote copy"),
         )  # fmt: skip
     key = object_key(settings.store.prefix, day, stored_file(manifest)[0])
-    problems, notes = verify_remote(store, key, manifest, store_resource.archive_key(settings.encryption.env_key))
+    problems, notes = verify_remote(store, key, manifest, store_resource.encryption_key)
     metadata: dict[str, Any] = {"day": day, "store": workspace.scrub(store.description), "key": key, "problems": len(problems)}
     if problems:
         metadata["failures"] = _problems_md(problems)
@@ -246,7 +246,7 @@ def retention_result(workspace: LumenWorkspace, store_resource: ArchiveStoreReso
     from lumen_assets.archive.prune import prune
 
     config = workspace.config
-    store = store_resource.open_store(config.archive.store, workspace.root_path)
+    store = store_resource.store()
     outcome = prune(workspace.root_path, config, store, today=datetime.now(config.tz).date(), apply=False)
     rows = [(d, "local" if d in outcome.local_remove else "", "remote" if d in outcome.remote_remove else "") for d in outcome.all_remove]
     metadata: dict[str, Any] = {

@@ -74,9 +74,8 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
     config = workspace.config
     settings = config.attest
     root = workspace.root_path
-    keystore = signer.keystore(root, settings.keystore_dir)
     try:
-        active = signer.signer(keystore)
+        active = signer.signer()
     except TrustError as exc:
         raise dg.Failure(description=workspace.scrub(f"no usable signer: {exc}")) from exc
     materials = [
@@ -135,7 +134,7 @@ def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, 
     root = workspace.root_path
     day = context.partition_key
     try:
-        active = signer.signer(signer.keystore(root, config.attest.keystore_dir))
+        active = signer.signer()
     except TrustError as exc:
         raise dg.Failure(description=workspace.scrub(f"no usable signer: {exc}")) from exc
     links_dir = root / config.attest.attest_dir / LINKS_DIR

@@ -95,9 +95,8 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
 
     config = workspace.config
     root = workspace.root_path
-    keystore = signer.keystore(root, config.attest.keystore_dir)
     try:
-        name, key = signer.log_key(keystore)
+        name, key = signer.log_key()
     except TrustError as exc:
         raise dg.Failure(description=workspace.scrub(f"no usable log key: {exc}")) from exc
     vkey = (root / config.attest.trust_dir / TRUST_LOG_VKEY).read_text().strip()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from lumen.resources.archive_store import ArchiveStoreResource, archive_store_resource
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive.settings import ArchiveSettings
 from tests.support.servers import free_port
 
@@ -146,3 +148,10 @@ def _kill(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=30)
+
+
+def initialised_store(root: Path) -> ArchiveStoreResource:
+    """The `archive_store` resource bound as the Definitions bind it, with its `dg.EnvVar` secrets resolved (as
+    Dagster does at run start), for calling check functions directly."""
+    with archive_store_resource(LumenWorkspace(root=str(root))).process_config_and_initialize_cm() as store:
+        return store  # its teardown does nothing: the store objects it opens hold no connection

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from lumen.resources.archive_store import open_store
 from lumen_assets.archive import cli
 from lumen_assets.archive.remote import object_key, object_metadata
-from lumen_assets.archive.settings import StoreSettings
+from tests.archive.conftest import initialised_store
 from tests.archive.test_freeze_verify import freeze
 
 
 def freeze_and_store(workspace: Path, day: str) -> None:
     result = freeze(workspace, day=day)
-    store = open_store(StoreSettings(), workspace)
+    store = initialised_store(workspace).store()
     store.put(object_key("SystemC/snapshots", day, result.stored_path.name), result.stored_path, object_metadata(result.manifest))
 
 
@@ -92,7 +91,7 @@ def test_prune_is_a_dry_run_unless_applied(workspace: Path, capsys: pytest.Captu
     assert not (workspace / "archive/2024-01-01").exists() and not (workspace / "archive/2024-01-02").exists()
     assert (workspace / "archive/2025-03-14").exists()
     assert "2024-01-01" not in (workspace / "archive/index.jsonl").read_text()
-    remaining = list(open_store(StoreSettings(), workspace).list_keys("SystemC/snapshots"))
+    remaining = list(initialised_store(workspace).store().list_keys("SystemC/snapshots"))
     assert remaining == ["SystemC/snapshots/2025-03-14/bundle.tar"]
     assert lumen("archive", "verify", "2025-03-14", "--workspace", str(workspace), "--remote") == 0
 

@@ -8,18 +8,18 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.archive_store import archive_store_resource
 from lumen.resources.workspace import LumenWorkspace
 from lumen.sensors.archive import archive_daily_schedule
 from lumen_assets.archive import defs
-from tests.archive.conftest import DAY, RAW_KEY_B64
+from tests.archive.conftest import DAY, RAW_KEY_B64, initialised_store
 
 
 def run(root: Path, day: str = DAY) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [defs.archive_bundle],
         partition_key=day,
-        resources={"workspace": LumenWorkspace(root=str(root)), "archive_store": ArchiveStoreResource()},
+        resources={"workspace": (ws := LumenWorkspace(root=str(root))), "archive_store": archive_store_resource(ws)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
@@ -50,7 +50,7 @@ def test_materialise_a_day_with_encryption_and_local_store(workspace: Path, monk
 
 def test_check_functions_catch_a_corrupted_bundle_and_remote_copy(workspace: Path) -> None:
     assert run(workspace).success
-    resource, ws = ArchiveStoreResource(), LumenWorkspace(root=str(workspace))
+    resource, ws = initialised_store(workspace), LumenWorkspace(root=str(workspace))
     bundle = workspace / "archive" / DAY / "bundle.tar"
     data = bytearray(bundle.read_bytes())
     data[700] ^= 1
@@ -68,7 +68,7 @@ def test_check_functions_catch_a_corrupted_bundle_and_remote_copy(workspace: Pat
 def test_retention_check_warns_when_old_bundles_await_pruning(workspace: Path) -> None:
     for day in ("2025-01-06", "2025-01-07"):  # same ISO week, same month, long ago: the older one is prunable
         assert run(workspace, day).success
-    check = defs.retention_result(LumenWorkspace(root=str(workspace)), ArchiveStoreResource())
+    check = defs.retention_result(LumenWorkspace(root=str(workspace)), initialised_store(workspace))
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert "2025-01-06" in check.metadata["prune_candidates"].value
     assert "2025-01-07" not in check.metadata["prune_candidates"].value
@@ -80,7 +80,7 @@ def test_encryption_without_key_fails_the_run_clearly(workspace: Path, monkeypat
     result = dg.materialize(
         [defs.archive_bundle],
         partition_key=DAY,
-        resources={"workspace": LumenWorkspace(root=str(workspace)), "archive_store": ArchiveStoreResource()},
+        resources={"workspace": (ws := LumenWorkspace(root=str(workspace))), "archive_store": archive_store_resource(ws)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         tags={"dagster/max_retries": "0"},

@@ -17,13 +17,13 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.archive_store import archive_store_resource
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive import defs
 from lumen_assets.archive.index import read_index
 from lumen_assets.archive.rclone import META_SUFFIX, RcloneError, RcloneStore, find_rclone
 from lumen_assets.archive.settings import StoreSettings
-from tests.archive.conftest import DAY
+from tests.archive.conftest import DAY, initialised_store
 from tests.archive.test_cli import lumen
 from tests.support.servers import free_port
 
@@ -99,7 +99,7 @@ def rclone_workspace(workspace: Path, webdav: WebdavServer, monkeypatch: pytest.
 def materialise(root: Path, day: str = DAY, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [defs.archive_bundle], partition_key=day, raise_on_error=raise_on_error,
-        resources={"workspace": LumenWorkspace(root=str(root)), "archive_store": ArchiveStoreResource()},
+        resources={"workspace": (ws := LumenWorkspace(root=str(root))), "archive_store": archive_store_resource(ws)},
         instance=dg.DagsterInstance.ephemeral(),
     )
 
@@ -125,7 +125,7 @@ def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webd
     body = bytearray(remote_file.read_bytes())
     body[len(body) // 2] ^= 0x01  # a corrupted remote copy, its sidecar untouched
     remote_file.write_bytes(bytes(body))
-    check = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), ArchiveStoreResource(), DAY)
+    check = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), initialised_store(rclone_workspace), DAY)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "failed authentication" in check.metadata["failures"].value
     assert lumen("archive", "verify", DAY, "--workspace", str(rclone_workspace), "--remote") == 1
@@ -133,11 +133,11 @@ def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webd
 
     (webdav.root / (key + META_SUFFIX)).write_text("{}")  # the handshake's remote half lost
     remote_file.write_bytes(bytes(body[: len(body) // 2]))
-    lost = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), ArchiveStoreResource(), DAY)
+    lost = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), initialised_store(rclone_workspace), DAY)
     assert "lumen-stored-sha256" in lost.metadata["failures"].value
 
     remote_file.unlink()
-    missing = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), ArchiveStoreResource(), DAY)
+    missing = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), initialised_store(rclone_workspace), DAY)
     assert not missing.passed and "missing" in missing.metadata["failures"].value
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lumen.resources.archive_store import ArchiveStoreResource
+from lumen.resources.archive_store import archive_store_resource
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive import defs
-from tests.archive.conftest import DAY, SeaweedS3
+from tests.archive.conftest import DAY, SeaweedS3, initialised_store
 from tests.archive.test_cli import lumen
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def materialise(root: Path, day: str = DAY) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [defs.archive_bundle],
         partition_key=day,
-        resources={"workspace": LumenWorkspace(root=str(root)), "archive_store": ArchiveStoreResource()},
+        resources={"workspace": (ws := LumenWorkspace(root=str(root))), "archive_store": archive_store_resource(ws)},
         instance=dg.DagsterInstance.ephemeral(),
     )
 
@@ -61,14 +61,14 @@ def test_upload_verify_corrupt_and_detect(s3_workspace: Path, seaweed_s3: Seawee
     body = bytearray(client.get_object(Bucket=seaweed_s3.bucket, Key=key)["Body"].read())
     body[len(body) // 2] ^= 0x01
     client.put_object(Bucket=seaweed_s3.bucket, Key=key, Body=bytes(body), Metadata=head["Metadata"])
-    check = defs.remote_result(LumenWorkspace(root=str(s3_workspace)), ArchiveStoreResource(), DAY)
+    check = defs.remote_result(LumenWorkspace(root=str(s3_workspace)), initialised_store(s3_workspace), DAY)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "failed authentication" in check.metadata["failures"].value
     assert lumen("archive", "verify", DAY, "--workspace", str(s3_workspace), "--remote") == 1
     assert lumen("archive", "verify", DAY, "--workspace", str(s3_workspace)) == 0  # the local copy is intact
 
     client.delete_object(Bucket=seaweed_s3.bucket, Key=key)
-    missing = defs.remote_result(LumenWorkspace(root=str(s3_workspace)), ArchiveStoreResource(), DAY)
+    missing = defs.remote_result(LumenWorkspace(root=str(s3_workspace)), initialised_store(s3_workspace), DAY)
     assert not missing.passed and "missing" in missing.metadata["failures"].value
 
 
@@ -88,7 +88,7 @@ def test_wrong_credentials_are_refused(s3_workspace: Path, monkeypatch: pytest.M
     result = dg.materialize(
         [defs.archive_bundle],
         partition_key=DAY,
-        resources={"workspace": LumenWorkspace(root=str(s3_workspace)), "archive_store": ArchiveStoreResource()},
+        resources={"workspace": (ws := LumenWorkspace(root=str(s3_workspace))), "archive_store": archive_store_resource(ws)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

@@ -32,7 +32,7 @@ def _workspace(tmp_path: Path) -> Path:
 def _run(ws: Path, instance: dg.DagsterInstance) -> dg.ExecuteInJobResult:
     return dg.materialize(
         [attestations, transparency_log],
-        resources={"workspace": LumenWorkspace(root=str(ws)), "signer": LumenSigner(passphrase=DEMO_PASSPHRASE)},
+        resources={"workspace": (ws_res := LumenWorkspace(root=str(ws))), "signer": LumenSigner(workspace=ws_res, passphrase=DEMO_PASSPHRASE)},
         instance=instance,
     )
 
@@ -98,7 +98,7 @@ def test_missing_signer_fails_with_a_clear_message(tmp_path: Path) -> None:
     (ws / "logs" / "bayes_posterior.jsonl").write_text("{}\n")
     result = dg.materialize(
         [attestations],
-        resources={"workspace": LumenWorkspace(root=str(ws)), "signer": LumenSigner(passphrase="x")},
+        resources={"workspace": (ws_res := LumenWorkspace(root=str(ws))), "signer": LumenSigner(workspace=ws_res, passphrase="x")},
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
     )
     assert not result.success

@@ -137,7 +137,7 @@ def test_in_toto_links_asset_writes_the_days_links(chain: Path) -> None:
         (chain / rel).write_text(f"{rel}\n")
     result = dg.materialize(
         [in_toto_links], partition_key=day,
-        resources={"workspace": LumenWorkspace(root=str(chain)), "signer": LumenSigner(passphrase=DEMO_PASSPHRASE)},
+        resources={"workspace": (ws_res := LumenWorkspace(root=str(chain))), "signer": LumenSigner(workspace=ws_res, passphrase=DEMO_PASSPHRASE)},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success

@@ -29,7 +29,7 @@ def test_certificate_is_signed_logged_and_verifies(tmp_path: Path, capsys) -> No
 
     result = dg.materialize(
         [attestations, transparency_log],
-        resources={"workspace": LumenWorkspace(root=str(ws)), "signer": LumenSigner(passphrase=DEMO_PASSPHRASE)},
+        resources={"workspace": (ws_res := LumenWorkspace(root=str(ws))), "signer": LumenSigner(workspace=ws_res, passphrase=DEMO_PASSPHRASE)},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
