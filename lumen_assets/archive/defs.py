@@ -25,8 +25,10 @@ from lumen_assets.archive.tarball import FreezeError
 from lumen_assets.archive.verify import Problem, verify_day
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.config import LumenConfig
+from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import daily_partitions
+from lumen_assets.reports.defs import skipped_checks
 
 INTEGRITY_CHECK = "archive_bundle_integrity"
 REMOTE_CHECK = "archive_remote_matches"
@@ -103,6 +105,7 @@ def freeze_partition(
         "risk_ledger",
         "daily_report",
     ],
+    output_required=False,  # a day with no metrics and no rule events is skipped, never bundled empty
     retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.LINEAR),  # seed `retry.py 3 5`
     check_specs=[
         dg.AssetCheckSpec(
@@ -125,10 +128,22 @@ def freeze_partition(
         "streaming AES-256-GCM copy, uploaded to the archive store (local folder or S3) as one object per day."
     ),
 )
-def archive_bundle(
-    context: dg.AssetExecutionContext, workspace: LumenWorkspace, archive_store: ArchiveStoreResource
-) -> dg.MaterializeResult:
+def archive_bundle(context: dg.AssetExecutionContext, workspace: LumenWorkspace, archive_store: ArchiveStoreResource):
     day = context.partition_key
+    span = context.partition_time_window
+    skipped = no_data_reason(day, workspace.layout.metrics_store,
+                             workspace.path(workspace.config.paths.rules_history), span.start, span.end)
+    if skipped:
+        context.log.info(skipped)
+        yield dg.AssetObservation(asset_key="archive_bundle", partition=day, metadata={"skipped": skipped})
+        yield from skipped_checks("archive_bundle", (INTEGRITY_CHECK, REMOTE_CHECK, RETENTION_CHECK), skipped)
+        return
+    yield _freeze_and_check(context, workspace, archive_store, day)
+
+
+def _freeze_and_check(
+    context: dg.AssetExecutionContext, workspace: LumenWorkspace, archive_store: ArchiveStoreResource, day: str,
+) -> dg.MaterializeResult:
     try:
         result, key, uri = freeze_partition(workspace, archive_store, day)
     except (FreezeError, EncryptionError) as exc:  # a config or source problem: retrying will not help

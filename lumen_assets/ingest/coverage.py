@@ -40,3 +40,24 @@ def first_data_day(metrics_csv: Path, rules_history: Path, timezone: str) -> dat
         return None
     tz = ZoneInfo(timezone)
     return min(ts.astimezone(tz).date() for ts in stamps)
+
+
+def day_data_counts(metrics_store: Path, rules_history: Path, start: datetime, end: datetime) -> tuple[int, int]:
+    """(metrics samples, rule events) with start <= ts < end: a reporting day with (0, 0) has no data, and
+    its report and archive bundle are skipped rather than written empty (issue 11 §2)."""
+    from lumen_assets.ingest.metrics_store import read_metrics  # the data stack, only when a run asks
+
+    samples = len(read_metrics(metrics_store, start, end, columns=["ts"]))
+    events = sum(1 for event in read_rule_events(rules_history).events if start <= event.ts < end)
+    return samples, events
+
+
+def no_data_reason(day: str, metrics_store: Path, rules_history: Path, start: datetime, end: datetime) -> str | None:
+    """Why the reporting day `day` is skipped (no metrics and no rule events), or None when it has data or
+    when metrics were never ingested (then nothing is known, and the assets report their own missing inputs)."""
+    if not (metrics_store / "_ingest_state.json").exists():
+        return None
+    if day_data_counts(metrics_store, rules_history, start, end) != (0, 0):
+        return None
+    return (f"{day}: no metrics samples and no rule events in [{start.isoformat()}, {end.isoformat()}): "
+            "nothing to report or archive, skipped (no files written)")

@@ -18,6 +18,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import read_ledger
+from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.partitions import daily_partitions
 from lumen_assets.tables import metadata_table
 
@@ -83,6 +84,13 @@ def report_page_metadata(workspace: LumenWorkspace, md_path: Path, pdf_path: Pat
     return metadata
 
 
+def skipped_checks(asset: str, names: tuple[str, ...], reason: str):
+    """A day skipped for lack of data: its checks say so (nothing was written, so nothing was compared)."""
+    for name in names:
+        yield dg.AssetCheckResult(asset_key=asset, check_name=name, passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                  description=nothing_to_compare(reason), metadata={"skipped": reason})
+
+
 def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
     t = workspace.config.thresholds
     return {"creative_band_min": t.creative_band_min, "risk_band_max": t.risk_band_max}
@@ -101,6 +109,7 @@ def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
         "effect_posteriors",
         "effect_posteriors_conjugate",
     ],
+    output_required=False,  # a day with no metrics and no rule events is skipped, never reported empty
     check_specs=[
         dg.AssetCheckSpec(SECTIONS_CHECK, asset="daily_report", blocking=True,
                           description="The Markdown has the seed's four sections."),
@@ -133,6 +142,12 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     metrics_path = workspace.layout.metrics_store
     if not (metrics_path / "_ingest_state.json").exists():
         raise dg.Failure(description=f"{workspace.rel(metrics_path)} not found: materialise `metrics` first")
+    skipped = no_data_reason(window.key, metrics_path, workspace.path(config.paths.rules_history), start, end)
+    if skipped:  # no output: report_distribution and archive_bundle for the day are skipped in the same run
+        context.log.info(skipped)
+        yield dg.AssetObservation(asset_key="daily_report", partition=window.key, metadata={"skipped": skipped})
+        yield from skipped_checks("daily_report", (SECTIONS_CHECK, PDF_CHECK, COVERS_CHECK), skipped)
+        return
     # An unconverged newest PyMC fit never silences the day: the report shows the last converged fit (or
     # the conjugate one) and says so; the failing posterior_convergence check alerts on its own.
     posterior_line, posterior_newest, posterior_problem = choose_posterior(
@@ -256,6 +271,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     owners=["team:lumen"],
     partitions_def=daily_partitions,
     deps=["daily_report"],
+    output_required=False,  # nothing is sent for a day without data (daily_report skipped it)
     check_specs=[
         dg.AssetCheckSpec(DELIVERED_CHECK, asset="report_distribution",
                           description="Every configured recipient has a `sent` receipt for the day."),
@@ -273,6 +289,14 @@ def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorks
     settings = config.reports.distribution
     day = context.partition_key
     md_path, pdf_path, facts_path = report_paths(workspace, day)
+    span = context.partition_time_window
+    skipped = no_data_reason(day, workspace.layout.metrics_store, workspace.path(config.paths.rules_history),
+                             span.start, span.end)
+    if skipped and not pdf_path.exists():
+        context.log.info(skipped)
+        yield dg.AssetObservation(asset_key="report_distribution", partition=day, metadata={"skipped": skipped})
+        yield from skipped_checks("report_distribution", (DELIVERED_CHECK,), skipped)
+        return
     if not (pdf_path.exists() and facts_path.exists()):
         raise dg.Failure(description=f"{workspace.rel(pdf_path)} not found: materialise daily_report for {day} first", allow_retries=False)
     facts = json.loads(facts_path.read_text(encoding="utf-8"))

@@ -48,6 +48,27 @@ def test_materialise_a_day_with_encryption_and_local_store(workspace: Path, monk
     assert not (workspace / "archive" / DAY / "bundle.tar").read_bytes().count(b"not for bundles")  # no .dagster/
 
 
+def test_a_day_without_metrics_or_rule_events_is_skipped_and_writes_no_bundle(workspace: Path) -> None:
+    """Issue 11 §2: "Materialize all" never writes empty bundles for days with no data."""
+    from lumen_assets.ingest.metrics_store import ingest_metrics
+
+    layout = LumenWorkspace(root=str(workspace)).layout
+    ingest_metrics(workspace / "logs/metrics.csv", layout.metrics_store)  # rows on DAY only
+    result = run(workspace, "2025-03-12")
+    assert result.success
+    assert result.get_asset_materialization_events() == []
+    assert not (workspace / "archive" / "2025-03-12").exists()
+    assert not (workspace / ".lumen/archive_store").exists() or not list(
+        (workspace / ".lumen/archive_store").rglob("*2025-03-12*"))
+    (observation,) = [e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"]
+    reason = observation.asset_observation_data.asset_observation.metadata["skipped"].value
+    assert reason.startswith("2025-03-12: no metrics samples and no rule events")
+    checks = checks_of(result)
+    assert set(checks) == {defs.INTEGRITY_CHECK, defs.REMOTE_CHECK, defs.RETENTION_CHECK}
+    assert all(c.description.startswith("Nothing to compare yet: 2025-03-12") for c in checks.values())
+    assert run(workspace).asset_materializations_for_node("archive_bundle")  # the day with data still bundles
+
+
 def test_check_functions_catch_a_corrupted_bundle_and_remote_copy(workspace: Path) -> None:
     assert run(workspace).success
     resource, ws = initialised_store(workspace), LumenWorkspace(root=str(workspace))

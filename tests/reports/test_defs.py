@@ -64,11 +64,29 @@ def test_daily_report_writes_md_and_pdf_for_the_day_and_its_checks_pass(demo):
     assert meta["posterior_included"].value is False
 
 
-def test_a_day_without_data_still_builds_an_empty_report(demo):
-    result = run(demo, [daily_report], "2025-10-21")
+def skipped_reasons(result):
+    return {e.asset_key.to_user_string(): e.asset_observation_data.asset_observation.metadata["skipped"].value
+            for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"}
+
+
+def test_a_day_without_data_is_skipped_with_its_reason_and_writes_nothing(demo):
+    """Issue 11 §2: "Materialize all" never writes empty reports (or sends them) for days with no data."""
+    result = run(demo, [daily_report, report_distribution], "2025-10-21")
     assert result.success
-    md = (demo / "controls/reports/report_2025-10-21.md").read_text(encoding="utf-8")
-    assert "(기록 없음)" in md and "| 메트릭 샘플 | 0 |" in md
+    assert not list((demo / "controls/reports").glob("*2025-10-21*"))
+    assert result.get_asset_materialization_events() == []
+    reasons = skipped_reasons(result)
+    assert list(reasons) == ["daily_report"]  # report_distribution's step is skipped: nothing upstream
+    assert "2025-10-21: no metrics samples and no rule events" in reasons["daily_report"]
+    assert "skipped (no files written)" in reasons["daily_report"]
+    checks = checks_of(result)
+    assert set(checks) == {"daily_report_sections", "daily_report_pdf_readable", "daily_report_covers_day"}
+    assert all(c.description.startswith("Nothing to compare yet: 2025-10-21: no metrics") for c in checks.values())
+    alone = run(demo, [report_distribution], "2025-10-21")  # e.g. launched by hand for that day
+    assert alone.success and alone.get_asset_materialization_events() == []
+    assert "no metrics samples and no rule events" in skipped_reasons(alone)["report_distribution"]
+    assert not (demo / "controls/reports/receipts.jsonl").exists() or "2025-10-21" not in (
+        demo / "controls/reports/receipts.jsonl").read_text(encoding="utf-8")
 
 
 def test_posterior_and_resonance_are_included_when_present(demo, tmp_path):
