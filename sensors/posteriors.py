@@ -1,5 +1,5 @@
-"""Posteriors automation: the full PyMC fit on its cron (config `posteriors.schedule_cron`), and the cheap
-conjugate refresh whenever `rule_effects` materialises."""
+"""Posteriors automation: the cheap conjugate refresh whenever `rule_effects` materialises. (The full PyMC
+fit runs on config `posteriors.schedule_cron` by its automation condition, see sensors/automation.py.)"""
 
 from __future__ import annotations
 
@@ -7,19 +7,9 @@ from typing import Any
 
 import dagster as dg
 
-from lumen_assets.location_config import location_config
-
-posteriors_job = dg.define_asset_job(
-    "effect_posteriors_job", selection=["effect_posteriors", "causal_impact"],
-    description="Full PyMC fit of the effect posteriors plus causal impact of every event.",
-)
 posteriors_fast_job = dg.define_asset_job(
     "effect_posteriors_fast_job", selection=["effect_posteriors_conjugate", "causal_impact"],
     description="Sensor path: the seed's closed-form conjugate posteriors (milliseconds) and causal impact.",
-)
-posteriors_schedule = dg.ScheduleDefinition(
-    name="effect_posteriors_schedule", job=posteriors_job, cron_schedule=location_config().posteriors.schedule_cron,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
 

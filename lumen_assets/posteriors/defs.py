@@ -23,6 +23,7 @@ import dagster as dg
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
 from lumen_assets.check_words import described, nothing_to_compare
+from lumen_assets.location_config import location_config
 from lumen_assets.posteriors.settings import PosteriorsSettings
 from lumen_assets.tables import metadata_table
 
@@ -146,6 +147,9 @@ def effect_posteriors_conjugate(context: dg.AssetExecutionContext, workspace: Lu
     kinds={"pymc", "json"},
     owners=["team:lumen"],
     deps=["rule_effects", "effect_posteriors_conjugate"],
+    # the full fit on config `posteriors.schedule_cron` (UTC), once new effects arrived since the last tick
+    # (evaluated by sensors/automation.py)
+    automation_condition=dg.AutomationCondition.on_cron(location_config().posteriors.schedule_cron),
     description=(
         "Bayesian effect of each rule on each signal from all its complete events: PyMC pooled model "
         "(rules share a population prior, learned noise, Student-t likelihood), on its schedule; posterior "

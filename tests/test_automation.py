@@ -1,0 +1,52 @@
+"""Declarative automation: the explicit automation-condition sensor and the assets' cron conditions,
+evaluated by Dagster itself (`dg.evaluate_automation_conditions`) tick after tick with the returned cursor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pytest
+
+from lumen_assets.definitions import defs
+
+T0 = datetime(2026, 1, 5, 10, 1, tzinfo=UTC)
+RESONANCE = dg.AssetKey("resonance_scores")
+POSTERIORS = dg.AssetKey("effect_posteriors")
+
+
+@pytest.fixture
+def instance():
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+def test_the_automation_sensor_is_explicit_and_running_and_schedules_are_gone() -> None:
+    sensor = defs.resolve_sensor_def("lumen_automation_sensor")
+    assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    names = {s.name for s in defs.schedules or []}
+    assert not names & {"resonance_schedule", "effect_posteriors_schedule"}
+
+
+def test_resonance_recomputes_on_each_cron_tick_whatever_upstream_did(instance) -> None:
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=T0)
+    assert first.get_num_requested(RESONANCE) == 0  # no tick has passed since the first evaluation
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=T0 + timedelta(minutes=10),
+                                             cursor=first.cursor)
+    assert tick.get_requested_partitions(RESONANCE) == {None}  # the */10 tick passed, nothing upstream changed
+    again = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=T0 + timedelta(minutes=11),
+                                              cursor=tick.cursor)
+    assert again.get_num_requested(RESONANCE) == 0  # once per tick
+
+
+def test_the_full_posterior_fit_runs_on_its_cron_only_after_new_effects(instance) -> None:
+    start = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=T0)
+    quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=T0 + timedelta(hours=1),
+                                              cursor=start.cursor)
+    assert quiet.get_num_requested(POSTERIORS) == 0  # the 15 * * * * tick passed, but no new effects: no refit
+    for key, partition in (("rule_effects", "2026-01-05"), ("effect_posteriors_conjugate", None)):
+        instance.report_runless_asset_event(dg.AssetMaterialization(key, partition=partition))
+    fresh = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=T0 + timedelta(hours=2),
+                                              cursor=quiet.cursor)
+    assert fresh.get_requested_partitions(POSTERIORS) == {None}
