@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from lumen_assets.check_words import nothing_to_compare
 from lumen_assets.ingest.coverage import first_data_day
 from lumen_assets.location_config import location_config
 
@@ -43,3 +44,10 @@ def previous_day_request(context: dg.ScheduleEvaluationContext, run_key_prefix: 
     if day < daily_partitions.start.date():
         return dg.SkipReason(f"{day} is before the first reporting day {daily_partitions.start.date()}")
     return dg.RunRequest(run_key=f"{run_key_prefix}:{day.isoformat()}", partition_key=day.isoformat())
+
+
+def skipped_checks(asset: str, names: tuple[str, ...], reason: str):
+    """A day skipped for lack of data: its checks say so (nothing was written, so nothing was compared)."""
+    for name in names:
+        yield dg.AssetCheckResult(asset_key=asset, check_name=name, passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                  description=nothing_to_compare(reason), metadata={"skipped": reason})

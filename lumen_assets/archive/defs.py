@@ -27,8 +27,7 @@ from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.config import LumenConfig
 from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.metadata import markdown_table
-from lumen_assets.partitions import daily_partitions
-from lumen_assets.reports.defs import skipped_checks
+from lumen_assets.partitions import daily_partitions, skipped_checks
 
 INTEGRITY_CHECK = "archive_bundle_integrity"
 REMOTE_CHECK = "archive_remote_matches"

@@ -19,7 +19,7 @@ from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.ingest.coverage import no_data_reason
-from lumen_assets.partitions import daily_partitions
+from lumen_assets.partitions import daily_partitions, skipped_checks
 from lumen_assets.tables import metadata_table
 
 SECTIONS_CHECK = "daily_report_sections"
@@ -82,13 +82,6 @@ def report_page_metadata(workspace: LumenWorkspace, md_path: Path, pdf_path: Pat
     metadata["attestations"] = dg.MetadataValue.asset(dg.AssetKey("attestations"))
     metadata["transparency_log"] = dg.MetadataValue.asset(dg.AssetKey("transparency_log"))
     return metadata
-
-
-def skipped_checks(asset: str, names: tuple[str, ...], reason: str):
-    """A day skipped for lack of data: its checks say so (nothing was written, so nothing was compared)."""
-    for name in names:
-        yield dg.AssetCheckResult(asset_key=asset, check_name=name, passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                  description=nothing_to_compare(reason), metadata={"skipped": reason})
 
 
 def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
