@@ -13,10 +13,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from lumen_assets.notify import PermanentError, SmtpServer
 from lumen_assets.reports.distribution import (
     Delivery,
     OutboxSender,
-    PermanentError,
     Report,
     Sender,
     SmtpSender,
@@ -72,18 +72,16 @@ class ReportNotifier(dg.ConfigurableResource):
                         username = self._env(smtp.username_env, False, "reports.distribution.smtp.username_env")
                         password = self._env(smtp.password_env, bool(username), "reports.distribution.smtp.password_env")
                         secrets += [s for s in (password,) if s]
-                        smtp_sender = SmtpSender(
+                        server = SmtpServer(
                             host=smtp.host,
                             port=smtp.port,
-                            sender=smtp.sender,
-                            subject=settings.subject,
                             starttls=smtp.starttls,
                             username=username,
                             password=password,
                             timeout_s=smtp.timeout_s,
                             ca_file=smtp.ca_file,
-                            feedback_url=feedback,
                         )
+                        smtp_sender = SmtpSender(server, smtp.sender, settings.subject, feedback)
                     except MissingSecret as exc:
                         smtp_sender = UnusableSender(str(exc))
                 sender = smtp_sender

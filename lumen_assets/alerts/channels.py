@@ -1,22 +1,20 @@
 """Alert channels: JSONL file (embedded default), Slack-compatible webhook, SMTP (seed segC C8/C9 receivers).
 
-Delivery errors are reported by kind (HTTP status, exception class), never with the URL or credentials,
-which may be secret (a Slack webhook URL *is* its secret).
+Thin adapters over the one notification stack (`lumen_assets.notify`: senders and the retry helper shared
+with report distribution). Delivery errors are reported by kind (HTTP status, SMTP code, exception),
+never with the URL or credentials, which may be secret (a Slack webhook URL *is* its secret).
 """
 
 from __future__ import annotations
 
-import json
-import smtplib
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from lumen_assets.alerts.message import AlertMessage
-from lumen_assets.atomic import file_lock
+from lumen_assets.notify import SmtpServer, append_jsonl, post_json, redact, with_retries
 
 
 class Channel(Protocol):
@@ -29,6 +27,15 @@ class DeliveryError(RuntimeError):
     """A channel could not deliver; the message says why without secrets."""
 
 
+def _send(what: str, action: Callable[[], str], secrets: list[str | None], *, retries: int = 0,
+          backoff_s: float = 0.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    result, tries = with_retries(action, max_attempts=retries + 1, backoff_s=backoff_s, sleep=sleep)
+    if result is None:
+        raise DeliveryError(
+            f"{what} delivery failed after {tries.attempts} attempt(s): {redact(str(tries.error), secrets)}"
+        )
+
+
 @dataclass
 class FileChannel:
     """Append one JSON line per alert (locked, flushed and fsynced: a reader never sees half a line)."""
@@ -37,19 +44,12 @@ class FileChannel:
     name: str = "file"
 
     def send(self, message: AlertMessage) -> None:
-        import os
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(message.as_record(), ensure_ascii=False) + "\n"
-        with file_lock(self.path), open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _send("file", lambda: append_jsonl(self.path, message.as_record()), [])
 
 
 @dataclass
 class WebhookChannel:
-    """POST Slack-compatible JSON; retries 429/5xx and connection errors with linear backoff."""
+    """POST Slack-compatible JSON; retries 429/5xx and connection errors (`notify.with_retries`)."""
 
     url: str
     token: str | None = None
@@ -59,31 +59,21 @@ class WebhookChannel:
     name: str = "webhook"
 
     def send(self, message: AlertMessage) -> None:
-        body = json.dumps(message.as_slack(), ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json; charset=utf-8", "X-Lumen-Alert-Id": message.alert_id}
+        headers = {"X-Lumen-Alert-Id": message.alert_id}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        last = "no attempt"
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * attempt)
-            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                    response.read()
-                    return
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}"
-                if exc.code != 429 and exc.code < 500:
-                    break
-            except (urllib.error.URLError, OSError) as exc:
-                last = type(getattr(exc, "reason", exc)).__name__
-        raise DeliveryError(f"webhook delivery failed after {attempt + 1} attempt(s): {last}")
+        _send(
+            "webhook",
+            lambda: post_json(self.url, message.as_slack(), timeout_s=self.timeout_s, headers=headers),
+            [self.url, self.token],
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+        )
 
 
 @dataclass
 class SmtpChannel:
-    """One mail per alert through an SMTP relay (optional STARTTLS and login)."""
+    """One mail per alert through an SMTP relay (optional STARTTLS, certificate verified, and login)."""
 
     host: str
     port: int
@@ -96,15 +86,10 @@ class SmtpChannel:
     name: str = "smtp"
 
     def send(self, message: AlertMessage) -> None:
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as client:
-                if self.starttls:
-                    client.starttls()
-                if self.username:
-                    client.login(self.username, self.password or "")
-                client.send_message(message.as_email(self.sender, self.recipients))
-        except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"smtp delivery failed: {type(exc).__name__}") from None
+        server = SmtpServer(self.host, self.port, starttls=self.starttls, username=self.username,
+                            password=self.password, timeout_s=self.timeout_s)
+        _send("smtp", lambda: server.send(message.as_email(self.sender, self.recipients), self.recipients),
+              [self.password])
 
 
 def deliver(message: AlertMessage, channels: list[Channel]) -> dict[str, str]:

@@ -269,7 +269,6 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         dg.AssetCheckSpec(DELIVERED_CHECK, asset="report_distribution",
                           description="Every configured recipient has a `sent` receipt for the day."),
     ],
-    retry_policy=dg.RetryPolicy(max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL),
     description=(
         "Sends the day's PDF to the configured recipients (outbox folder, SMTP, webhook) and records a receipt "
         "per recipient in controls/reports/receipts.jsonl; a recipient already sent that day is never sent again."

@@ -12,36 +12,32 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import smtplib
-import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from lumen_assets.atomic import atomic_write_bytes, file_lock, upsert_jsonl
 from lumen_assets.evidence.ledger import read_ledger
+from lumen_assets.notify import (
+    PermanentError,
+    SmtpServer,
+    TransientError,
+    post_json,
+    redact,
+    with_retries,
+)
 
 BODY = {
     "ko": "안녕하세요 {name}님,\n\n첨부된 PDF는 {date}의 루멘 리포트입니다.\n\n{headline}\n{feedback}\n– 루멘\n",
     "en": "Hello {name},\n\nthe attached PDF is the Lumen report for {date}.\n\n{headline}\n{feedback}\n– Lumen\n",
 }
 FEEDBACK = {"ko": "{url} 에서 피드백을 남길 수 있습니다.\n", "en": "Feedback: {url}\n"}
-
-
-class TransientError(Exception):
-    """Worth retrying: the server or network may recover."""
-
-
-class PermanentError(Exception):
-    """Retrying will not help (bad address, refused credentials, 4xx)."""
 
 
 @dataclass(frozen=True)
@@ -101,15 +97,6 @@ class Receipt:
         return asdict(self)
 
 
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """Replace every secret value (and its base64 form, as in SMTP AUTH PLAIN) with ***."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-            text = text.replace(base64.b64encode(secret.encode()).decode(), "***")
-    return text
-
-
 def email_message(report: Report, delivery: Delivery, sender: str, subject: str, feedback_url: str | None) -> EmailMessage:
     """The seed's message: subject with the day, greeting body, the PDF attached as application/pdf."""
     message = EmailMessage()
@@ -148,60 +135,16 @@ class OutboxSender:
 
 @dataclass
 class SmtpSender:
-    """SMTP with STARTTLS (certificate verified; `ca_file` for a private CA) and optional AUTH."""
+    """The report as a mail through `server` (STARTTLS verified, optional AUTH: `lumen_assets.notify`)."""
 
-    host: str
-    port: int
+    server: SmtpServer
     sender: str
     subject: str
-    starttls: bool = True
-    username: str | None = None
-    password: str | None = None
-    timeout_s: float = 20.0
-    ca_file: str | None = None
     feedback_url: str | None = None
-
-    def _login(self, client: smtplib.SMTP) -> None:
-        """AUTH with one mechanism (PLAIN, else LOGIN). smtplib.login would go on to try the next mechanism
-        after a refusal, which some servers answer by hanging; refused credentials are final."""
-        advertised = client.esmtp_features.get("auth", "").upper().split()
-        client.user, client.password = self.username or "", self.password or ""
-        for mechanism, method in (("PLAIN", client.auth_plain), ("LOGIN", client.auth_login)):
-            if mechanism in advertised:
-                client.auth(mechanism, method)
-                return
-        raise PermanentError(f"SMTP server offers no AUTH PLAIN/LOGIN (offers {advertised or 'none'})")
 
     def send(self, report: Report, delivery: Delivery) -> str:
         message = email_message(report, delivery, self.sender, self.subject, self.feedback_url)
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as client:
-                client.ehlo()
-                if self.starttls:
-                    context = ssl.create_default_context(cafile=self.ca_file)
-                    client.starttls(context=context)
-                    client.ehlo()
-                if self.username:
-                    self._login(client)
-                refused = client.send_message(message, to_addrs=[delivery.address])
-        except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentError(f"SMTP authentication refused ({exc.smtp_code})") from exc
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            error = TransientError if all(400 <= c < 500 for c in codes) else PermanentError
-            raise error(f"SMTP refused recipient ({', '.join(map(str, codes))})") from exc
-        except smtplib.SMTPResponseException as exc:
-            error = TransientError if 400 <= exc.smtp_code < 500 else PermanentError
-            raise error(f"SMTP {exc.smtp_code}: {exc.smtp_error.decode(errors='replace')[:200]}") from exc
-        except smtplib.SMTPNotSupportedError as exc:
-            raise PermanentError(f"SMTP server does not support: {exc}") from exc
-        except ssl.SSLError as exc:
-            raise PermanentError(f"TLS failed: {exc.reason or exc}") from exc
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
-            raise TransientError(f"SMTP connection to {self.host}:{self.port} failed: {exc}") from exc
-        if refused:
-            raise PermanentError(f"SMTP refused {sorted(refused)}")
-        return f"{delivery.address} via {self.host}:{self.port}"
+        return self.server.send(message, [delivery.address])
 
 
 @dataclass
@@ -236,20 +179,7 @@ class WebhookSender:
         return body
 
     def send(self, report: Report, delivery: Delivery) -> str:
-        data = json.dumps(self.payload(report), ensure_ascii=False).encode("utf-8")
-        request = urllib.request.Request(
-            self.url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            error = TransientError if exc.code == 429 or exc.code >= 500 else PermanentError
-            raise error(f"webhook answered HTTP {exc.code}") from exc
-        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise TransientError(f"webhook unreachable: {reason}") from exc
-        return f"HTTP {status}"
+        return post_json(self.url, self.payload(report), timeout_s=self.timeout_s)
 
 
 @dataclass
@@ -289,22 +219,20 @@ def distribute(
                 outcome.skipped.append(delivery.recipient_id)
                 log(f"{delivery.recipient_id}: already sent {report.day}, not sending again")
                 continue
-            status, reason, detail, attempts = "failed", "", "", 0
-            while attempts < max_attempts:
-                attempts += 1
-                try:
-                    detail = sender.send(report, delivery)
-                    status, reason = "sent", ""
-                    break
-                except PermanentError as exc:
-                    reason = f"permanent: {exc}"
-                    break
-                except TransientError as exc:
-                    reason = f"transient: {exc}"
-                    if attempts < max_attempts:
-                        delay = min(backoff_max_s, backoff_s * 2 ** (attempts - 1))
-                        log(f"{delivery.recipient_id}: attempt {attempts} failed ({redact(str(exc), secrets)}), retry in {delay:g}s")
-                        sleep(delay)
+            def retrying(attempt: int, exc: TransientError, delay: float, recipient: str = delivery.recipient_id) -> None:
+                log(f"{recipient}: attempt {attempt} failed ({redact(str(exc), secrets)}), retry in {delay:g}s")
+
+            detail, tries = with_retries(
+                partial(sender.send, report, delivery),
+                max_attempts=max_attempts, backoff_s=backoff_s, backoff_max_s=backoff_max_s, sleep=sleep, on_retry=retrying,
+            )
+            attempts = tries.attempts
+            if detail is not None:
+                status, reason = "sent", ""
+            else:
+                status, detail = "failed", ""
+                kind = "permanent" if isinstance(tries.error, PermanentError) else "transient"
+                reason = f"{kind}: {tries.error}"
             stamp = now().isoformat()
             receipt = Receipt(
                 report_date=report.day,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lumen_assets.alerts.channels import FileChannel, SmtpChannel, WebhookChannel, deliver
+from lumen_assets.alerts.channels import DeliveryError, FileChannel, SmtpChannel, WebhookChannel, deliver
 from lumen_assets.alerts.message import AlertMessage
 
 
@@ -57,3 +57,13 @@ def test_smtp_delivers_one_mail(smtp_server):
 def test_one_failing_channel_does_not_stop_the_others(tmp_path):
     outcome = deliver(message(), [SmtpChannel("127.0.0.1", 1, "a@b", ["c@d"], timeout_s=1), FileChannel(tmp_path / "a.jsonl")])
     assert outcome["file"] == "ok" and outcome["smtp"].startswith("smtp delivery failed")
+
+
+@pytest.mark.integration
+def test_webhook_gives_up_after_its_retries_with_the_shared_retry_helper(http_receiver):
+    http_receiver.fail_next[:] = [503, 503, 503, 503]
+    channel = WebhookChannel(http_receiver.url + "/XXXXsecret", token="tok3n", retries=2, backoff_s=0)
+    with pytest.raises(DeliveryError, match=r"after 3 attempt\(s\): webhook answered HTTP 503") as caught:
+        channel.send(message())
+    assert "secret" not in str(caught.value) and "tok3n" not in str(caught.value)
+    assert http_receiver.requests == []
