@@ -79,14 +79,23 @@ def _expand_and_fit(page) -> None:
     """Expand every group of the lineage graph, hide the side panels and zoom to fit (the zoom buttons land
     at a different scale on each visit)."""
     _button(page, "zoom_out").wait_for()  # the graph (and its settings gear, not the nav's) is rendered
-    _button(page, "settings").click()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     expand = page.get_by_role("menuitem", name="Expand all groups")
     collapse = page.get_by_role("menuitem", name="Collapse all groups")
-    expand.or_(collapse).first.wait_for()
-    if expand.count():  # a second visit remembers the expanded groups (the menu then offers "Collapse")
-        expand.click()
-    else:
-        page.keyboard.press("Escape")
+    for attempt in range(3):  # Dagster's community dialog may pop up over the open menu and close it
+        try:
+            _button(page, "settings").click()
+            expand.or_(collapse).first.wait_for(timeout=15_000)
+            if expand.count():  # a second visit remembers the expanded groups (the menu then offers "Collapse")
+                expand.click(timeout=15_000)
+            else:
+                page.keyboard.press("Escape")
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     if page.locator("button:has([aria-label='panel_show_right'])").count():
         _button(page, "panel_show_right").click()
     hide = page.get_by_role("button", name="Hide navigation")
