@@ -214,15 +214,37 @@ def _key_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return None
 
 
-def parse_config(text: str, source: str) -> LumenConfig:
-    """Validate YAML text as a LumenConfig; `source` names the file in error messages."""
+def yaml_tree(text: str, source: str, error: type[ValueError]) -> tuple[yaml.Node | None, Any]:
+    """The YAML's node tree (for line numbers) and its data; text that is not YAML raises `error` naming
+    the file and line."""
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        return yaml.compose(text), yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+        raise error(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def validation_problems(exc: ValidationError, root: yaml.Node | None, source: str) -> list[str]:
+    """One line per validation error: file:line, the key path, what was expected and what was found."""
+    problems = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        key_path = ".".join(str(p) for p in loc) or "(top level)"
+        line = _key_line(root, loc) if error["type"] == "extra_forbidden" else _line_of(root, loc)
+        where = f"{source}:{line}" if line else source
+        if error["type"] == "extra_forbidden":
+            problems.append(f"{where}: unknown key '{key_path}'")
+        else:
+            hint = " - true or false, unquoted" if error["type"] in ("bool_type", "bool_parsing") else ""
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: key '{key_path}': {message}{hint} (got {error.get('input')!r})")
+    return problems
+
+
+def parse_config(text: str, source: str) -> LumenConfig:
+    """Validate YAML text as a LumenConfig; `source` names the file in error messages."""
+    root, data = yaml_tree(text, source, ConfigError)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -230,18 +252,7 @@ def parse_config(text: str, source: str) -> LumenConfig:
     try:
         return LumenConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(error["loc"])
-            key_path = ".".join(str(p) for p in loc) or "(top level)"
-            line = _key_line(root, loc) if error["type"] == "extra_forbidden" else _line_of(root, loc)
-            where = f"{source}:{line}" if line else source
-            if error["type"] == "extra_forbidden":
-                problems.append(f"{where}: unknown key '{key_path}'")
-            else:
-                hint = " - true or false, unquoted" if error["type"] in ("bool_type", "bool_parsing") else ""
-                message = error["msg"].removeprefix("Value error, ")
-                problems.append(f"{where}: key '{key_path}': {message}{hint} (got {error.get('input')!r})")
+        problems = validation_problems(exc, root, source)
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems)) from None
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from lumen_assets.config import _key_line, _line_of
+from lumen_assets.config import validation_problems, yaml_tree
 from lumen_assets.section import Section
 
 PROJECT_CEREMONY = Path(__file__).resolve().parents[2] / "config" / "ceremony.yaml"
@@ -156,29 +154,13 @@ class CeremonyConfig(Section):
 
 def parse_ceremony(text: str, source: str) -> CeremonyConfig:
     """Validate YAML text as a CeremonyConfig; `source` names the file in error messages."""
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark else source
-        raise CeremonyConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    root, data = yaml_tree(text, source, CeremonyConfigError)
     if not isinstance(data, dict):
         raise CeremonyConfigError(f"{source}: expected a mapping (version, steps, actions, scenarios, quiz, passing)")
     try:
         return CeremonyConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc: tuple[Any, ...] = tuple(error["loc"])
-            key_path = ".".join(str(p) for p in loc) or "(top level)"
-            line = _key_line(root, loc) if error["type"] == "extra_forbidden" else _line_of(root, loc)
-            where = f"{source}:{line}" if line else source
-            if error["type"] == "extra_forbidden":
-                problems.append(f"{where}: unknown key '{key_path}'")
-            else:
-                message = error["msg"].removeprefix("Value error, ")
-                problems.append(f"{where}: key '{key_path}': {message}")
+        problems = validation_problems(exc, root, source)
         raise CeremonyConfigError("invalid ceremony config:\n  " + "\n  ".join(problems)) from None
 
 
