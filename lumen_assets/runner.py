@@ -295,10 +295,11 @@ def run_graph(
     config = LumenWorkspace(root=str(workspace), config_path=str(config_path) if config_path else None).config
     trust = [k.to_user_string() for k in selected if k.to_user_string() in TRUST_ASSETS]
     if trust:
+        from lumen.resources.secrets import secret_value
         from lumen_assets.attest.keys import trust_setup_problem
 
         problem = trust_setup_problem(workspace / config.attest.keystore_dir,
-                                      os.environ.get(config.attest.passphrase_env), config.attest.passphrase_env)
+                                      secret_value(config.attest.passphrase_env), config.attest.passphrase_env)
         if problem:
             progress(f"[lumen] {problem}")
             progress(f"[lumen] {', '.join(sorted(trust))} will fail; everything that does not sign still runs")
@@ -382,9 +383,10 @@ def print_summary(summary: RunSummary, out=sys.stdout) -> None:
 
 def _demo_passphrase_prefix() -> str:
     """The demo's public keystore passphrase, spelt out in the UI command (never a real secret)."""
-    from lumen_assets.attest.keys import DEMO_PASSPHRASE
+    from lumen.resources.secrets import secret_value
+    from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE
 
-    return f"LUMEN_SIGNER_PASS={DEMO_PASSPHRASE} " if os.environ.get("LUMEN_SIGNER_PASS") == DEMO_PASSPHRASE else ""
+    return f"LUMEN_SIGNER_PASS={DEMO_PASSPHRASE} " if secret_value("LUMEN_SIGNER_PASS") == DEMO_PASSPHRASE else ""
 
 
 WORKSPACE_YAML = Path(__file__).resolve().parent.parent / "workspace.yaml"
@@ -435,20 +437,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
     demo = write_demo_workspace(workspace)
     print(f"[lumen] demo workspace {workspace.resolve()}: {demo.metrics_rows} metric rows at 5 Hz, "
           f"{demo.events} rule events ({demo.start.isoformat()} .. {demo.end.isoformat()})")
-    try:
-        from lumen_assets.attest.demo_trust import bootstrap_demo_trust  # provided by the trust area
-    except ImportError:
-        bootstrap_demo_trust = None
-    if bootstrap_demo_trust is not None:
-        message = bootstrap_demo_trust(workspace)
-        if message:
-            print(f"[lumen] {message}")
+    message = prepare_demo_trust(workspace, Path(args.config) if args.config else None)
+    if message:
+        print(f"[lumen] {message}")
     code = _execute(args, workspace)
     if args.live:
         from lumen_assets.live import run_live
 
         return run_live(workspace, event_every_s=args.event_every_s)
     return code
+
+
+def prepare_demo_trust(workspace: Path, config_path: Path | None, outside_dir: Path | None = None) -> str | None:
+    """Set up the demo's throwaway trust and hand its passphrase to this process's runs.
+
+    The keystore passphrase is the user's if they exported one, else the demo's public one; it is put in the
+    environment variables `attest.passphrase_env` (and, unless set, `attest.root_passphrase_env`) name, where
+    the `signer` resource's `dg.EnvVar` (lumen.resources.secrets) picks it up like any other secret."""
+    from lumen.resources.secrets import secret_value
+    from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE, set_up_demo_trust
+    from lumen_assets.config import ConfigError, load_config, resolve_config_path
+
+    try:
+        config = load_config(resolve_config_path(workspace, config_path))
+    except (ConfigError, OSError):
+        return None  # `_execute` reports a broken or missing config next, with file, key and line
+    settings = config.attest
+    passphrase = secret_value(settings.passphrase_env) or DEMO_PASSPHRASE
+    os.environ[settings.passphrase_env] = passphrase
+    os.environ.setdefault(settings.root_passphrase_env, passphrase)
+    return set_up_demo_trust(workspace, config, passphrase, outside_dir)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

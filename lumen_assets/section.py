@@ -8,7 +8,7 @@ import typing
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Strict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict
 
 
 def _is_bool_annotation(annotation: Any) -> bool:
@@ -71,3 +71,19 @@ def inside_workspace_or_absolute(value: str) -> str:
 
 ExternalPath = Annotated[str, AfterValidator(inside_workspace_or_absolute)]
 """A str config value that is either inside the workspace or an absolute path elsewhere (never `..`)."""
+
+
+class SmtpServerSettings(Section):
+    """An SMTP relay, the same keys wherever Lumen sends mail (`reports.distribution.smtp`, `alerts.smtp`).
+
+    The login is named by environment variable (`*_env`, read through lumen.resources.secrets), never
+    given as a value; `ca_file` verifies a relay whose certificate comes from a private CA."""
+
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    starttls: bool = True
+    username_env: str | None = "LUMEN_SMTP_USER"
+    password_env: str | None = "LUMEN_SMTP_PASSWORD"
+    sender: str = "lumen@system.local"
+    ca_file: ExternalPath | None = Field(None, description="PEM bundle to verify the server's certificate (private CA)")
+    timeout_s: float = Field(20.0, gt=0)

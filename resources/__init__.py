@@ -1,5 +1,4 @@
-"""Dagster ConfigurableResources: the workspace, and (per area) stores, signers and notifiers."""
+"""Dagster ConfigurableResources: the workspace, and (per area) stores, signers and notifiers.
 
-from lumen.resources.workspace import LumenWorkspace
-
-__all__ = ["LumenWorkspace"]
+Import the modules themselves (`lumen.resources.workspace`, ...): this package imports nothing, so that
+`lumen.resources.secrets` stays cheap for the `lumen` commands."""

@@ -26,6 +26,6 @@ def resource_defs() -> dg.Definitions:
             "archive_store": archive_store_resource(workspace, config.archive.encryption.env_key),
             "signer": signer_resource(workspace, config.attest.passphrase_env),
             "report_notifier": ReportNotifier(),
-            "alert_channels": alert_channels_from_env(),
+            "alert_channels": alert_channels_from_env(config.alerts),
         }
     )

@@ -1,18 +1,20 @@
 """The `report_notifier` resource: turns the `reports.distribution` config into senders.
 
-It is the one place that reads distribution secrets, from the environment variables the config names
-(`smtp.username_env`, `smtp.password_env`, a webhook's `url_env`); the values never enter config files,
-run metadata or receipts (they are handed to `distribute` for redaction).
+Distribution secrets come from the environment variables the config names (`smtp.username_env`,
+`smtp.password_env`, a webhook's `url_env`), read through lumen.resources.secrets when a run builds its
+senders (the variables are named per workspace config, so they are known only then); the values never enter
+config files, run metadata or receipts (they are handed to `distribute` for redaction). A missing secret
+fails that recipient only, with a message naming the variable.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 
+from lumen.resources.secrets import MissingSecret, require_secret, secret_value
 from lumen_assets.notify import PermanentError, SmtpServer
 from lumen_assets.reports.distribution import (
     Delivery,
@@ -23,10 +25,6 @@ from lumen_assets.reports.distribution import (
     WebhookSender,
 )
 from lumen_assets.reports.settings import DistributionSettings, OutboxRecipient, SmtpRecipient
-
-
-class MissingSecret(ValueError):
-    """A config names an environment variable that is not set."""
 
 
 @dataclass
@@ -44,12 +42,9 @@ class ReportNotifier(dg.ConfigurableResource):
 
     @staticmethod
     def _env(name: str | None, required: bool, what: str) -> str | None:
-        if not name:
-            return None
-        value = os.environ.get(name)
-        if required and not value:
-            raise MissingSecret(f"{what}: environment variable {name} is not set")
-        return value or None
+        if name and required:
+            return require_secret(name, what)
+        return secret_value(name)
 
     def targets(self, settings: DistributionSettings, workspace_root: Path) -> tuple[list[tuple[Delivery, Sender]], list[str]]:
         """(delivery, sender) per recipient, and the secret values to redact from receipts and logs."""
@@ -69,8 +64,9 @@ class ReportNotifier(dg.ConfigurableResource):
                 delivery = Delivery(recipient_id, "smtp", recipient.name, recipient.address)
                 if smtp_sender is None:
                     try:
-                        username = self._env(smtp.username_env, False, "reports.distribution.smtp.username_env")
-                        password = self._env(smtp.password_env, bool(username), "reports.distribution.smtp.password_env")
+                        username = self._env(smtp.username_env, False, "the SMTP user (reports.distribution.smtp.username_env)")
+                        password = self._env(smtp.password_env, bool(username),
+                                             "the SMTP password (reports.distribution.smtp.password_env)")
                         secrets += [s for s in (password,) if s]
                         server = SmtpServer(
                             host=smtp.host,
@@ -79,7 +75,7 @@ class ReportNotifier(dg.ConfigurableResource):
                             username=username,
                             password=password,
                             timeout_s=smtp.timeout_s,
-                            ca_file=smtp.ca_file,
+                            ca_file=str(workspace_root / smtp.ca_file) if smtp.ca_file else None,
                         )
                         smtp_sender = SmtpSender(server, smtp.sender, settings.subject, feedback)
                     except MissingSecret as exc:
@@ -88,7 +84,7 @@ class ReportNotifier(dg.ConfigurableResource):
             else:
                 delivery = Delivery(recipient_id, "webhook", recipient.name)
                 try:
-                    url = recipient.url or self._env(recipient.url_env, True, f"webhook {recipient.name}: url_env")
+                    url = recipient.url or self._env(recipient.url_env, True, f"the URL of webhook {recipient.name} (url_env)")
                     if recipient.url_env and url:
                         secrets.append(url)  # a URL kept in the environment embeds a token
                     sender = WebhookSender(str(url), recipient.include_pdf, settings.webhook_timeout_s)

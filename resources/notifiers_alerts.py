@@ -1,24 +1,24 @@
 """The `alert_channels` resource: the secret half of the alert channels (the other half is config `alerts:`).
 
 The webhook URL (a Slack incoming-webhook URL is itself a secret), its bearer token and the SMTP login come
-from environment variables as `dg.EnvVar`s, so Dagster resolves them at run time and never shows them in
-the UI. A variable that is not set leaves its channel off.
+from environment variables as `dg.EnvVar`s (lumen.resources.secrets), so Dagster resolves them at run time
+and never shows them in the UI. The SMTP login's variables are the ones `alerts.smtp.username_env` /
+`password_env` name (default LUMEN_SMTP_USER / LUMEN_SMTP_PASSWORD, as for report mail). A webhook
+variable that is not set leaves the webhook channel off.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
+from lumen.resources.secrets import env_secret
 from lumen_assets.alerts.channels import Channel, FileChannel, SmtpChannel, WebhookChannel
 from lumen_assets.alerts.settings import AlertsSettings
 
 WEBHOOK_URL_ENV = "LUMEN_ALERT_WEBHOOK_URL"
 WEBHOOK_TOKEN_ENV = "LUMEN_ALERT_TOKEN"
-SMTP_USER_ENV = "LUMEN_SMTP_USER"
-SMTP_PASSWORD_ENV = "LUMEN_SMTP_PASSWORD"
 
 
 class AlertChannelsResource(dg.ConfigurableResource):
@@ -54,20 +54,19 @@ class AlertChannelsResource(dg.ConfigurableResource):
                     password=self.smtp_password,
                     starttls=settings.smtp.starttls,
                     timeout_s=settings.smtp.timeout_s,
+                    ca_file=str(workspace_root / settings.smtp.ca_file) if settings.smtp.ca_file else None,
                 )
             )
         return built
 
 
-def alert_channels_from_env() -> AlertChannelsResource:
-    """Each secret as a dg.EnvVar when its variable is set (an unset EnvVar would fail every tick)."""
-
-    def secret(name: str) -> dg.EnvVar | None:
-        return dg.EnvVar(name) if os.environ.get(name) else None
-
+def alert_channels_from_env(settings: AlertsSettings | None = None) -> AlertChannelsResource:
+    """Each secret as a dg.EnvVar when its variable is set (an unset EnvVar would fail every tick); the SMTP
+    login's variable names from `settings.smtp` (the code location's config, read once at load)."""
+    smtp = (settings or AlertsSettings()).smtp
     return AlertChannelsResource(
-        webhook_url=secret(WEBHOOK_URL_ENV),
-        webhook_token=secret(WEBHOOK_TOKEN_ENV),
-        smtp_user=secret(SMTP_USER_ENV),
-        smtp_password=secret(SMTP_PASSWORD_ENV),
+        webhook_url=env_secret(WEBHOOK_URL_ENV),
+        webhook_token=env_secret(WEBHOOK_TOKEN_ENV),
+        smtp_user=env_secret(smtp.username_env),
+        smtp_password=env_secret(smtp.password_env),
     )

@@ -83,11 +83,12 @@ class SmtpChannel:
     password: str | None = None
     starttls: bool = False
     timeout_s: float = 10.0
+    ca_file: str | None = None
     name: str = "smtp"
 
     def send(self, message: AlertMessage) -> None:
         server = SmtpServer(self.host, self.port, starttls=self.starttls, username=self.username,
-                            password=self.password, timeout_s=self.timeout_s)
+                            password=self.password, timeout_s=self.timeout_s, ca_file=self.ca_file)
         _send("smtp", lambda: server.send(message.as_email(self.sender, self.recipients), self.recipients),
               [self.password])
 

@@ -1,7 +1,8 @@
 """Config section `alerts` of config/lumen.yaml: channels, rate limit and the alert sensors' pace.
 
 Secrets (the webhook URL and bearer token, the SMTP login) are not config: they come from environment
-variables through the `alert_channels` resource (resources/notifiers_alerts.py).
+variables (the SMTP login from the variables `smtp.username_env` / `smtp.password_env` name) through the
+`alert_channels` resource (resources/notifiers_alerts.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from lumen_assets.section import Section, WorkspacePath
+from lumen_assets.section import Section, SmtpServerSettings, WorkspacePath
 
 
 class FileChannelSettings(Section):
@@ -29,14 +30,13 @@ class WebhookChannelSettings(Section):
     backoff_s: float = Field(0.5, ge=0)
 
 
-class SmtpChannelSettings(Section):
-    """Mail through an SMTP relay (seed C8 `oncall` receiver); login from LUMEN_SMTP_USER/LUMEN_SMTP_PASSWORD."""
+class SmtpChannelSettings(SmtpServerSettings):
+    """Mail through an SMTP relay (seed C8 `oncall` receiver): the shared SMTP keys (lumen_assets/section.py,
+    the same as `reports.distribution.smtp`, including `ca_file`), plus the switch and the recipients."""
 
     enabled: bool = False
-    host: str = "localhost"
     port: int = Field(25, ge=1, le=65535)
     starttls: bool = False
-    sender: str = "lumen@system.local"
     recipients: list[str] = Field(default_factory=lambda: ["oncall@example.com"])
     timeout_s: float = Field(10.0, gt=0)
 

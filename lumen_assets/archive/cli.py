@@ -7,7 +7,6 @@ Exit codes: 0 intact / done, 1 a check failed or the restore was refused (the fa
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -141,12 +140,14 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 def cmd_decrypt(args: argparse.Namespace) -> int:
     """Open a LUMENENC v1 (seed) or v2 file; the plaintext appears only once it has fully authenticated."""
+    from lumen.resources.secrets import MissingSecret, require_secret
     from lumen_assets.archive.encryption import EncryptionError, iter_decrypt
     from lumen_assets.atomic import atomic_open
 
-    secret = os.environ.get(args.key_env)
-    if not secret:
-        return _usage(f"environment variable {args.key_env} (the archive key) is not set")
+    try:
+        secret = require_secret(args.key_env, "the archive encryption key")
+    except MissingSecret as exc:
+        return _usage(str(exc))
     source, target = Path(args.file), Path(args.out)
     if target.exists() and not args.force:
         print(f"[decrypt] refused: {target} exists; use --force")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -17,11 +16,14 @@ def _config(workspace: Path | None, config: str | None):
     return load_config(resolve_config_path(workspace or Path.cwd(), config))
 
 
-def _secret(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise SystemExit(f"lumen: set the passphrase in ${name} (it is read from the environment only)")
-    return value
+def _secret(name: str, purpose: str = "the key passphrase") -> str:
+    """A passphrase through lumen.resources.secrets: a missing one stops the command naming the variable."""
+    from lumen.resources.secrets import MissingSecret, require_secret
+
+    try:
+        return require_secret(name, purpose)
+    except MissingSecret as exc:
+        raise SystemExit(f"lumen: {exc}") from None
 
 
 def _err(message: str) -> int:

@@ -64,7 +64,6 @@ KEYSTORE_META = "keystore.json"
 TRUST_ROOT = "root.pem"
 TRUST_CRL = "crl.pem"
 TRUST_LOG_VKEY = "log.vkey"
-DEMO_PASSPHRASE = "lumen-demo-only-not-secret"
 
 
 class TrustError(RuntimeError):
@@ -487,48 +486,3 @@ def log_key(keystore: Path, passphrase: str) -> tuple[str, Ed25519PrivateKey]:
     if not name:
         raise TrustError(f"{keystore}: no log key (run `lumen keys init-log` or `lumen demo`)")
     return name, load_private_key(Path(keystore) / "log" / "key.pem", passphrase, ed25519_only=True)  # type: ignore[return-value]
-
-
-# -- the demo ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DemoTrust:
-    root_dir: Path
-    keystore: Path
-    trust_dir: Path
-    signer_serial: str
-    log_vkey: str
-    passphrase: str
-    root_fingerprint: str
-
-
-def bootstrap_demo_trust(workspace_root: Path, outside_dir: Path, passphrase: str = DEMO_PASSPHRASE,
-                         keystore_rel: str = ".lumen/keys", trust_rel: str = "attest/trust",
-                         log_name: str = "lumen.local/tlog", identity: str = DEFAULT_IDENTITY,
-                         oidc_issuer: str = DEFAULT_ISSUER, algorithm: str = "ecdsa-p256") -> DemoTrust:
-    """Throwaway trust for `lumen demo`: a root OUTSIDE the workspace, a signer and a log key inside it.
-
-    The demo passphrase is public; the caller should say so and export it as LUMEN_SIGNER_PASS (and
-    LUMEN_ROOT_PASS) for the run. Re-running reuses an existing demo root and signer.
-    """
-    workspace_root, outside_dir = Path(workspace_root).resolve(), Path(outside_dir).resolve()
-    keystore, trust_dir = workspace_root / keystore_rel, workspace_root / trust_rel
-    root_dir = outside_dir
-    if algorithm == "ecdsa-p256" and (outside_dir / ROOT_KEY).exists() and not (outside_dir / ROOT_CT_KEY).exists():
-        # an Ed25519 demo root from an earlier Lumen: move to a P-256 root beside it (a root rotation)
-        root_dir = outside_dir.parent / (outside_dir.name + "-p256")
-    if not (root_dir / ROOT_KEY).exists():
-        init_root(root_dir, passphrase, common_name="Lumen DEMO Root CA (throwaway)", workspace=workspace_root,
-                  algorithm=algorithm)
-    root = load_cert(root_dir / ROOT_CERT)
-    meta = read_keystore(keystore)
-    current = meta.get("current_signer")
-    if not current or load_cert(keystore / "signers" / current / "cert.pem").issuer != root.subject \
-            or (trust_dir / TRUST_ROOT).exists() and load_cert(trust_dir / TRUST_ROOT) != root:
-        issue_signer(root_dir, passphrase, keystore, passphrase, trust_dir, identity=identity,
-                     oidc_issuer=oidc_issuer, rotate_root=bool(current))
-        meta = read_keystore(keystore)
-    vkey = init_log_key(keystore, passphrase, trust_dir, log_name)
-    return DemoTrust(root_dir, keystore, trust_dir, meta["current_signer"], vkey, passphrase,
-                     fingerprint(root))

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from lumen_assets.section import ExternalPath, Section, WorkspacePath
+from lumen_assets.section import Section, SmtpServerSettings, WorkspacePath
 
 
 class OutboxRecipient(Section):
@@ -48,17 +48,8 @@ class WebhookRecipient(Section):
 Recipient = Annotated[OutboxRecipient | SmtpRecipient | WebhookRecipient, Field(discriminator="channel")]
 
 
-class SmtpServer(Section):
-    """The mail server for `smtp` recipients; credentials come from the named environment variables."""
-
-    host: str = "localhost"
-    port: int = Field(587, ge=1, le=65535)
-    starttls: bool = True
-    username_env: str | None = "LUMEN_SMTP_USER"
-    password_env: str | None = "LUMEN_SMTP_PASSWORD"
-    sender: str = "lumen@system.local"
-    ca_file: ExternalPath | None = Field(None, description="PEM bundle to verify the server's certificate (private CA)")
-    timeout_s: float = Field(20.0, gt=0)
+class SmtpServer(SmtpServerSettings):
+    """The mail server for `smtp` recipients (the shared SMTP keys, lumen_assets/section.py)."""
 
 
 class Feedback(Section):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -82,13 +81,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _witness_passphrase() -> str:
+    """The witness key's passphrase through lumen.resources.secrets; missing, the command stops naming it."""
+    from lumen.resources.secrets import MissingSecret, require_secret
+
+    try:
+        return require_secret(WITNESS_PASS_ENV, "the witness key passphrase")
+    except MissingSecret as exc:
+        raise SystemExit(f"lumen: {exc}") from None
+
+
 def _witness_key(state: Path):
     from lumen_assets.attest.keys import load_private_key
 
-    passphrase = os.environ.get(WITNESS_PASS_ENV)
-    if not passphrase:
-        raise SystemExit(f"lumen: set the witness key passphrase in ${WITNESS_PASS_ENV}")
-    return load_private_key(state / WITNESS_KEY, passphrase)
+    return load_private_key(state / WITNESS_KEY, _witness_passphrase())
 
 
 def cmd_witness_init(args: argparse.Namespace) -> int:
@@ -101,9 +107,7 @@ def cmd_witness_init(args: argparse.Namespace) -> int:
     state = Path(args.state)
     if (state / WITNESS_KEY).exists():
         return _err(f"{state / WITNESS_KEY} exists; a witness keeps its key")
-    passphrase = os.environ.get(WITNESS_PASS_ENV)
-    if not passphrase:
-        return _err(f"set the witness key passphrase in ${WITNESS_PASS_ENV}")
+    passphrase = _witness_passphrase()
     key = Ed25519PrivateKey.generate()
     _write_private(state / WITNESS_KEY, key, passphrase)
     vkey = witness_vkey(args.name, key.public_key())

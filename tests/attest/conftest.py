@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE, DemoTrust, bootstrap_demo_trust
 from lumen_assets.attest.issue import attest_artifact, log_envelopes
-from lumen_assets.attest.keys import DEMO_PASSPHRASE, DemoTrust, bootstrap_demo_trust, current_signer, log_key
+from lumen_assets.attest.keys import current_signer, log_key
 
 ORIGIN = "lumen.local/tlog"
 

@@ -40,7 +40,8 @@ def test_keys_lifecycle_from_the_command_line(tmp_path: Path, monkeypatch: pytes
     assert main(["keys", "list", "--workspace", str(ws)]) == 0
     assert json.loads(capsys.readouterr().out)["log_key_name"] == "lumen.local/tlog"
 
-    from lumen_assets.attest.keys import bootstrap_demo_trust, read_keystore
+    from lumen_assets.attest.demo_trust import bootstrap_demo_trust
+    from lumen_assets.attest.keys import read_keystore
 
     (ws / "logs" / "bayes_posterior.jsonl").write_text("{}\n")
     trust = bootstrap_demo_trust(ws, root, passphrase="signer-secret")
@@ -97,16 +98,17 @@ def test_reattesting_unchanged_file_keeps_the_envelope(attested: Attested) -> No
 
 
 def test_demo_trust_hook_creates_root_outside_and_exports_passphrase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lumen_assets.attest.demo_trust import bootstrap_demo_trust
+    from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE
+    from lumen_assets.runner import prepare_demo_trust
 
     monkeypatch.delenv("LUMEN_SIGNER_PASS", raising=False)
     monkeypatch.delenv("LUMEN_CONFIG", raising=False)
     ws = tmp_path / "ws"
     ws.mkdir()
-    message = bootstrap_demo_trust(ws, tmp_path / "outside")
-    assert "THROWAWAY" in message and str(tmp_path / "outside") in message
+    message = prepare_demo_trust(ws, None, tmp_path / "outside")
+    assert message and "THROWAWAY" in message and str(tmp_path / "outside") in message
     import os
 
-    assert os.environ["LUMEN_SIGNER_PASS"]
+    assert os.environ["LUMEN_SIGNER_PASS"] == DEMO_PASSPHRASE  # the run's signer resource reads it as a dg.EnvVar
     assert (ws / "attest/trust/root.pem").exists() and not list(ws.rglob("root_key.pem"))
     assert (tmp_path / "outside" / "root_key.pem").exists()

@@ -10,7 +10,7 @@ import dagster as dg
 from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.defs import attestations
-from lumen_assets.attest.keys import DEMO_PASSPHRASE, bootstrap_demo_trust
+from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE, bootstrap_demo_trust
 from lumen_assets.attest.verifier import TrustLayout, verify_artifact
 from lumen_assets.tlog.defs import attested_artefacts_verify, transparency_log
 

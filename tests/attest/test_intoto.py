@@ -18,11 +18,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.defs import in_toto_links
+from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE, bootstrap_demo_trust
 from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, layout_for_workspace, write_day_links
 from lumen_assets.attest.keys import (
-    DEMO_PASSPHRASE,
     ROOT_KEY,
-    bootstrap_demo_trust,
     current_signer,
     load_private_key,
 )

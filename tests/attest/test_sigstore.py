@@ -20,11 +20,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE
 from lumen_assets.attest.issue import attest_artifact, log_envelopes, unlogged_envelopes
 from lumen_assets.attest.keys import (
     DEFAULT_IDENTITY,
     DEFAULT_ISSUER,
-    DEMO_PASSPHRASE,
     OIDC_ISSUER_OID,
     TrustError,
     current_signer,
@@ -239,7 +239,7 @@ def test_the_bundle_leaf_is_the_rfc8785_dsse_entry_in_lumens_log(sigstore_ws: At
 
 def test_demo_bootstrap_moves_an_ed25519_demo_to_p256_and_stays_idempotent(attested: Attested) -> None:
     """`lumen demo` on a workspace from before the move: a P-256 demo root beside the old one, a rotation."""
-    from lumen_assets.attest.keys import bootstrap_demo_trust
+    from lumen_assets.attest.demo_trust import bootstrap_demo_trust
 
     moved = bootstrap_demo_trust(attested.workspace, attested.trust.root_dir)
     assert moved.root_dir != attested.trust.root_dir and moved.signer_serial != attested.trust.signer_serial

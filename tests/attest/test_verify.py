@@ -12,11 +12,10 @@ import pytest
 from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 
+from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE, bootstrap_demo_trust
 from lumen_assets.attest.envelope import pae
 from lumen_assets.attest.keys import (
-    DEMO_PASSPHRASE,
     TrustError,
-    bootstrap_demo_trust,
     init_root,
     issue_signer,
     load_cert,

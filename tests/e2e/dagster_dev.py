@@ -80,9 +80,9 @@ def prepare_demo_workspace(
     env = dict(os.environ)
     saved = dict(os.environ)
     try:
-        from lumen_assets.attest.demo_trust import bootstrap_demo_trust
+        from lumen_assets.runner import prepare_demo_trust
 
-        bootstrap_demo_trust(workspace)  # exports the demo passphrases into os.environ
+        prepare_demo_trust(workspace, None)  # exports the demo passphrases into os.environ
         env.update({k: v for k, v in os.environ.items() if k not in saved or saved[k] != v})
     except ImportError:
         pass

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lumen_assets.attest.keys import DEMO_PASSPHRASE, log_key, revoke
+from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE
+from lumen_assets.attest.keys import log_key, revoke
 from lumen_assets.cli import main
 from lumen_assets.tlog.audit import audit_log
 from lumen_assets.tlog.publish import log_trust_files, logged_entries
