@@ -1,9 +1,10 @@
 """Where archive bundles are copied: a local folder (embedded default), any S3-compatible bucket, or any rclone
 remote (Google Drive, Dropbox, ...: `lumen_assets/archive/rclone.py`).
 
-S3 goes through dagster-aws `S3Resource` (seed segC C5 wrapped a bare boto3 client): endpoint, region,
-bucket and prefix come from `archive.store` in config/lumen.yaml; credentials only from the environment
-(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY as `dg.EnvVar` fields), never from config files.
+S3 goes through dagster-aws `S3Resource`, nested in `S3ArchiveStoreResource` (resources/archive_s3.py; seed
+segC C5 wrapped a bare boto3 client): endpoint, region, bucket and prefix come from `archive.store` in
+config/lumen.yaml; credentials only from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY as
+`dg.EnvVar` fields of the S3Resource, else boto3's own chain), never from config files.
 Uploads stream from disk (boto3 multipart), downloads are read in chunks, so memory stays bounded.
 """
 
@@ -19,6 +20,7 @@ import dagster as dg
 
 from lumen.resources.secrets import env_secret
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.archive.settings import S3Settings, StoreSettings
 from lumen_assets.atomic import atomic_open, atomic_write_text
 
 
@@ -142,15 +144,15 @@ class S3Store:
 
 class ArchiveStoreResource(dg.ConfigurableResource):
     """The store that `archive.store` in the workspace's config names (resource key `archive_store`), and the
-    bundle encryption key. Secrets are `dg.EnvVar` fields (resources/secrets.py): `encryption_key` from the
-    variable `archive.encryption.env_key` names, the S3 credentials from AWS_ACCESS_KEY_ID /
-    AWS_SECRET_ACCESS_KEY. S3 is opened through dagster-aws `S3Resource`, built when a store is opened rather
-    than nested as a field: dagster_aws imports boto3 at import, and loading the code location must not
-    (tests/test_definitions.py, issue 2 §7)."""
+    bundle encryption key (`encryption_key`, a `dg.EnvVar` from the variable `archive.encryption.env_key`
+    names, lumen.resources.secrets).
+
+    This class opens a local folder or an rclone remote. For `kind: s3` the code location binds its subclass
+    `S3ArchiveStoreResource` (resources/archive_s3.py), which nests dagster-aws's `S3Resource`; that module is
+    imported only when the config asks for S3, because dagster_aws imports boto3 at import time and the default
+    code location must load without it (tests/test_definitions.py; bench/import_time.py prints the cost)."""
 
     workspace: LumenWorkspace
-    aws_access_key_id: str | None = None
-    aws_secret_access_key: str | None = None
     encryption_key: str | None = None
 
     def store(self) -> BundleStore | None:
@@ -166,23 +168,26 @@ class ArchiveStoreResource(dg.ConfigurableResource):
 
             rc = settings.rclone
             return RcloneStore(rc.remote, binary=rc.binary, config_file=rc.config_file, flags=rc.flags, timeout_s=rc.timeout_s)
-        from dagster_aws.s3 import S3Resource
+        return self.s3_store(settings.s3)
 
-        s3 = settings.s3
-        client = S3Resource(  # endpoint and region from config, credentials from this resource's EnvVars
-            endpoint_url=s3.endpoint_url,
-            region_name=s3.region,
-            aws_access_key_id=self.aws_access_key_id,
-            aws_secret_access_key=self.aws_secret_access_key,
-        ).get_client()
-        return S3Store(client, s3.bucket, s3.sse, s3.kms_key_id)
+    def s3_store(self, s3: S3Settings) -> BundleStore:
+        raise dg.Failure(
+            description="archive.store.kind is s3, but the code location was loaded with another archive.store.kind "
+            "(the config is read once at load): reload the code location to bind the S3 store",
+            allow_retries=False,
+        )
 
 
-def archive_store_resource(workspace: LumenWorkspace, encryption_env: str = "LUMEN_ARCHIVE_KEY") -> ArchiveStoreResource:
-    """The resource as the Definitions (and the `lumen archive` CLI) bind it: every secret a `dg.EnvVar`."""
-    return ArchiveStoreResource(
-        workspace=workspace,
-        aws_access_key_id=env_secret("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=env_secret("AWS_SECRET_ACCESS_KEY"),
-        encryption_key=env_secret(encryption_env),
-    )
+def archive_store_resource(workspace: LumenWorkspace, encryption_env: str = "LUMEN_ARCHIVE_KEY",
+                           store: StoreSettings | None = None) -> ArchiveStoreResource:
+    """The resource as the Definitions (and the `lumen archive` CLI) bind it: every secret a `dg.EnvVar`.
+
+    `store` is the `archive.store` config the binding follows (default: `workspace`'s own config, which needs
+    a workspace root known now); for `kind: s3` it is an `S3ArchiveStoreResource` with a nested `S3Resource`."""
+    settings = store if store is not None else workspace.config.archive.store
+    if settings.kind == "s3":
+        from lumen.resources.archive_s3 import S3ArchiveStoreResource, s3_resource
+
+        return S3ArchiveStoreResource(workspace=workspace, encryption_key=env_secret(encryption_env),
+                                      s3=s3_resource(settings.s3))
+    return ArchiveStoreResource(workspace=workspace, encryption_key=env_secret(encryption_env))

@@ -23,7 +23,7 @@ def resource_defs() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "workspace": workspace,
-            "archive_store": archive_store_resource(workspace, config.archive.encryption.env_key),
+            "archive_store": archive_store_resource(workspace, config.archive.encryption.env_key, config.archive.store),
             "signer": signer_resource(workspace, config.attest.passphrase_env),
             "report_notifier": ReportNotifier(),
             "alert_channels": alert_channels_from_env(config.alerts),

@@ -46,7 +46,7 @@ def _archive_store(args: argparse.Namespace, root: Path, config: Any) -> Iterato
     from lumen.resources.workspace import LumenWorkspace
 
     workspace = LumenWorkspace(root=str(root), config_path=str(args.config) if args.config else None)
-    with archive_store_resource(workspace, config.archive.encryption.env_key).process_config_and_initialize_cm() as store:
+    with archive_store_resource(workspace, config.archive.encryption.env_key, config.archive.store).process_config_and_initialize_cm() as store:
         yield store
 
 
