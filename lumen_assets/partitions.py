@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -37,13 +36,25 @@ daily_partitions = dg.DailyPartitionsDefinition(
 )
 
 
-def previous_day_request(context: dg.ScheduleEvaluationContext, run_key_prefix: str) -> dg.RunRequest | dg.SkipReason:
-    """The run for the reporting day before the tick (daily schedules: reports at 09:05, archive at 09:35)."""
-    local = context.scheduled_execution_time.astimezone(ZoneInfo(daily_partitions.timezone))
-    day = local.date() - timedelta(days=1)
-    if day < daily_partitions.start.date():
-        return dg.SkipReason(f"{day} is before the first reporting day {daily_partitions.start.date()}")
-    return dg.RunRequest(run_key=f"{run_key_prefix}:{day.isoformat()}", partition_key=day.isoformat())
+REPORT_CRON = "5 9 * * *"  # seed segB §4.5: yesterday's report at 09:05 in the reporting timezone
+ARCHIVE_CRON = "35 9 * * *"  # after the report: yesterday's archive bundle at 09:35
+
+
+def previous_day_on_cron(cron: str) -> dg.AutomationCondition:
+    """Materialise the reporting day *before* the tick, once per tick of `cron` in the reporting timezone,
+    whatever upstream did (evaluated by `lumen_automation_sensor`, sensors/automation.py).
+
+    `AutomationCondition.on_cron` targets the latest daily partition, which with `end_offset=1` is today, still
+    in progress; this selects the one before it. `in_latest_time_window(60 h)` holds for today and yesterday
+    (Dagster counts a partition in when it starts within the lookback of the latest window's end: 24 h and
+    47-49 h across a DST change), and `~in_latest_time_window()` drops today."""
+    yesterday = (dg.AutomationCondition.in_latest_time_window(timedelta(hours=60))
+                 & ~dg.AutomationCondition.in_latest_time_window())
+    return (
+        dg.AutomationCondition.cron_tick_passed(cron, cron_timezone=daily_partitions.timezone)
+        & yesterday
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label(f"the previous reporting day, on {cron} ({daily_partitions.timezone})")
 
 
 def skipped_checks(asset: str, names: tuple[str, ...], reason: str):

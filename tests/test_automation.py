@@ -4,6 +4,7 @@ evaluated by Dagster itself (`dg.evaluate_automation_conditions`) tick after tic
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -50,3 +51,34 @@ def test_the_full_posterior_fit_runs_on_its_cron_only_after_new_effects(instance
     fresh = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=T0 + timedelta(hours=2),
                                               cursor=quiet.cursor)
     assert fresh.get_requested_partitions(POSTERIORS) == {None}
+
+
+REPORT = dg.AssetKey("daily_report")
+DISTRIBUTION = dg.AssetKey("report_distribution")
+ARCHIVE = dg.AssetKey("archive_bundle")
+
+
+@pytest.mark.parametrize("before_tick", [
+    datetime(2025, 10, 24, 0, 0, tzinfo=UTC),  # 09:00 in Seoul, the reporting timezone
+    datetime(2025, 3, 1, 0, 0, tzinfo=UTC),  # 09:00 on 1 March in Seoul: the previous day is 28 February
+])
+def test_yesterdays_report_at_0905_and_its_bundle_at_0935_in_the_reporting_timezone(instance, before_tick) -> None:
+    """What the 09:05 / 09:35 schedules did, as automation conditions: the reporting day before the tick (the
+    latest daily partition is today, still in progress), once per tick, whatever upstream did."""
+    yesterday = {(before_tick.astimezone(ZoneInfo("Asia/Seoul")).date() - timedelta(days=1)).isoformat()}
+    start = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=before_tick)
+    assert start.get_num_requested(REPORT) == start.get_num_requested(ARCHIVE) == 0
+    report = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=start.cursor,
+                                               evaluation_time=before_tick + timedelta(minutes=6))
+    assert report.get_requested_partitions(REPORT) == report.get_requested_partitions(DISTRIBUTION) == yesterday
+    assert report.get_num_requested(ARCHIVE) == 0
+    quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=report.cursor,
+                                              evaluation_time=before_tick + timedelta(minutes=7))
+    assert quiet.get_num_requested(REPORT) == quiet.get_num_requested(DISTRIBUTION) == 0  # once per tick
+    archive = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=quiet.cursor,
+                                                evaluation_time=before_tick + timedelta(minutes=36))
+    assert archive.get_requested_partitions(ARCHIVE) == yesterday and archive.get_num_requested(REPORT) == 0
+
+
+def test_no_daily_schedules_remain() -> None:
+    assert not {s.name for s in defs.schedules or []} & {"daily_report_schedule", "archive_daily_schedule"}

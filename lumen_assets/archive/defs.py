@@ -27,7 +27,7 @@ from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.config import LumenConfig
 from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.metadata import markdown_table
-from lumen_assets.partitions import daily_partitions, skipped_checks
+from lumen_assets.partitions import ARCHIVE_CRON, daily_partitions, previous_day_on_cron, skipped_checks
 
 INTEGRITY_CHECK = "archive_bundle_integrity"
 REMOTE_CHECK = "archive_remote_matches"
@@ -92,6 +92,7 @@ def freeze_partition(
 
 @dg.asset(
     partitions_def=daily_partitions,
+    automation_condition=previous_day_on_cron(ARCHIVE_CRON),
     group_name="trust",
     kinds={"python", "s3"},
     owners=["team:lumen"],

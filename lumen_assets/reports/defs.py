@@ -19,7 +19,7 @@ from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.ingest.coverage import no_data_reason
-from lumen_assets.partitions import daily_partitions, skipped_checks
+from lumen_assets.partitions import REPORT_CRON, daily_partitions, previous_day_on_cron, skipped_checks
 from lumen_assets.tables import metadata_table
 
 SECTIONS_CHECK = "daily_report_sections"
@@ -94,6 +94,7 @@ def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
     kinds={"pdf", "markdown"},
     owners=["team:lumen"],
     partitions_def=daily_partitions,
+    automation_condition=previous_day_on_cron(REPORT_CRON),
     deps=[
         "quote_bank",
         "risk_ledger",
@@ -263,6 +264,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     kinds={"email"},
     owners=["team:lumen"],
     partitions_def=daily_partitions,
+    automation_condition=previous_day_on_cron(REPORT_CRON),
     deps=["daily_report"],
     output_required=False,  # nothing is sent for a day without data (daily_report skipped it)
     check_specs=[

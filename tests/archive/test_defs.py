@@ -10,7 +10,6 @@ import pytest
 
 from lumen.resources.archive_store import archive_store_resource
 from lumen.resources.workspace import LumenWorkspace
-from lumen.sensors.archive import archive_daily_schedule
 from lumen_assets.archive import defs
 from tests.archive.conftest import DAY, RAW_KEY_B64, initialised_store
 
@@ -109,15 +108,3 @@ def test_encryption_without_key_fails_the_run_clearly(workspace: Path, monkeypat
     assert not result.success
     failure = result.get_step_failure_events()[0]
     assert "LUMEN_ARCHIVE_KEY" in str(failure.step_failure_data.error)
-
-
-def test_schedule_archives_the_previous_reporting_day() -> None:
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(defs.daily_partitions.timezone)
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 3, 15, 9, 35, tzinfo=tz))
-    request = archive_daily_schedule(context)
-    assert request.partition_key == "2025-03-14" and request.run_key == "archive_bundle:2025-03-14"
-    early = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 1, 1, 9, 35, tzinfo=tz))
-    assert isinstance(archive_daily_schedule(early), dg.SkipReason)

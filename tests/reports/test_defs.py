@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from email import message_from_bytes
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
 
 from lumen.resources.notifiers import ReportNotifier
 from lumen.resources.workspace import LumenWorkspace
-from lumen.sensors.reports import daily_report_schedule
 from lumen_assets.evidence.defs import quote_bank, risk_ledger
 from lumen_assets.reports.checks import pdf_text
 from lumen_assets.reports.defs import daily_report, report_distribution
@@ -154,35 +151,6 @@ def test_distribution_refuses_a_pdf_changed_after_the_report_was_built(demo, tmp
     result = run(demo, [report_distribution], "2025-10-22")
     assert not result.success
     assert not (demo / "controls/reports/outbox/2025-10-22").exists()
-
-
-@pytest.mark.parametrize(
-    ("when", "day"),
-    [
-        (datetime(2025, 10, 24, 9, 5, tzinfo=ZoneInfo("Asia/Seoul")), "2025-10-23"),
-        (datetime(2025, 3, 1, 0, 5, tzinfo=ZoneInfo("UTC")), "2025-02-28"),  # 09:05 KST on 1 March
-    ],
-)
-def test_schedule_requests_the_previous_reporting_day(when, day):
-    from lumen_assets.definitions import build_definitions
-
-    repository = build_definitions().get_repository_def()
-    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=repository)
-    request = daily_report_schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == day
-    assert request.run_key == f"daily_report:{day}"
-
-
-def test_schedule_skips_a_day_before_the_first_partition():
-    context = dg.build_schedule_context(scheduled_execution_time=datetime(2025, 1, 1, 9, 5, tzinfo=ZoneInfo("Asia/Seoul")))
-    result = daily_report_schedule.evaluate_tick(context)
-    assert not result.run_requests and "before the first reporting day" in result.skip_message
-
-
-def test_schedule_is_running_by_default_at_0905_in_the_reporting_timezone():
-    assert daily_report_schedule.cron_schedule == "5 9 * * *"
-    assert daily_report_schedule.execution_timezone == "Asia/Seoul"
-    assert daily_report_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
 def test_report_page_links_previews_and_shows_the_headline_in_its_language(demo, monkeypatch):
