@@ -157,3 +157,64 @@ def test_nothing_lumen_writes_names_the_workspace_location(demo_run) -> None:
     needle = str(workspace.resolve()).encode()
     naming = [str(p.relative_to(workspace)) for p in workspace.rglob("*") if p.is_file() and needle in p.read_bytes()]
     assert naming == []
+
+
+# Issue 14 §3: the stock CLIs on the materialised demo workspace (here, to reuse this module's `lumen demo` run).
+OFFLINE_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+               "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9", "NO_PROXY": ""}
+
+
+def _stock(tool: str, args: list[str], workspace: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """A stock CLI, offline, from an empty folder (in-toto-verify writes its inspection link there)."""
+    found = Path(sys.executable).parent / tool
+    cwd = tmp_path / f"run-{tool}-{len(list(tmp_path.iterdir()))}"
+    cwd.mkdir()
+    env = {**os.environ, **OFFLINE_ENV, "LUMEN_WORKSPACE": str(workspace)}
+    return subprocess.run([str(found) if found.exists() else tool, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _in_toto_verify(workspace: Path, day: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    links = workspace / "attest" / "in-toto"
+    return _stock("in-toto-verify", ["--layout", str(links / "root.layout"), "--verification-keys",
+                                     str(workspace / "attest/trust/layout.pub.pem"), "--link-dir", str(links / day)],
+                  workspace, tmp_path)
+
+
+def _sigstore_verify(workspace: Path, rel: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    import json
+
+    pointer = json.loads((workspace / "attest/trust/sigstore.json").read_text())
+    return _stock("sigstore", ["--trust-config", str(workspace / pointer["trust_config"]), "verify", "identity",
+                               str(workspace / rel), "--bundle", str(workspace / "attest" / f"{rel}.sigstore.json"),
+                               "--offline", "--cert-identity", pointer["identity"],
+                               "--cert-oidc-issuer", pointer["issuer"]], workspace, tmp_path)
+
+
+def test_stock_in_toto_verify_and_sigstore_pass_on_the_demo_and_fail_on_a_changed_byte(demo_run, tmp_path) -> None:
+    workspace, done = demo_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    days = sorted(p.name for p in (workspace / "attest/in-toto").glob("20*-*-*"))
+    assert days, "no day folder of in-toto links"
+    day = days[0]
+    links = sorted(p.name.split(".")[0] for p in (workspace / "attest/in-toto" / day).glob("*.link"))
+    assert links == sorted(["ingest", "effects", "posteriors", "evidence", "report", "archive"])
+    passed = _in_toto_verify(workspace, day, tmp_path)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert not (workspace / "on-disk.link").exists()  # the inspection ran from the empty folder
+
+    report = f"controls/reports/report_{day}.md"
+    signed = _sigstore_verify(workspace, report, tmp_path)
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+
+    path = workspace / report
+    original = path.read_bytes()
+    try:
+        path.write_bytes(original[:-2] + bytes([original[-2] ^ 0x01]) + original[-1:])
+        failed = _in_toto_verify(workspace, day, tmp_path)
+        assert failed.returncode == 1
+        assert "DISALLOW attest/in-toto/changed/*" in failed.stderr and f"changed/{report}" in failed.stderr
+        assert _sigstore_verify(workspace, report, tmp_path).returncode != 0
+    finally:
+        path.write_bytes(original)
+    assert _in_toto_verify(workspace, day, tmp_path).returncode == 0

@@ -23,6 +23,7 @@ from lumen_assets.archive.remote import META_STORED, object_key, object_metadata
 from lumen_assets.archive.settings import ArchiveSettings
 from lumen_assets.archive.tarball import FreezeError
 from lumen_assets.archive.verify import Problem, verify_day
+from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.config import LumenConfig
 from lumen_assets.ingest.coverage import no_data_reason
@@ -157,6 +158,10 @@ def _freeze_and_check(
             raise dg.Failure(description=f"archive upload refused: {exc}", allow_retries=False) from exc
         raise  # network trouble: the RetryPolicy tries again
     manifest = result.manifest
+    # the in-toto archive step: materials are the files as they went into the tar (the manifest's digests)
+    record_step(workspace.root_path, chain_paths(workspace.config), "archive_bundle", day=day,
+                materials={entry.path: entry.sha256 for entry in result.entries},
+                environment={"run_id": context.run.run_id, "merkle_root": manifest["merkle"]["root"]})
     name, stored_sha, stored_size, fmt = stored_file(manifest)
     rows = [(e.path, e.size, e.sha256[:16]) for e in result.entries]
     context.log.info(f"froze {len(result.entries)} files ({result.total_bytes} bytes) into {workspace.rel(result.day_dir)}")

@@ -11,7 +11,7 @@ import dagster as dg
 
 from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
-from lumen_assets.attest.intoto import LAYOUT_FILE, LINKS_DIR, chain_paths, write_day_links
+from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, sign_day_links
 from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
 from lumen_assets.partitions import daily_partitions
@@ -124,12 +124,15 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
     owners=["team:lumen"],
     code_version=CODE_VERSION,
     description=(
-        "The day's pipeline as in-toto links (ingest, effects, posteriors, evidence, report, archive), each "
-        "signed by the pipeline signer under attest/in-toto/<day>/, verified by stock `in-toto-verify` against "
-        "the root-signed attest/in-toto/root.layout (`lumen keys sign-layout`)."
+        "Signs the day's pipeline as in-toto links: each step (ingest, effects, posteriors, evidence, report, "
+        "archive) recorded its materials and products as it ran; the pipeline signer signs them into "
+        "attest/in-toto/<day>/<step>.<keyid>.link, verified by stock `in-toto-verify` against the root-signed "
+        "attest/in-toto/root.layout (`lumen keys sign-layout`)."
     ),
 )
 def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, signer: LumenSigner) -> dg.MaterializeResult:
+    from lumen_assets.attest.step_records import StepRecordError
+
     config = workspace.config
     root = workspace.root_path
     day = context.partition_key
@@ -137,17 +140,28 @@ def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, 
         active = signer.signer()
     except TrustError as exc:
         raise dg.Failure(description=workspace.scrub(f"no usable signer: {exc}")) from exc
-    links_dir = root / config.attest.attest_dir / LINKS_DIR
-    written = write_day_links(root, day, chain_paths(config), active.key, links_dir, run_id=context.run.run_id)
-    layout = links_dir / LAYOUT_FILE
+    paths = chain_paths(config)
+    try:
+        written, missing = sign_day_links(root, paths, day, active.key)
+    except StepRecordError as exc:
+        raise dg.Failure(description=workspace.scrub(str(exc)), allow_retries=False) from exc
+    if not written:
+        raise dg.Failure(
+            description=f"no step recorded a link for {day}: materialise daily_report and archive_bundle for {day} "
+                        "(the report freezes the upstream steps' records into the day)", allow_retries=False)
+    if missing:
+        context.log.warning(f"{day}: no record from step(s) {', '.join(missing)}; in-toto-verify will name them "
+                            "(materialise them, then the day's daily_report, archive_bundle and in_toto_links)")
+    layout = root / paths.links_dir / LAYOUT_FILE
     if not layout.exists():
         context.log.warning(f"{workspace.rel(layout)} is missing: sign it with `lumen keys sign-layout --root DIR --workspace W`")
     rows = "".join(f"| `{path.name}` |\n" for path in written)
     return dg.MaterializeResult(metadata={
         "links": dg.MetadataValue.md("| link |\n|---|\n" + rows),
-        "link_dir": dg.MetadataValue.path(workspace.rel(links_dir / day)),
+        "steps_missing": ", ".join(missing) or "none",
+        "link_dir": dg.MetadataValue.path(f"{paths.links_dir}/{day}"),
         "layout_present": dg.MetadataValue.bool(layout.exists()),
         "verify_with": dg.MetadataValue.text(
-            f"in-toto-verify --layout {config.attest.attest_dir}/{LINKS_DIR}/{LAYOUT_FILE} --verification-keys "
-            f"{config.attest.trust_dir}/layout.pub.pem --link-dir {config.attest.attest_dir}/{LINKS_DIR}/{day}"),
+            f'cd "$(mktemp -d)" && LUMEN_WORKSPACE=W in-toto-verify --layout W/{paths.links_dir}/{LAYOUT_FILE} '
+            f"--verification-keys W/{config.attest.trust_dir}/layout.pub.pem --link-dir W/{paths.links_dir}/{day}"),
     })

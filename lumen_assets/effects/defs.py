@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import interval, number, signed
 from lumen_assets.ingest.rules import event_day, read_rule_events
@@ -114,6 +115,9 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
         rows,
         keep_ids={e.event_id for e in history.events},
     )
+    # the in-toto effects step: one record per run, naming the reporting days (partitions) it computed
+    record_step(workspace.root_path, chain_paths(config), "rule_effects",
+                environment={"run_id": context.run.run_id, "days": days, "events": len(events)})
     # Each day's materialisation lists that day's own events, each by its readable id (UTC time and rule),
     # with its time, actor, rule, old → new, pre → post and Δ with a 95 % interval, n and status; a day
     # with one event also shows that event's fields at the top. The run-wide part stays a few numbers.

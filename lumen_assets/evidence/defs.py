@@ -11,6 +11,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
+from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import ledger_problems, read_ledger
 from lumen_assets.tables import metadata_table
@@ -59,6 +60,8 @@ def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> 
     path = workspace.path(workspace.config.evidence.quotes_bank)
     added, total = upsert_jsonl(path, evidence.quotes, record_key)
     context.log.info(f"quote bank: {added} added, {total} in {workspace.rel(path)}")
+    record_step(workspace.root_path, chain_paths(workspace.config), "quote_bank",  # the in-toto evidence step
+                environment={"run_id": context.run.run_id, "added": added})
     latest = read_ledger(path).records[::-1]
     return dg.MaterializeResult(
         metadata={
@@ -93,6 +96,8 @@ def risk_ledger(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
     path = workspace.path(workspace.config.evidence.risk_ledger)
     added, total = upsert_jsonl(path, evidence.risks, record_key)
     context.log.info(f"risk ledger: {added} added, {total} in {workspace.rel(path)}")
+    record_step(workspace.root_path, chain_paths(workspace.config), "risk_ledger",  # the in-toto evidence step
+                environment={"run_id": context.run.run_id, "added": added})
     records = read_ledger(path).records
     severities: dict[str, int] = {}
     for record in records:

@@ -7,6 +7,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
+from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
 from lumen_assets.ingest.quarantine import write_quarantine
@@ -64,6 +65,8 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
     for q in parsed.quarantined:
         context.log.warning(f"{workspace.rel(source)}:{q.line_no}: quarantined: {q.reason}")
     rules = sorted({e.rule for e in parsed.events})
+    record_step(workspace.root_path, chain_paths(config), "rule_events",  # the in-toto ingest step
+                environment={"run_id": context.run.run_id, "events": len(parsed.events)})
     return dg.MaterializeResult(
         metadata={
             "events": len(parsed.events),
@@ -132,6 +135,8 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     first = pd.Timestamp(state.first_ts_ns, tz="UTC") if state.first_ts_ns is not None else None
     last = pd.Timestamp(state.last_ts_ns, tz="UTC") if state.last_ts_ns is not None else None
     days = stored_days(store)
+    record_step(workspace.root_path, chain_paths(config), "metrics",  # the in-toto ingest step
+                environment={"run_id": context.run.run_id, "rows_added": run.rows_added})
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": state.rows_stored,

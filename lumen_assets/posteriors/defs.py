@@ -22,6 +22,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
+from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.location_config import location_config
 from lumen_assets.posteriors.settings import PosteriorsSettings
@@ -176,6 +177,8 @@ def effect_posteriors(context: dg.AssetExecutionContext, workspace: LumenWorkspa
     atomic_write_text(workspace.layout.pymc_posteriors, json.dumps(dict(result.to_json(), record=record), default=str))
     if result.converged:  # tuning acts only on a converged fit
         atomic_write_text(workspace.layout.latest_posteriors, json.dumps(record))
+    record_step(workspace.root_path, chain_paths(lumen), "effect_posteriors",  # the in-toto posteriors step
+                environment={"run_id": context.run.run_id, "converged": bool(result.converged)})
     attempts = result.diagnostics.get("attempts", [])
     context.log.info(f"{len(result.estimates)} rule x signal posteriors (pymc, converged: {result.converged}, "
                      f"attempts: {len(attempts)}, cache hit: {result.cache_hit})")

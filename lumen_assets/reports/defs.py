@@ -16,6 +16,7 @@ import dagster as dg
 from lumen.resources.notifiers import ReportNotifier
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
+from lumen_assets.attest.step_records import chain_paths, freeze_upstream, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.ingest.coverage import no_data_reason
@@ -162,6 +163,9 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         )
         if digest
     }
+    # the in-toto chain of this day: the upstream steps' latest records are the runs whose outputs this reads
+    chain = chain_paths(config)
+    freeze_upstream(workspace.root_path, chain, window.key)
     built = build_report(
         window=window,
         settings=settings,
@@ -195,6 +199,8 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         "pdf_sha256": pdf_sha,
     }
     atomic_write_text(facts_path, json.dumps(facts, ensure_ascii=False, indent=2) + "\n")
+    record_step(workspace.root_path, chain, "daily_report", day=window.key, materials=sources,  # in-toto report step
+                environment={"run_id": context.run.run_id})
 
     try:
         pages = pdf_text(built.pdf)[0]

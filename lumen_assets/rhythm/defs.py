@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
 from lumen_assets.ingest.quarantine import write_quarantine
@@ -223,6 +224,8 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
 
     config = workspace.config
     sync, figures = compute_rhythm_sync(workspace)
+    record_step(workspace.root_path, chain_paths(config), "rhythm_sync",  # the in-toto evidence step
+                environment={"run_id": context.run.run_id, "steps": sync.steps})
     frame = sync.frame
     with_blend = int(frame["blend"].notna().sum()) if len(frame) else 0
     share = with_blend / len(frame) if len(frame) else 0.0

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,18 +20,22 @@ from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.defs import in_toto_links
 from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE, bootstrap_demo_trust
-from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, layout_for_workspace, write_day_links
+from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, layout_for_workspace, sign_day_links
 from lumen_assets.attest.keys import (
     ROOT_KEY,
     current_signer,
     load_private_key,
 )
+from lumen_assets.attest.step_records import freeze_upstream, record_step, sha256_file
 from lumen_assets.config import load_config, resolve_config_path
 
 DAY = "2025-01-02"
 OFFLINE_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 FILES = {
     "logs/metrics.csv": "ts,phase_diff,entropy_rate,creative_band,risk_band\n",
+    ".lumen/metrics/_ingest_state.json": '{"offset": 52}\n',
+    f".lumen/metrics/date={DAY}/part-000000000000000.parquet": "parquet bytes",
+    ".lumen/effects.parquet": "effects parquet bytes",
     "controls/rules_history.jsonl": '{"ts":"2025-01-02T10:00:00+09:00","rule":"risk_max"}\n',
     "logs/rules_effects.csv": "rule_ts,rule\n2025-01-02T10:00:00+09:00,risk_max\n",
     "logs/bayes_posterior.jsonl": '{"rule":"risk_max","p_improve":0.8}\n',
@@ -49,13 +54,33 @@ def _in_toto_verify() -> str:
     return str(found) if found.exists() else (shutil.which("in-toto-verify") or "in-toto-verify")
 
 
-def stock_verify(ws: Path, day: str = DAY, key: str = "attest/trust/layout.pub.pem") -> subprocess.CompletedProcess:
-    """Exactly the auditor's command from the README, run in the workspace."""
+def stock_verify(ws: Path, day: str = DAY, key: Path | None = None, cwd: Path | None = None,
+                 workspace_env: bool = True) -> subprocess.CompletedProcess:
+    """The auditor's command from the README, run from an empty temporary folder with LUMEN_WORKSPACE set
+    (so that in-toto-verify's inspection link and marks land there, not in the workspace)."""
+    cwd = cwd or Path(tempfile.mkdtemp(prefix="in-toto-verify-"))
+    env = {**os.environ, **OFFLINE_ENV}
+    env.pop("LUMEN_WORKSPACE", None)
+    if workspace_env:
+        env["LUMEN_WORKSPACE"] = str(ws)
     return subprocess.run(
-        [_in_toto_verify(), "--layout", f"attest/in-toto/{LAYOUT_FILE}", "--verification-keys", key,
-         "--link-dir", f"attest/in-toto/{day}"],
-        cwd=ws, capture_output=True, text=True, timeout=120, env={**os.environ, **OFFLINE_ENV},
+        [_in_toto_verify(), "--layout", str(ws / "attest/in-toto" / LAYOUT_FILE), "--verification-keys",
+         str(key or ws / "attest/trust/layout.pub.pem"), "--link-dir", str(ws / "attest/in-toto" / day)],
+        cwd=cwd, capture_output=True, text=True, timeout=120, env=env,
     )
+
+
+def run_chain(ws: Path, day: str = DAY) -> None:
+    """What the graph's steps record as they run, in order (each asset's record_step call)."""
+    paths = chain_paths(load_config(resolve_config_path(ws, None)))
+    for asset in ("rule_events", "metrics", "rule_effects", "effect_posteriors", "quote_bank", "risk_ledger"):
+        record_step(ws, paths, asset, environment={"run_id": "run-1"})
+    freeze_upstream(ws, paths, day)
+    sources = {rel: sha256_file(ws / rel) for rel in (paths.effects_csv, paths.posterior_jsonl,
+                                                      paths.quotes_bank, paths.risk_ledger)}
+    record_step(ws, paths, "daily_report", day=day, materials=sources)
+    bundled = [paths.metrics_csv, *paths.report_files(day)]
+    record_step(ws, paths, "archive_bundle", day=day, materials={rel: sha256_file(ws / rel) for rel in bundled})
 
 
 @pytest.fixture
@@ -66,8 +91,9 @@ def chain(tmp_path: Path) -> Path:
         (ws / rel).write_text(text)
     trust = bootstrap_demo_trust(ws, tmp_path / "offline-root")
     config = load_config(resolve_config_path(ws, None))
-    write_day_links(ws, DAY, chain_paths(config), current_signer(trust.keystore, DEMO_PASSPHRASE).key,
-                    ws / "attest/in-toto", run_id="run-1")
+    run_chain(ws)
+    written, missing = sign_day_links(ws, chain_paths(config), DAY, current_signer(trust.keystore, DEMO_PASSPHRASE).key)
+    assert len(written) == 6 and not missing
     layout_for_workspace(config, ws, load_private_key(trust.root_dir / ROOT_KEY, DEMO_PASSPHRASE), days=30)
     return ws
 
@@ -107,41 +133,136 @@ def test_a_wrong_layout_key_fails(chain: Path, tmp_path: Path) -> None:
     other = ec.generate_private_key(ec.SECP256R1()).public_key()
     (tmp_path / "other.pem").write_bytes(other.public_bytes(serialization.Encoding.PEM,
                                                             serialization.PublicFormat.SubjectPublicKeyInfo))
-    result = stock_verify(chain, key=str(tmp_path / "other.pem"))
+    result = stock_verify(chain, key=tmp_path / "other.pem")
     assert result.returncode == 1
     assert "ignature" in result.stderr
 
 
-def test_a_broken_chain_fails_naming_the_step_rule(chain: Path, tmp_path: Path) -> None:
-    """The report link is re-recorded (validly signed) after rules_effects.csv changed: its material no
-    longer MATCHes the effects step's product, so the report step's DISALLOW * catches it."""
+def test_a_link_signed_by_a_key_outside_the_layout_fails(chain: Path) -> None:
+    """A link re-signed by a key that is not a functionary of the layout counts for nothing."""
     config = load_config(resolve_config_path(chain, None))
-    (chain / "logs/rules_effects.csv").write_text("rule_ts,rule\nrewritten\n")
-    key = current_signer(chain / ".lumen/keys", DEMO_PASSPHRASE).key
-    write_day_links(chain, DAY, chain_paths(config), key, tmp_path / "redo")
+    stranger = ec.generate_private_key(ec.SECP256R1())
     day_dir = chain / "attest/in-toto" / DAY
-    report = next(day_dir.glob("report.*.link"))
-    shutil.copy(tmp_path / "redo" / DAY / report.name, report)
+    names = {link.name.split(".")[0]: link.name for link in day_dir.glob("*.link")}
+    sign_day_links(chain, chain_paths(config), DAY, stranger)
+    for link in day_dir.glob("*.link"):  # under the functionary's file names, as an impostor would put them
+        link.rename(day_dir / names[link.name.split(".")[0]])
     result = stock_verify(chain)
     assert result.returncode == 1
-    assert "DISALLOW *" in result.stderr and "report" in result.stderr
+    assert "requires at least '1' links validly signed" in result.stderr
 
 
-def test_in_toto_links_asset_writes_the_days_links(chain: Path) -> None:
+def _resign(ws: Path) -> None:
+    config = load_config(resolve_config_path(ws, None))
+    sign_day_links(ws, chain_paths(config), DAY, current_signer(ws / ".lumen/keys", DEMO_PASSPHRASE).key)
+
+
+def test_posteriors_fitted_on_an_older_effects_table_fail_naming_the_step_rule(chain: Path) -> None:
+    """The honest case in-toto exists for: effects re-ran (a new rule event) after the posteriors were fitted,
+    and the day's report read the new effects table with the old posteriors. Every link is validly signed,
+    but the posteriors' material no longer MATCHes the effects step's product."""
+    paths = chain_paths(load_config(resolve_config_path(chain, None)))
+    (chain / "logs/rules_effects.csv").write_text("rule_ts,rule\n2025-01-02T11:00:00+09:00,creative_min\n")
+    record_step(chain, paths, "rule_effects")
+    for asset in ("quote_bank", "risk_ledger"):
+        record_step(chain, paths, asset)
+    run_chain_from_report(chain, paths)
+    _resign(chain)
+    result = stock_verify(chain)
+    assert result.returncode == 1
+    assert "posteriors" in result.stderr and "DISALLOW *" in result.stderr
+    assert "logs/rules_effects.csv" in result.stderr
+
+
+def run_chain_from_report(ws: Path, paths, day: str = DAY) -> None:  # noqa: ANN001 - ChainPaths
+    freeze_upstream(ws, paths, day)
+    sources = {rel: sha256_file(ws / rel) for rel in (paths.effects_csv, paths.posterior_jsonl,
+                                                      paths.quotes_bank, paths.risk_ledger)}
+    record_step(ws, paths, "daily_report", day=day, materials=sources)
+    record_step(ws, paths, "archive_bundle", day=day, materials={rel: sha256_file(ws / rel)
+                                                                for rel in paths.report_files(day)})
+
+
+def test_two_assets_of_a_step_reading_different_versions_fail(chain: Path) -> None:
+    paths = chain_paths(load_config(resolve_config_path(chain, None)))
+    (chain / "logs/rules_effects.csv").write_text("rule_ts,rule\nsomething else\n")
+    record_step(chain, paths, "risk_ledger")  # quote_bank's record still names the earlier effects table
+    run_chain_from_report(chain, paths)
+    _resign(chain)
+    evidence = json.loads(next((chain / "attest/in-toto" / DAY).glob("evidence.*.link")).read_text())["signed"]
+    assert "logs/rules_effects.csv (as read by risk_ledger)" in evidence["materials"]
+    result = stock_verify(chain)
+    assert result.returncode == 1 and "evidence" in result.stderr and "DISALLOW *" in result.stderr
+
+
+def test_a_step_without_a_record_is_named(chain: Path) -> None:
+    paths = chain_paths(load_config(resolve_config_path(chain, None)))
+    for record in (chain / paths.links_dir / "records" / DAY).glob("posteriors.*.json"):
+        record.unlink()
+    _resign(chain)
+    assert not list((chain / "attest/in-toto" / DAY).glob("posteriors.*.link"))
+    result = stock_verify(chain)
+    assert result.returncode == 1
+    assert "Step 'posteriors' requires '1' link metadata file(s), found '0'" in result.stderr
+
+
+def test_an_unreadable_link_of_another_day_fails_closed(chain: Path) -> None:
+    other = chain / "attest/in-toto/2025-01-03"
+    other.mkdir()
+    (other / "report.deadbeef.link").write_text("{not json")
+    result = stock_verify(chain)
+    assert result.returncode == 1
+    assert "attest/in-toto/changed/unreadable/2025-01-03/report.deadbeef" in result.stderr
+
+
+def test_verify_from_the_workspace_folder_writes_its_inspection_link_there(chain: Path) -> None:
+    result = stock_verify(chain, cwd=chain, workspace_env=False)
+    assert result.returncode == 0, result.stderr
+    assert (chain / "on-disk.link").exists()  # why the README runs it from an empty folder
+
+
+def test_verify_from_an_empty_folder_without_the_workspace_fails(chain: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = stock_verify(chain, cwd=empty, workspace_env=False)
+    assert result.returncode == 1
+    assert "set LUMEN_WORKSPACE" in result.stderr
+    assert not (chain / "on-disk.link").exists()
+
+
+def test_in_toto_links_asset_signs_what_the_steps_recorded(chain: Path) -> None:
     from lumen_assets.partitions import daily_partitions
 
     day = daily_partitions.get_first_partition_key()  # partitions start at the location's first data day
-    for rel in (f"controls/reports/report_{day}.md", f"archive/{day}/bundle.tar"):
+    for rel in (f"controls/reports/report_{day}.md", f"controls/reports/report_{day}.pdf", f"archive/{day}/bundle.tar"):
         (chain / rel).parent.mkdir(parents=True, exist_ok=True)
         (chain / rel).write_text(f"{rel}\n")
+    run_chain(chain, day)
+    ws_res = LumenWorkspace(root=str(chain))
     result = dg.materialize(
         [in_toto_links], partition_key=day,
-        resources={"workspace": (ws_res := LumenWorkspace(root=str(chain))), "signer": LumenSigner(workspace=ws_res, passphrase=DEMO_PASSPHRASE)},
+        resources={"workspace": ws_res, "signer": LumenSigner(workspace=ws_res, passphrase=DEMO_PASSPHRASE)},
         instance=dg.DagsterInstance.ephemeral(),
     )
     assert result.success
     meta = result.asset_materializations_for_node("in_toto_links")[0].metadata
-    assert meta["layout_present"].value is True
+    assert meta["layout_present"].value is True and meta["steps_missing"].value == "none"
     assert len(list((chain / "attest/in-toto" / day).glob("*.link"))) == 6
     result = stock_verify(chain, day=day)
     assert result.returncode == 0, result.stderr
+
+
+def test_in_toto_links_without_trust_fails_in_one_line_and_steps_still_record(chain: Path) -> None:
+    from lumen_assets.partitions import daily_partitions
+
+    day = daily_partitions.get_first_partition_key()
+    ws_res = LumenWorkspace(root=str(chain))
+    result = dg.materialize(
+        [in_toto_links], partition_key=day,
+        resources={"workspace": ws_res, "signer": LumenSigner(workspace=ws_res, passphrase=None)},
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    description = failure.step_failure_data.user_failure_data.description
+    assert description.startswith("trust is not set up") and "\n" not in description
