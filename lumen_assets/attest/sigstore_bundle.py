@@ -19,8 +19,11 @@ trusted root listing their keys; Lumen has all of them offline:
     sigstore --trust-config attest/trust/trust_config.json verify identity ARTEFACT \\
       --bundle attest/ARTEFACT.sigstore.json --offline --cert-identity ID --cert-oidc-issuer ISSUER
 
-What stock sigstore does not check and `lumen verify` still does: the CRL, the checkpoint origin, and the
-checkpoint's tree size against the proof's. The DSSE envelope inside the bundle is the one in
+What stock sigstore does not check and `lumen verify` still does: the CRL, the checkpoint origin, the
+checkpoint's tree size against the proof's, the key name on the checkpoint's signature line (sigstore matches
+the 4-byte key hint only) and the bundle's exact bytes: another base64 spelling of a field (its unused low
+bits before '=' padding, which every fixed-size hash and signature has) decodes to the same bytes and passes
+stock sigstore; `check_bundle` demands Lumen's canonical spelling. The DSSE envelope inside the bundle is the one in
 `attest/<path>.dsse.json` (same payload, same ECDSA signature), so both verifiers check one signature.
 
 Pure module: no dagster import.
