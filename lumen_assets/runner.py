@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -202,34 +203,44 @@ def covered_days(workspace_root: Path, config: object) -> list[str]:
 
 
 def _collect(result: object, summary: RunSummary, graph: object) -> None:
+    """One in-process run's outcome."""
+    _collect_events(result.run_id, result.success, result.dagster_run.tags, result.all_events, summary, graph)
+
+
+def _collect_events(run_id: str, success: bool, tags: dict, events: list, summary: RunSummary, graph: object) -> None:
+    """A run's materialisations, check results and failures (one line each), from its Dagster events."""
     import dagster as dg
 
-    summary.runs.append(result.run_id)
-    for event in result.get_asset_materialization_events():
-        key = event.asset_key.to_user_string()
-        summary.materialized[key] = summary.materialized.get(key, 0) + 1
-    for evaluation in result.get_asset_check_evaluations():
-        spec = graph.get_check_spec(evaluation.asset_check_key)
-        summary.checks.append(
-            CheckOutcome(
-                asset=evaluation.asset_key.to_user_string(),
-                name=evaluation.check_name,
-                passed=evaluation.passed,
-                severity=evaluation.severity.value,
-                blocking=bool(spec.blocking),
-                partition=evaluation.partition if hasattr(evaluation, "partition") else None,
-                description=getattr(evaluation, "description", None) or "",
+    summary.runs.append(run_id)
+    for event in events:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            key = event.asset_key.to_user_string()
+            summary.materialized[key] = summary.materialized.get(key, 0) + 1
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            spec = graph.get_check_spec(evaluation.asset_check_key)
+            summary.checks.append(
+                CheckOutcome(
+                    asset=evaluation.asset_key.to_user_string(),
+                    name=evaluation.check_name,
+                    passed=evaluation.passed,
+                    severity=evaluation.severity.value,
+                    blocking=bool(spec.blocking),
+                    partition=getattr(evaluation, "partition", None),
+                    description=getattr(evaluation, "description", None) or "",
+                )
             )
-        )
-    if not result.success:
+    if not success:
         before = len(summary.failures)
-        partition = result.dagster_run.tags.get("dagster/partition")
-        for event in result.all_events:
+        partition = tags.get("dagster/partition")
+        for event in events:
             if event.event_type == dg.DagsterEventType.STEP_FAILURE:
                 where = f" [{partition}]" if partition else ""
                 summary.failures.append(f"asset {event.step_key}{where}: {failure_reason(event.step_failure_data)}")
         if len(summary.failures) == before:
-            summary.failures.append(f"run {result.run_id} failed (see its log: dagster dev, Runs)")
+            failure = next((e for e in events if e.event_type == dg.DagsterEventType.RUN_FAILURE), None)
+            why = _first_line(failure.message or "") if failure is not None else ""
+            summary.failures.append(f"run {run_id} failed{': ' + why if why else ''} (see its log: dagster dev, Runs)")
 
 
 def failure_reason(data: object) -> str:
@@ -262,8 +273,10 @@ def run_graph(
     day: str | None = None,
     dagster_home: Path | None = None,
     progress=print,
+    launch: LaunchOptions | None = None,
 ) -> RunSummary:
-    """Materialise the whole graph (or a Dagster asset selection) against `workspace`."""
+    """Materialise the whole graph (or a Dagster asset selection) against `workspace`: in this process, or
+    with `launch` submitted through the instance's run coordinator and launcher (lumen_assets/launch.py)."""
     home = prepare_environment(workspace, config_path, dagster_home)
     import logging
 
@@ -304,35 +317,28 @@ def run_graph(
             progress(f"[lumen] {problem}")
             progress(f"[lumen] {', '.join(sorted(trust))} will fail; everything that does not sign still runs")
             summary.notes.append(problem)
-    for kind, batch in plan_batches(graph, selected):
-        names = ", ".join(sorted(k.to_user_string() for k in batch))
-        if kind == "unpartitioned":
-            progress(f"[lumen] materialising {names}")
-            runs = [dict()]
-        elif kind == "day_range":
-            days = [day] if day else covered_days(workspace, config)
-            if not days:
-                summary.notes.append(f"no day covered by the data: skipped {names}")
-                continue
-            progress(f"[lumen] materialising {names} for {days[0]} .. {days[-1]} (one run)")
-            runs = [dict(partition_key=days[0])] if len(days) == 1 else [
-                dict(tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]})]
-        else:
-            days = [day] if day else covered_days(workspace, config)
-            if not days:
-                summary.notes.append(f"no day covered by the data: skipped {names}")
-                continue
-            progress(f"[lumen] materialising {names} for {len(days)} day(s): {', '.join(days)}")
-            runs = [dict(partition_key=d) for d in days]
-        for run_args in runs:
-            result = job.execute_in_process(
-                instance=instance,
-                asset_selection=sorted(batch, key=lambda k: k.to_user_string()),
-                run_config=QUIET_RUN_CONFIG,
-                raise_on_error=False,
-                **run_args,
-            )
-            _collect(result, summary, graph)
+    with _run_executor(job, instance, graph, summary, launch, config, progress) as execute:
+        for kind, batch in plan_batches(graph, selected):
+            names = ", ".join(sorted(k.to_user_string() for k in batch))
+            if kind == "unpartitioned":
+                progress(f"[lumen] materialising {names}")
+                runs = [dict()]
+            elif kind == "day_range":
+                days = [day] if day else covered_days(workspace, config)
+                if not days:
+                    summary.notes.append(f"no day covered by the data: skipped {names}")
+                    continue
+                progress(f"[lumen] materialising {names} for {days[0]} .. {days[-1]} (one run)")
+                runs = [dict(partition_key=days[0])] if len(days) == 1 else [
+                    dict(tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]})]
+            else:
+                days = [day] if day else covered_days(workspace, config)
+                if not days:
+                    summary.notes.append(f"no day covered by the data: skipped {names}")
+                    continue
+                progress(f"[lumen] materialising {names} for {len(days)} day(s): {', '.join(days)}")
+                runs = [dict(partition_key=d) for d in days]
+            execute(sorted(batch, key=lambda k: k.to_user_string()), runs)
     skip = {config.paths.dagster_home.split("/")[0], config.paths.state_dir.split("/")[0]}
     evidence_top = config.attest.attest_dir.split("/")[0]  # per-artefact envelopes, proofs, bundles, links: last
     summary.outputs = sorted(
@@ -342,6 +348,62 @@ def run_graph(
         key=lambda p: (p.relative_to(workspace).parts[0] == evidence_top, p),
     )
     return summary
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """`lumen run --launch`: where the runs are submitted and how long to wait for them."""
+
+    workspace_yaml: Path | None = None  # in-process GraphQL over this workspace file (default: Lumen's)
+    webserver: str | None = None  # or a running dagster-webserver's GraphQL API
+    location: str | None = None  # the code location serving this workspace (default: from its config)
+    timeout_s: float = 3600.0
+
+
+@contextmanager
+def _run_executor(job, instance, graph, summary: RunSummary, launch: LaunchOptions | None, config, progress):
+    """A function running one batch (asset keys, the runs' partition arguments) and collecting its outcome:
+    `execute_in_process` one run after another, or (launch) submit them all, then wait for every one."""
+    if launch is None:
+        def in_process(keys: list, runs: list[dict]) -> None:
+            for run_args in runs:
+                result = job.execute_in_process(instance=instance, asset_selection=keys,
+                                                run_config=QUIET_RUN_CONFIG, raise_on_error=False, **run_args)
+                _collect(result, summary, graph)
+
+        yield in_process
+        return
+    from lumen_assets.launch import LaunchError, graphql_endpoint, submit_run, unattended_queue, wait_for_runs
+
+    problem = unattended_queue(instance)
+    if problem:
+        raise UsageError(f"--launch: {problem}")
+
+    location = launch.location or location_name(config)
+    workspace_yaml = None if launch.webserver else (launch.workspace_yaml or WORKSPACE_YAML)
+    try:
+        with graphql_endpoint(instance, workspace_yaml, launch.webserver) as graphql:
+            def launched(keys: list, runs: list[dict]) -> None:
+                run_ids = []
+                for run_args in runs:
+                    tags = dict(run_args.get("tags", {}))
+                    if "partition_key" in run_args:
+                        tags["dagster/partition"] = run_args["partition_key"]
+                    run_ids.append(submit_run(graphql, location, keys, tags, QUIET_RUN_CONFIG))
+                where = launch.webserver or workspace_yaml
+                progress(f"[lumen] submitted {len(run_ids)} run(s) to code location {location!r} via {where}; waiting")
+                for run in wait_for_runs(instance, run_ids, launch.timeout_s, progress):
+                    _collect_events(run.run_id, run.status.value == "SUCCESS", run.tags, run.events, summary, graph)
+
+            yield launched
+    except LaunchError as exc:
+        raise UsageError(f"--launch: {exc}") from None
+
+
+def location_name(config: object) -> str:
+    """The code location a workspace is served as: `location.name` in its config (default `lumen`)."""
+    section = getattr(config, "location", None)
+    return getattr(section, "name", None) or "lumen"
 
 
 def print_summary(summary: RunSummary, out=sys.stdout) -> None:
@@ -417,8 +479,14 @@ def _execute(args: argparse.Namespace, workspace: Path) -> int:
         from lumen_assets.config import load_config, resolve_config_path
 
         load_config(resolve_config_path(workspace, config_path))  # fail fast, with file/key/line
+        launch = None
+        if getattr(args, "launch", False):
+            launch = LaunchOptions(workspace_yaml=Path(args.workspace_file) if args.workspace_file else None,
+                                   webserver=args.webserver, location=args.location, timeout_s=args.timeout)
+        elif any(getattr(args, name, None) for name in ("workspace_file", "webserver", "location")):
+            raise UsageError("--workspace-file, --webserver and --location go with --launch")
         summary = run_graph(workspace, config_path, getattr(args, "select", None), getattr(args, "date", None),
-                            Path(args.dagster_home) if args.dagster_home else None)
+                            Path(args.dagster_home) if args.dagster_home else None, launch=launch)
     except (ConfigError, UsageError) as exc:
         print(f"lumen: {exc}", file=sys.stderr)
         return 2
@@ -476,6 +544,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--select", help="a Dagster asset selection, e.g. 'rule_effects+' or 'group:ingest'")
     run.add_argument("--date", type=_valid_day, help="materialise daily partitions for this day only")
     run.add_argument("--dagster-home", help="DAGSTER_HOME to record runs in (default WORKSPACE/.dagster)")
+    run.add_argument("--launch", action="store_true",
+                     help="submit the runs through the instance's run coordinator and launcher (run queue, "
+                     "dagster-daemon) instead of executing them here; wait for them and report")
+    run.add_argument("--workspace-file", help="with --launch: the Dagster workspace file whose code location "
+                     "serves this workspace (default: Lumen's workspace.yaml)")
+    run.add_argument("--webserver", help="with --launch: submit through this dagster-webserver's GraphQL API "
+                     "instead, e.g. http://127.0.0.1:3000")
+    run.add_argument("--location", help="with --launch: the code location's name (default: location.name "
+                     "in the workspace's config, else lumen)")
+    run.add_argument("--timeout", type=float, default=3600.0,
+                     help="with --launch: seconds to wait for the runs (default 3600)")
     run.set_defaults(func=cmd_run)
 
     demo = subparsers.add_parser("demo", help="write the demo workspace and materialise everything on it")
