@@ -38,6 +38,7 @@ daily_partitions = dg.DailyPartitionsDefinition(
 
 REPORT_CRON = "5 9 * * *"  # seed segB §4.5: yesterday's report at 09:05 in the reporting timezone
 ARCHIVE_CRON = "35 9 * * *"  # after the report: yesterday's archive bundle at 09:35
+LINKS_CRON = "50 9 * * *"  # after the archive: the pipeline signer signs yesterday's in-toto step records at 09:50
 
 
 def previous_day_on_cron(cron: str) -> dg.AutomationCondition:

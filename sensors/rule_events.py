@@ -16,13 +16,14 @@ from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 from lumen_assets.ingest.waiting import WaitingEvent, waiting_reason
 from lumen_assets.location_config import location_config
 
-# metrics (so the effects see fresh data), the day's rule_effects, and the cheap downstream ledgers. A named
+# the validated rule events and metrics (so the effects see fresh data, and the in-toto ingest step records the
+# rules_history.jsonl the effects then read), the day's rule_effects, and the cheap downstream ledgers. A named
 # job, so the runs read "rule_event_job" in the UI instead of an anonymous `__ASSET_JOB`.
 rule_event_job = dg.define_asset_job(
     "rule_event_job",
-    selection=dg.AssetSelection.assets("metrics", "rule_effects", "quote_bank", "risk_ledger"),
-    description="One reporting day's rule events: fresh metrics, that day's rule_effects partition, and the "
-    "quote bank and risk ledger that map them (started by rule_event_sensor).",
+    selection=dg.AssetSelection.assets("rule_events", "metrics", "rule_effects", "quote_bank", "risk_ledger"),
+    description="One reporting day's rule events: the rule events and fresh metrics, that day's rule_effects "
+    "partition, and the quote bank and risk ledger that map them (started by rule_event_sensor).",
 )
 
 

@@ -82,3 +82,16 @@ def test_yesterdays_report_at_0905_and_its_bundle_at_0935_in_the_reporting_timez
 
 def test_no_daily_schedules_remain() -> None:
     assert not {s.name for s in defs.schedules or []} & {"daily_report_schedule", "archive_daily_schedule"}
+
+
+def test_yesterdays_in_toto_step_records_are_signed_at_0950_after_the_archive(instance) -> None:
+    """Issue 14: in live operation the trust asset signs what yesterday's steps recorded, after its archive."""
+    links = dg.AssetKey("in_toto_links")
+    before_tick = datetime(2025, 10, 24, 0, 0, tzinfo=UTC)  # 09:00 in Seoul
+    start = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=before_tick)
+    archive = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=start.cursor,
+                                                evaluation_time=before_tick + timedelta(minutes=36))
+    assert archive.get_num_requested(links) == 0
+    signed = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=archive.cursor,
+                                               evaluation_time=before_tick + timedelta(minutes=51))
+    assert signed.get_requested_partitions(links) == {"2025-10-23"}

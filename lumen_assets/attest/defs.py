@@ -14,7 +14,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, sign_day_links
 from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
-from lumen_assets.partitions import daily_partitions
+from lumen_assets.partitions import LINKS_CRON, daily_partitions, previous_day_on_cron
 
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -119,6 +119,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
     key="in_toto_links",
     group_name="trust",
     partitions_def=daily_partitions,
+    automation_condition=previous_day_on_cron(LINKS_CRON),  # 09:50, after the report (09:05) and archive (09:35)
     deps=[dg.AssetKey("daily_report"), dg.AssetKey("archive_bundle")],
     kinds={"in-toto"},
     owners=["team:lumen"],

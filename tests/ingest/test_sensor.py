@@ -235,7 +235,7 @@ def test_event_runs_are_the_named_job_refreshing_metrics_and_mapping_evidence() 
     assert rule_event_sensor.job_name == "rule_event_job"
     job = defs.resolve_job_def("rule_event_job")
     selected = {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
-    assert selected == {"metrics", "rule_effects", "quote_bank", "risk_ledger"}
+    assert selected == {"rule_events", "metrics", "rule_effects", "quote_bank", "risk_ledger"}
     assert job.partitions_def is not None and job.partitions_def.get_partition_keys()[0] == "2025-01-01"
 
 
