@@ -170,7 +170,6 @@ def _freeze_and_check(
         "files": len(result.entries),
         "bytes": result.total_bytes,
         "merkle_root": manifest["merkle"]["root"],
-        "bundle_sha256": manifest["bundle"]["sha256"],
         "stored_file": name,
         "stored_sha256": stored_sha,
         "stored_bytes": stored_size,
@@ -179,6 +178,8 @@ def _freeze_and_check(
         "bundle_dir": dg.MetadataValue.path(workspace.rel(result.day_dir)),
         "contents": dg.MetadataValue.md(markdown_table(["path", "bytes", "sha256 (prefix)"], rows)),
     }
+    if manifest["bundle"]["sha256"] is not None:  # a sealed-only bundle has none (AES-GCM authenticates it)
+        metadata["bundle_sha256"] = manifest["bundle"]["sha256"]
     if result.skipped:
         metadata["skipped"] = dg.MetadataValue.md(markdown_table(["path", "why"], result.skipped))
     if uri:

@@ -174,6 +174,8 @@ def parse_manifest(text: str, source: str = MANIFEST_NAME) -> tuple[dict[str, An
     if encrypted is not None:
         if not isinstance(encrypted, dict) or any(k not in encrypted for k in ("name", "size", "sha256")):
             raise ManifestError(f"{source}: key 'encrypted' needs name, size and sha256")
+    if bundle["sha256"] is None and encrypted is None:  # only a sealed-only bundle has no plaintext digest
+        raise ManifestError(f"{source}: key 'bundle.sha256' is null but the bundle is not encrypted")
     _require(data, "hash", dict, source)
     _require(data, "sources", list, source)
     return data, entries

@@ -13,7 +13,14 @@ from __future__ import annotations
 import re
 from typing import Any, BinaryIO, Protocol
 
-from lumen_assets.archive.verify import HashingReader, Problem, check_decrypts_to
+from lumen_assets.archive.manifest import FileEntry
+from lumen_assets.archive.verify import (
+    HashingReader,
+    Problem,
+    VerifyReport,
+    check_decrypts_to,
+    check_sealed_tar,
+)
 
 META_PLAIN = "lumen-plain-sha256"
 META_STORED = "lumen-stored-sha256"
@@ -55,13 +62,14 @@ def stored_file(manifest: dict[str, Any]) -> tuple[str, str, int, str]:
 
 def object_metadata(manifest: dict[str, Any]) -> dict[str, str]:
     _, stored_sha, _, fmt = stored_file(manifest)
-    return {
-        META_PLAIN: manifest["bundle"]["sha256"],
+    metadata = {
+        META_PLAIN: manifest["bundle"]["sha256"],  # None for a sealed-only bundle (AES-GCM authenticates it)
         META_STORED: stored_sha,
         META_FORMAT: fmt,
         META_MERKLE: manifest["merkle"]["root"],
         META_DAY: manifest["day"],
     }
+    return {name: value for name, value in metadata.items() if value is not None}
 
 
 def verify_remote(store: ObjectStore, key: str, manifest: dict[str, Any], secret: str | None = None) -> tuple[list[Problem], list[str]]:
@@ -79,7 +87,13 @@ def verify_remote(store: ObjectStore, key: str, manifest: dict[str, Any], secret
     with store.open(key) as body:
         reader = HashingReader(body)
         if manifest.get("encrypted"):
-            if secret:
+            if secret and bundle["sha256"] is None:  # sealed only: every member re-hashed through decryption
+                report = VerifyReport(day=manifest["day"])
+                entries = [FileEntry(f["path"], f["size"], f["sha256"]) for f in manifest["files"]]
+                check_sealed_tar(reader, secret, manifest, entries, report)
+                problems += [Problem(key, f"{p.name}: {p.reason}" if p.name != key.rsplit("/", 1)[-1] else p.reason)
+                             for p in report.problems]
+            elif secret:
                 why = check_decrypts_to(reader, secret, bundle["sha256"], bundle["size"])
                 if why:
                     problems.append(Problem(key, why))

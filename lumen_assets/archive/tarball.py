@@ -109,7 +109,8 @@ def write_tar(
 ) -> list[FileEntry]:
     """Stream a deterministic PAX tar of `files` (sorted by the caller) into `out`; return per-file hashes."""
     entries = []
-    buffer = bytearray(CHUNK)
+    direct = hasattr(out, "reserve") and hasattr(out, "commit")
+    buffer = bytearray(0 if direct else CHUNK)
     view = memoryview(buffer)
     written = 0
     for rel in files:
@@ -126,12 +127,23 @@ def write_tar(
             digest = hashlib.sha256()
             remaining = size
             while remaining:
-                count = handle.readinto(view[: min(CHUNK, remaining)])
+                if direct:  # read straight into the pipeline's buffer: one copy, hashed where it lies
+                    with out.reserve() as space:  # type: ignore[attr-defined]
+                        target = space[: min(len(space), remaining)]
+                        count = handle.readinto(target)
+                        if count:
+                            digest.update(target[:count])
+                        target.release()
+                    if count:
+                        out.commit(count)  # type: ignore[attr-defined]
+                else:
+                    count = handle.readinto(view[: min(CHUNK, remaining)])
+                    if count:
+                        chunk = view[:count]
+                        digest.update(chunk)
+                        out.write(chunk)
                 if not count:
                     raise FreezeError(f"{rel}: shrank while being frozen ({size - remaining} of {size} bytes)")
-                chunk = view[:count]
-                digest.update(chunk)
-                out.write(chunk)
                 remaining -= count
             padding = -size % BLOCK
             if padding:
@@ -141,6 +153,11 @@ def write_tar(
                 on_progress(written)
         entries.append(FileEntry(rel, size, digest.hexdigest()))
     return entries
+
+
+def end_of_archive(count: int) -> bytes:
+    """The two zero blocks that end a tar, padded so `count` + them is a whole record (as GNU tar does)."""
+    return bytes(2 * BLOCK + (-(count + 2 * BLOCK) % RECORD))
 
 
 class TarFinisher:

@@ -112,7 +112,7 @@ def check_tar(source: BinaryIO, compression: str, entries: list[FileEntry], name
         report.fail(name, "members are not in sorted, unique order")
 
 
-def check_decrypts_to(source: BinaryIO, secret: str, bundle_sha256: str, bundle_size: int) -> str | None:
+def check_decrypts_to(source: BinaryIO, secret: str, bundle_sha256: str | None, bundle_size: int) -> str | None:
     """None when the encrypted stream authenticates and decrypts to the bundle's bytes, else why not."""
     digest, size = hashlib.sha256(), 0
     try:
@@ -121,9 +121,66 @@ def check_decrypts_to(source: BinaryIO, secret: str, bundle_sha256: str, bundle_
             size += len(chunk)
     except EncryptionError as exc:
         return str(exc)
-    if digest.hexdigest() != bundle_sha256 or size != bundle_size:
+    if size != bundle_size or (bundle_sha256 is not None and digest.hexdigest() != bundle_sha256):
         return "decrypts to bytes that differ from the bundle"
     return None
+
+
+class DecryptingReader:
+    """The plaintext of a sealed stream as a readable stream, hashed and counted as it is read. An
+    authentication failure is kept in `error` (and raised to the reader), so a caller can name the file."""
+
+    def __init__(self, source: BinaryIO, secret: str) -> None:
+        self._segments = iter_decrypt(source, secret)
+        self._pending = memoryview(b"")
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.error: EncryptionError | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        parts: list[bytes] = []
+        wanted = size if size is not None and size >= 0 else None
+        while wanted is None or wanted > 0:
+            if not len(self._pending):
+                try:
+                    segment = next(self._segments, None)
+                except EncryptionError as exc:
+                    self.error = exc
+                    raise
+                if segment is None:
+                    break
+                self.digest.update(segment)
+                self.size += len(segment)
+                self._pending = memoryview(segment)
+            take = len(self._pending) if wanted is None else min(wanted, len(self._pending))
+            parts.append(bytes(self._pending[:take]))
+            self._pending = self._pending[take:]
+            if wanted is not None:
+                wanted -= take
+        return b"".join(parts)
+
+    def drain(self) -> None:
+        while self.read(READ_CHUNK):
+            pass
+
+
+def check_sealed_tar(source: BinaryIO, secret: str, manifest: dict[str, Any], entries: list[FileEntry],
+                     report: VerifyReport) -> None:
+    """Decrypt the stored copy once, streaming: the tar inside is checked member by member, its digest
+    compared with the manifest's bundle line. Any authentication failure is the encrypted file's problem."""
+    bundle, name = manifest["bundle"], manifest["encrypted"]["name"]
+    plain = DecryptingReader(source, secret)
+    before = len(report.problems)
+    try:
+        check_tar(plain, bundle.get("compression", "none"), entries, bundle["name"], report)  # type: ignore[arg-type]
+        plain.drain()
+    except EncryptionError:
+        pass
+    if plain.error is not None:  # what the tar check said about a cut or forged stream is noise: name the cause
+        del report.problems[before:]
+        report.fail(name, str(plain.error))
+    elif plain.size != bundle["size"] or (bundle["sha256"] is not None and plain.digest.hexdigest() != bundle["sha256"]):
+        report.fail(name, "decrypts to bytes that differ from the manifest's bundle sha256 or size")
 
 
 def verify_day(day_dir: Path, index_record: dict[str, Any] | None, secret: str | None = None) -> VerifyReport:
@@ -158,27 +215,33 @@ def verify_day(day_dir: Path, index_record: dict[str, Any] | None, secret: str |
     _check_sums(day_dir, entries, report)
 
     bundle = manifest["bundle"]
-    bundle_path = _listed_file(day_dir, bundle["name"], "bundle", report)
-    if bundle_path is not None:
-        with open(bundle_path, "rb") as handle:
-            reader = HashingReader(handle)
-            check_tar(reader, bundle.get("compression", "none"), entries, bundle["name"], report)  # type: ignore[arg-type]
-            reader.drain()
-        if reader.digest.hexdigest() != bundle["sha256"] or reader.size != bundle["size"]:
-            report.fail(bundle["name"], "sha256 or size differs from the manifest")
-
     encrypted = manifest.get("encrypted")
+    # with encryption on only the sealed copy is kept; its tar is checked through decryption
+    bundle_kept = not encrypted or (Path(bundle["name"]).name == bundle["name"] and (day_dir / bundle["name"]).exists())
+    if bundle_kept:
+        bundle_path = _listed_file(day_dir, bundle["name"], "bundle", report)
+        if bundle_path is not None:
+            with open(bundle_path, "rb") as handle:
+                reader = HashingReader(handle)
+                check_tar(reader, bundle.get("compression", "none"), entries, bundle["name"], report)  # type: ignore[arg-type]
+                reader.drain()
+            if reader.digest.hexdigest() != bundle["sha256"] or reader.size != bundle["size"]:
+                report.fail(bundle["name"], "sha256 or size differs from the manifest")
+
     if encrypted:
         enc_path = _listed_file(day_dir, encrypted["name"], "encrypted", report)
         if enc_path is not None:
             with open(enc_path, "rb") as handle:
                 reader = HashingReader(handle)
-                if secret:
+                if secret and bundle_kept:
                     why = check_decrypts_to(reader, secret, bundle["sha256"], bundle["size"])
                     if why:
                         report.fail(encrypted["name"], why)
+                elif secret:
+                    check_sealed_tar(reader, secret, manifest, entries, report)
                 else:
-                    report.notes.append(f"{encrypted['name']}: not decrypted (no archive key in the environment)")
+                    report.notes.append(f"{encrypted['name']}: not decrypted (no archive key in the environment)"
+                                        + ("" if bundle_kept else "; the bundle's members were not checked"))
                 reader.drain()
             if reader.digest.hexdigest() != encrypted["sha256"] or reader.size != encrypted["size"]:
                 report.fail(encrypted["name"], "sha256 or size differs from the manifest")

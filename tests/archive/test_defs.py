@@ -44,7 +44,11 @@ def test_materialise_a_day_with_encryption_and_local_store(workspace: Path, monk
     sidecar = json.loads(Path(f"{stored}.meta.json").read_text())
     assert sidecar["lumen-stored-sha256"] == metadata["stored_sha256"].value
     assert materialisation.tags["dagster/data_version"] == metadata["merkle_root"].value
-    assert not (workspace / "archive" / DAY / "bundle.tar").read_bytes().count(b"not for bundles")  # no .dagster/
+    from lumen_assets.archive.encryption import decrypt_bytes
+
+    sealed = (workspace / "archive" / DAY / "bundle.tar.lumen.enc").read_bytes()
+    assert not decrypt_bytes(sealed, RAW_KEY_B64).count(b"not for bundles")  # no .dagster/
+    assert not (workspace / "archive" / DAY / "bundle.tar").exists()  # no plaintext copy beside the sealed one
 
 
 def test_a_day_without_metrics_or_rule_events_is_skipped_and_writes_no_bundle(workspace: Path) -> None:

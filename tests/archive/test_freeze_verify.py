@@ -108,7 +108,7 @@ def test_a_missing_index_line_fails(workspace: Path) -> None:
 @pytest.mark.parametrize("key", ["merkle_root", "bundle_sha256", "stored_sha256", "files", "bytes"])
 def test_an_edited_index_field_fails_with_the_field_named(workspace: Path, key: str) -> None:
     """Issue 13: an edited `merkle_root` in archive/index.jsonl used to pass (only manifest_sha256 was read)."""
-    freeze(workspace, RAW_KEY_B64)
+    freeze(workspace, None if key == "bundle_sha256" else RAW_KEY_B64)  # a sealed-only bundle has no plaintext digest
     path = workspace / "archive/index.jsonl"
     record = json.loads(path.read_text())
     record[key] = "0" * 64 if isinstance(record[key], str) else record[key] + 1
@@ -129,7 +129,7 @@ def frozen_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @given(data=st.data())
 def test_any_single_flipped_byte_fails_verify(frozen_template: Path, data: st.DataObject) -> None:
     day_dir = frozen_template / "archive" / DAY
-    name = data.draw(st.sampled_from(["bundle.tar", "snapshot.manifest.json", "SHA256SUMS.txt", "bundle.tar.lumen.enc"]))
+    name = data.draw(st.sampled_from(["snapshot.manifest.json", "SHA256SUMS.txt", "bundle.tar.lumen.enc"]))
     path = day_dir / name
     original = path.read_bytes()
     position = data.draw(st.integers(0, len(original) - 1))
@@ -219,3 +219,40 @@ def test_a_failing_writer_never_deadlocks_a_large_freeze(workspace: Path, monkey
     monkeypatch.setattr(freeze_module.HashingFile, "write", failing_write)
     with pytest.raises(OSError, match="Input/output error"):
         freeze(workspace, RAW_KEY_B64)
+
+
+def test_with_encryption_no_plaintext_bundle_stays_behind(workspace: Path) -> None:
+    """Issue 16 §3: bundle.tar used to be kept, 0644, beside its .enc; now only the sealed copy is stored and
+    verify checks the tar inside it through decryption."""
+    result = freeze(workspace, RAW_KEY_B64)
+    assert sorted(p.name for p in result.day_dir.iterdir()) == ["SHA256SUMS.txt", "bundle.tar.lumen.enc", "snapshot.manifest.json"]
+    assert result.bundle_path is None and result.stored_path.name == "bundle.tar.lumen.enc"
+    assert not [p for p in (workspace / "archive").rglob("*") if p.name.startswith(".") or p.name == "bundle.tar"]
+    assert verify(workspace, secret=RAW_KEY_B64).ok
+    without_key = verify(workspace)
+    assert without_key.ok and any("members were not checked" in note for note in without_key.notes)
+
+
+def test_a_member_that_disagrees_with_the_manifest_inside_the_sealed_bundle_is_named(workspace: Path) -> None:
+    from lumen_assets.archive.manifest import FileEntry
+    from lumen_assets.archive.verify import VerifyReport, check_sealed_tar
+
+    result = freeze(workspace, RAW_KEY_B64)
+    entries = list(result.entries)
+    entries[0] = FileEntry(entries[0].path, entries[0].size, "0" * 64)
+    report = VerifyReport(day=DAY)
+    with open(result.stored_path, "rb") as handle:
+        check_sealed_tar(handle, RAW_KEY_B64, result.manifest, entries, report)
+    assert [(p.name, p.reason) for p in report.problems] == [(entries[0].path, "sha256 of the bundled bytes differs from the manifest")]
+
+
+@pytest.mark.parametrize("secret", [None, RAW_KEY_B64])
+def test_archive_outputs_carry_the_strictest_source_mode(workspace: Path, secret: str | None) -> None:
+    import os
+    import stat
+
+    os.chmod(workspace / "controls/quotes_bank.jsonl", 0o600)
+    result = freeze(workspace, secret)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in result.day_dir.iterdir()}
+    assert set(modes.values()) == {0o600}, modes
+    assert stat.S_IMODE(result.day_dir.stat().st_mode) == 0o700

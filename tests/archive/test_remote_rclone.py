@@ -116,7 +116,7 @@ def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webd
     remote_file = webdav.root / key  # what the remote holds, seen from the server's side
     sidecar = json.loads((webdav.root / (key + META_SUFFIX)).read_text())
     assert sidecar["lumen-stored-sha256"] == stored_sha  # digest recorded remotely ...
-    assert sidecar["lumen-plain-sha256"] == materialisation.metadata["bundle_sha256"].value
+    assert sidecar["lumen-merkle-root"] == materialisation.metadata["merkle_root"].value
     remote = read_index(rclone_workspace / "archive" / "index.jsonl")[DAY]["remote"]
     assert remote["stored_sha256"] == stored_sha and remote["key"] == key  # ... and locally
     assert remote["store"] == f"rclone remote {REMOTE}:"
