@@ -10,6 +10,7 @@ Uploads stream from disk (boto3 multipart), downloads are read in chunks, so mem
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import dagster as dg
 
 from lumen.resources.secrets import env_secret
 from lumen.resources.workspace import LumenWorkspace
+from lumen_assets.archive.remote import META_STORED
 from lumen_assets.archive.settings import S3Settings, StoreSettings
 from lumen_assets.atomic import atomic_open, atomic_write_text
 
@@ -109,13 +111,29 @@ class S3Store:
         self.kms_key_id = kms_key_id
         self.description = f"s3://{bucket}"
 
+    SINGLE_PUT_LIMIT = 5 << 30  # S3's largest single PUT
+
     def put(self, key: str, path: Path, metadata: dict[str, str]) -> str:
+        """Upload with S3's SHA-256 checksum, so the store itself rejects bytes that are not the ones frozen.
+
+        Up to 5 GiB: one streamed PUT carrying `x-amz-checksum-sha256` = the digest recorded at freeze time
+        (metadata `lumen-stored-sha256`), so a file corrupted on disk after the freeze, or bytes damaged on
+        the way, are refused (BadDigest) and nothing is stored. Larger: a multipart upload with
+        ChecksumAlgorithm SHA256 (each part checked by the store against the digest boto3 computes as it
+        reads it); the freeze-time digest is then compared by `verify --remote`.
+        """
         extra: dict[str, Any] = {"Metadata": metadata}
         if self.sse != "none":
             extra["ServerSideEncryption"] = self.sse
             if self.sse == "aws:kms" and self.kms_key_id:
                 extra["SSEKMSKeyId"] = self.kms_key_id
-        self.client.upload_file(str(path), self.bucket, key, ExtraArgs=extra)
+        expected = metadata.get(META_STORED)
+        if expected and path.stat().st_size <= self.SINGLE_PUT_LIMIT:
+            checksum = base64.b64encode(bytes.fromhex(expected)).decode("ascii")
+            with open(path, "rb") as body:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ChecksumSHA256=checksum, **extra)
+        else:
+            self.client.upload_file(str(path), self.bucket, key, ExtraArgs={**extra, "ChecksumAlgorithm": "SHA256"})
         return f"s3://{self.bucket}/{key}"
 
     def head(self, key: str) -> dict[str, str] | None:

@@ -7,6 +7,7 @@ Exit codes: 0 intact / done, 1 a check failed or the restore was refused (the fa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -94,27 +95,105 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    """Restore a day into --to. From the local day folder when it is there (verified first; a sealed-only
+    bundle is decrypted into a private temp folder), else (or with --remote) from the remote store: the
+    object is downloaded, checked against archive/index.jsonl (or its own metadata), decrypted and its
+    members checked, all in a private temp folder, before anything is written into --to."""
+    import shutil
+    import stat
+    import tempfile
+
     from lumen_assets.archive.restore import RestoreError, restore_bundle
 
     root, config = _context(args)
-    with _archive_store(args, root, config) as archive:
-        ok, failures, report = _verify(root, config, args.date, False, archive)
-    if not ok:
-        print(f"[restore] refused: {config.archive.archive_dir}/{args.date} does not verify:")
-        for line in failures:
-            print(f" - {line}")
-        return 1
-    bundle = root / config.archive.archive_dir / args.date / report.manifest["bundle"]["name"]
+    archive_root = root / config.archive.archive_dir
+    day_dir = archive_root / args.date
     dest = Path(args.to).expanduser()
+    archive_root.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix=".restore-", dir=archive_root))  # 0700, same disk as the archive
     try:
-        restored = restore_bundle(bundle, dest, force=args.force)
+        with _archive_store(args, root, config) as archive:
+            if args.remote or not day_dir.is_dir():
+                bundle, mode, origin = _fetch_remote(root, config, args.date, archive, workdir)
+            else:
+                bundle, mode, origin = _local_bundle(root, config, args.date, archive, workdir)
+        if bundle is None:
+            return 1
+        restored = restore_bundle(bundle, dest, force=args.force, mode=stat.S_IMODE(mode) & 0o666)
     except RestoreError as exc:
         print(f"[restore] {exc}")
         return 1
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # the decrypted plaintext never stays behind
     for name in restored:
         print(f"[restore] {dest / name}")
-    print(f"[restore] restored {len(restored)} files from {bundle} into {dest}")
+    print(f"[restore] restored {len(restored)} files from {origin} into {dest}")
     return 0
+
+
+def _local_bundle(root: Path, config: Any, day: str, archive: Any, workdir: Path) -> tuple[Path | None, int, str]:
+    from lumen_assets.archive.encryption import EncryptionError, iter_decrypt
+
+    ok, failures, report = _verify(root, config, day, False, archive)
+    if not ok:
+        print(f"[restore] refused: {config.archive.archive_dir}/{day} does not verify:")
+        for line in failures:
+            print(f" - {line}")
+        return None, 0, ""
+    day_dir = root / config.archive.archive_dir / day
+    bundle = day_dir / report.manifest["bundle"]["name"]
+    encrypted = report.manifest.get("encrypted")
+    if bundle.exists() or not encrypted:
+        return bundle, bundle.stat().st_mode, str(bundle)
+    sealed = day_dir / encrypted["name"]
+    secret = archive.encryption_key
+    if not secret:
+        print(f"[restore] refused: {sealed} is encrypted and {config.archive.encryption.env_key} is not set")
+        return None, 0, ""
+    plain = workdir / report.manifest["bundle"]["name"]
+    try:
+        with open(sealed, "rb") as source, open(os.open(plain, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+            for segment in iter_decrypt(source, secret):
+                out.write(segment)
+    except EncryptionError as exc:
+        print(f"[restore] refused: {sealed}: {exc}")
+        return None, 0, ""
+    return plain, sealed.stat().st_mode, str(sealed)
+
+
+def _fetch_remote(root: Path, config: Any, day: str, archive: Any, workdir: Path) -> tuple[Path | None, int, str]:
+    from lumen_assets.archive.freeze import ENCRYPTED_SUFFIX
+    from lumen_assets.archive.index import read_index
+    from lumen_assets.archive.remote import object_key
+    from lumen_assets.archive.restore import fetch_verified_bundle, remote_anchor
+    from lumen_assets.archive.tarball import BUNDLE_NAMES
+
+    store = archive.store()
+    if store is None:
+        print(f"[restore] refused: {config.archive.archive_dir}/{day} is not here and no remote store is configured "
+              "(archive.store.kind: none)")
+        return None, 0, ""
+    record = read_index(root / config.archive.archive_dir / "index.jsonl").get(day)
+    if record and (record.get("remote") or {}).get("key"):
+        keys = [record["remote"]["key"]]
+    else:
+        name = record.get("stored") if record else None
+        plain_name = BUNDLE_NAMES[config.archive.compression]
+        names = [name] if name else [plain_name + ENCRYPTED_SUFFIX, plain_name]
+        keys = [object_key(config.archive.store.prefix, day, n) for n in names]
+    for key in keys:
+        metadata = store.head(key)
+        if metadata is not None:
+            break
+    else:
+        print(f"[restore] refused: {day} is neither in {config.archive.archive_dir}/ nor in {store.description} "
+              f"(looked for {', '.join(keys)})")
+        return None, 0, ""
+    anchor = remote_anchor(record, metadata, key)
+    print(f"[restore] {config.archive.archive_dir}/{day} is not used: fetching {store.description}/{key} "
+          f"(checked against {anchor.source})")
+    bundle = fetch_verified_bundle(store, anchor, archive.encryption_key, workdir)
+    return bundle, 0o600, f"{store.description}/{key}"  # the remote copy carries no mode: the strictest
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -178,11 +257,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verify.add_argument("--remote", action="store_true", help="also download and check the stored copy")
     verify.set_defaults(func=cmd_verify)
 
-    restore = sub.add_parser("restore", help="verify, then safely extract a day's bundle into a folder")
+    restore = sub.add_parser("restore", help="verify, then safely extract a day's bundle (local, else remote) into a folder")
     restore.add_argument("date", type=_day, help="the day, YYYY-MM-DD")
     _common(restore)
     restore.add_argument("--to", required=True, help="destination folder")
     restore.add_argument("--force", action="store_true", help="overwrite files that already exist in DEST")
+    restore.add_argument("--remote", action="store_true",
+                         help="restore from the remote store even if the local day folder is there "
+                              "(the default when it is gone)")
     restore.set_defaults(func=cmd_restore)
 
     prune_parser = sub.add_parser("prune", help="grandfather-father-son retention, local and remote (dry run by default)")

@@ -5,16 +5,21 @@ wrote outside the workspace, and existing files were overwritten silently. Here 
 checked before anything is written; only regular files (and plain folders) with relative names and no
 `..` are accepted; links, devices and FIFOs are refused; each target's real parent must lie inside DEST
 (so a pre-existing symlinked folder cannot redirect a write); nothing existing is replaced without
-`force`; each file is written atomically with mode 0644. The caller verifies the bundle first.
+`force`; each file is written atomically with the archive's mode. The caller verifies the bundle first; from the
+remote store (`fetch_verified_bundle`) the download is checked, decrypted and its members checked before any write.
 Pure module: no dagster import.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
 
 from lumen_assets.atomic import atomic_open
 
@@ -85,8 +90,9 @@ def _inside(path: Path, root_real: Path) -> bool:
     return True
 
 
-def restore_bundle(bundle_path: Path, dest: Path, *, force: bool = False) -> list[str]:
-    """Extract a verified bundle into `dest`; returns the restored member names (refuses conflicts unless force)."""
+def restore_bundle(bundle_path: Path, dest: Path, *, force: bool = False, mode: int = 0o644) -> list[str]:
+    """Extract a verified bundle into `dest`; returns the restored member names (refuses conflicts unless force).
+    Files get `mode` (the caller passes the archive's, so a 0600 bundle never restores as 0644)."""
     dest.mkdir(parents=True, exist_ok=True)
     plan = plan_restore(bundle_path, dest)
     if plan.conflicts and not force:
@@ -109,6 +115,92 @@ def restore_bundle(bundle_path: Path, dest: Path, *, force: bool = False) -> lis
             with atomic_open(target, "wb") as handle:
                 while chunk := source.read(READ_CHUNK):
                     handle.write(chunk)
-            os.chmod(target, 0o644)
+            os.chmod(target, mode)
             restored.append(member.name)
     return restored
+
+
+# ----------------------------------------------------------------------------------- from the remote store
+
+
+@dataclass(frozen=True)
+class RemoteAnchor:
+    """What a downloaded copy must match, and where that came from. The day's line in the local
+    archive/index.jsonl is the anchor when it survives; otherwise only the object's own metadata is left
+    (then an encrypted copy is still authenticated by AES-GCM with the key, a plaintext one by nothing more
+    than the store's word: the restore says which)."""
+
+    key: str
+    stored_sha256: str
+    merkle_root: str | None
+    source: str  # "archive/index.jsonl" or "object metadata"
+
+
+def remote_anchor(index_record: dict[str, Any] | None, metadata: dict[str, str], key: str) -> RemoteAnchor:
+    from lumen_assets.archive.remote import META_MERKLE, META_STORED
+
+    if index_record and index_record.get("stored_sha256"):
+        return RemoteAnchor(key, index_record["stored_sha256"], index_record.get("merkle_root"), "archive/index.jsonl")
+    stored = metadata.get(META_STORED)
+    if not stored:
+        raise RestoreError(f"refused: {key} has no {META_STORED} metadata and the day has no line in "
+                           "archive/index.jsonl, so nothing anchors the download")
+    return RemoteAnchor(key, stored, metadata.get(META_MERKLE), "object metadata")
+
+
+def fetch_verified_bundle(store: Any, anchor: RemoteAnchor, secret: str | None, workdir: Path) -> Path:
+    """Download `anchor.key` into the private `workdir`, check its sha256, decrypt it (AES-GCM
+    authenticates every byte) when it is a sealed copy, and check the tar inside: every member safe, the
+    Merkle root of the members' digests equal to the anchor's. Returns the verified plaintext bundle (in
+    `workdir`, 0600); raises RestoreError naming what failed. Nothing outside `workdir` is written."""
+    from lumen_assets.archive.encryption import EncryptionError, iter_decrypt
+    from lumen_assets.archive.freeze import ENCRYPTED_SUFFIX
+    from lumen_assets.archive.manifest import FileEntry, files_merkle_root
+
+    name = anchor.key.rsplit("/", 1)[-1]
+    downloaded = workdir / name
+    digest, size = hashlib.sha256(), 0
+    with store.open(anchor.key) as body, _private(downloaded) as out:
+        while chunk := body.read(READ_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+    if digest.hexdigest() != anchor.stored_sha256:
+        raise RestoreError(f"refused: {anchor.key}: the downloaded bytes' sha256 {digest.hexdigest()} differs from "
+                           f"{anchor.stored_sha256} ({anchor.source}); nothing was written")
+    bundle = downloaded
+    if name.endswith(ENCRYPTED_SUFFIX):
+        if not secret:
+            raise RestoreError(f"refused: {anchor.key} is encrypted and the archive key is not in the environment")
+        bundle = workdir / name[: -len(ENCRYPTED_SUFFIX)]
+        try:
+            with open(downloaded, "rb") as sealed, _private(bundle) as out:
+                for segment in iter_decrypt(sealed, secret):
+                    out.write(segment)
+        except EncryptionError as exc:
+            raise RestoreError(f"refused: {anchor.key}: {exc}; nothing was written") from None
+        downloaded.unlink()
+    entries = []
+    try:
+        with tarfile.open(bundle, "r:*") as archive:
+            for member in archive:
+                reason = unsafe_reason(member)
+                if reason:
+                    raise RestoreError(f"refused: tar member {member.name!r} is unsafe ({reason}); nothing was written")
+                if member.isreg():
+                    extracted = archive.extractfile(member)
+                    assert extracted is not None
+                    entries.append(FileEntry(member.name, member.size, hashlib.file_digest(extracted, "sha256").hexdigest()))
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise RestoreError(f"refused: {anchor.key} is not a readable tar ({exc}); nothing was written") from None
+    if anchor.merkle_root is not None and files_merkle_root(entries) != anchor.merkle_root:
+        raise RestoreError(f"refused: {anchor.key}: the members' Merkle root differs from {anchor.merkle_root} "
+                           f"({anchor.source}); nothing was written")
+    return bundle
+
+
+@contextmanager
+def _private(path: Path) -> Iterator[BinaryIO]:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        yield handle

@@ -96,3 +96,80 @@ def test_wrong_credentials_are_refused(s3_workspace: Path, monkeypatch: pytest.M
     error = str(result.get_step_failure_events()[0].step_failure_data.error)
     assert "archive upload refused" in error and "SignatureDoesNotMatch" in error
     assert "not-the-secret" not in error and "a passphrase" not in error  # no secret leaks into the event log
+
+
+def test_the_store_rejects_an_upload_whose_bytes_are_not_the_frozen_ones(s3_workspace: Path, seaweed_s3: SeaweedS3) -> None:
+    """Issue 16 §3: uploads carry S3's SHA-256 checksum (the freeze-time digest), so SeaweedFS refuses a
+    bundle corrupted on disk after the freeze (BadDigest) and stores nothing."""
+    from botocore.exceptions import ClientError
+
+    from lumen_assets.archive.remote import object_key, object_metadata
+    from tests.archive.test_freeze_verify import freeze
+
+    result = freeze(s3_workspace, "a passphrase, not a raw key")
+    data = bytearray(result.stored_path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    result.stored_path.write_bytes(bytes(data))
+    store = initialised_store(s3_workspace).store()
+    key = object_key("rejected", DAY, result.stored_path.name)
+    with pytest.raises(ClientError, match="BadDigest"):
+        store.put(key, result.stored_path, object_metadata(result.manifest))
+    assert store.head(key) is None
+    data[len(data) // 2] ^= 0x01  # the intact bytes go through, with the checksum S3 keeps
+    result.stored_path.write_bytes(bytes(data))
+    store.put(key, result.stored_path, object_metadata(result.manifest))
+    head = seaweed_s3.client().head_object(Bucket=seaweed_s3.bucket, Key=key, ChecksumMode="ENABLED")
+    import base64
+
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == result.manifest["encrypted"]["sha256"]
+
+
+def test_restore_from_the_remote_store_when_the_day_folder_is_gone(s3_workspace: Path, seaweed_s3: SeaweedS3,
+                                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+    import stat
+
+    assert materialise(s3_workspace).success
+    shutil.rmtree(s3_workspace / "archive" / DAY)  # the case an archive exists for
+    dest = tmp_path / "restored"
+    assert lumen("archive", "restore", DAY, "--workspace", str(s3_workspace), "--to", str(dest)) == 0
+    out = capsys.readouterr().out
+    assert "checked against archive/index.jsonl" in out and "restored 7 files from s3://" in out
+    for rel in ("logs/metrics.csv", "controls/rules_history.jsonl", "gateway_activation.yaml"):
+        assert (dest / rel).read_bytes() == (s3_workspace / rel).read_bytes()
+        assert stat.S_IMODE((dest / rel).stat().st_mode) == 0o600
+    assert not list((s3_workspace / "archive").glob(".restore-*"))  # no decrypted plaintext left behind
+
+    (s3_workspace / "archive" / "index.jsonl").unlink()  # even the index gone: the object's metadata anchors it
+    assert lumen("archive", "restore", DAY, "--workspace", str(s3_workspace), "--to", str(tmp_path / "again")) == 0
+    assert "checked against object metadata" in capsys.readouterr().out
+    assert (tmp_path / "again" / "logs/metrics.csv").read_bytes() == (s3_workspace / "logs/metrics.csv").read_bytes()
+
+
+def test_remote_restore_refuses_a_corrupted_object_and_writes_nothing(s3_workspace: Path, seaweed_s3: SeaweedS3,
+                                                                      tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    result = materialise(s3_workspace)
+    (materialisation,) = result.asset_materializations_for_node("archive_bundle")
+    key = materialisation.metadata["remote_key"].value
+    client = seaweed_s3.client()
+    head = client.head_object(Bucket=seaweed_s3.bucket, Key=key)
+    body = bytearray(client.get_object(Bucket=seaweed_s3.bucket, Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0x01
+    client.put_object(Bucket=seaweed_s3.bucket, Key=key, Body=bytes(body), Metadata=head["Metadata"])
+    shutil.rmtree(s3_workspace / "archive" / DAY)
+    dest = tmp_path / "restored"
+    assert lumen("archive", "restore", DAY, "--workspace", str(s3_workspace), "--to", str(dest)) == 1
+    assert "differs from" in capsys.readouterr().out
+    assert not dest.exists() or not any(dest.iterdir())
+
+    import hashlib
+
+    # no local anchor, and metadata re-sealed by whoever altered the object: AES-GCM is what catches it
+    (s3_workspace / "archive" / "index.jsonl").unlink()
+    client.put_object(Bucket=seaweed_s3.bucket, Key=key, Body=bytes(body),
+                      Metadata={**head["Metadata"], "lumen-stored-sha256": hashlib.sha256(body).hexdigest()})
+    assert lumen("archive", "restore", DAY, "--workspace", str(s3_workspace), "--to", str(dest)) == 1
+    assert "failed authentication" in capsys.readouterr().out
+    assert not dest.exists() or not any(dest.iterdir())
