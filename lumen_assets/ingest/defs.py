@@ -62,8 +62,10 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
     for event in outside[:5]:
         context.log.warning(f"{workspace.rel(source)}:{event.line_no}: event {event.event_id} is outside the daily "
                             f"partitions ({first_day} ..): its effects are not computed")
-    for q in parsed.quarantined:
+    for q in parsed.quarantined[:20]:  # each log line is a stored Dagster event: the rest are in the quarantine file
         context.log.warning(f"{workspace.rel(source)}:{q.line_no}: quarantined: {q.reason}")
+    if len(parsed.quarantined) > 20:
+        context.log.warning(f"... and {len(parsed.quarantined) - 20} more quarantined line(s): see {workspace.rel(quarantine)}")
     rules = sorted({e.rule for e in parsed.events})
     record_step(workspace.root_path, chain_paths(config), "rule_events",  # the in-toto ingest step
                 environment={"run_id": context.run.run_id, "events": len(parsed.events)})
