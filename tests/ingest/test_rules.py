@@ -208,3 +208,23 @@ def test_stored_records_move_from_hash_ids_to_readable_ids_with_nothing_lost(tmp
     bandit.write_text(json.dumps({"rule": "r", "rewarded": {old_id: 0.5}}))
     assert migrate_json_keys(bandit, "rewarded", id_map) == 1
     assert json.loads(bandit.read_text())["rewarded"] == {events[0].event_id: 0.5}
+
+
+def test_a_reread_history_is_parsed_once_and_a_changed_one_again(tmp_path: Path) -> None:
+    """Issue 16 §1: one run reads the history three times; the parse is reused while the bytes are the same."""
+    from lumen_assets.ingest import rules as rules_module
+
+    path = tmp_path / "rules_history.jsonl"
+    line = '{"ts": "2025-03-14T09:00:00+09:00", "actor": "a", "rule": "risk_max", "old": 0.3, "new": 0.31}\n'
+    path.write_text(line)
+    first = rules_module.read_rule_events(path)
+    first.events.clear()  # a caller's list is its own
+    again = rules_module.read_rule_events(path)
+    assert [e.rule for e in again.events] == ["risk_max"]
+    path.write_text(line.replace("risk_max", "risk_min"))  # same size, same inode, maybe the same mtime
+    assert [e.rule for e in rules_module.read_rule_events(path).events] == ["risk_min"]
+    future = '{"ts": "2999-01-01T00:00:00+09:00", "actor": "a", "rule": "risk_max", "new": 0.3}\n'
+    path.write_text(future)
+    rules_module._PARSED.pop(path, None)
+    assert rules_module.read_rule_events(path, rules_module.RulePolicy(max_future_s=60)).quarantined
+    assert path not in rules_module._PARSED  # not kept: time moves on, the line may be valid at the next read
