@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     from lumen_assets import runner
 
     runner.register(subparsers)
+    from lumen_assets import deployment
+
+    deployment.register(subparsers)
     for area in AREAS:
         try:
             module = importlib.import_module(f"lumen_assets.{area}.cli")

@@ -137,6 +137,18 @@ class GatewaySettings(Section):
     expected_signer: str = "Binoche"
 
 
+class LocationSettings(Section):
+    """How this workspace is served on a Dagster deployment: its code location's name and, when several
+    workspaces share one deployment and database, the asset key prefix that keeps their histories apart."""
+
+    name: str = Field("lumen", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_-]*$",
+                      description="the Dagster code location serving this workspace")
+    asset_prefix: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_]+$",
+        description="prefix of every asset key (e.g. loop_a -> loop_a/rule_effects); null: bare names",
+    )
+
+
 class LumenConfig(Section):
     """The whole of config/lumen.yaml."""
 
@@ -158,6 +170,7 @@ class LumenConfig(Section):
     resonance: ResonanceSettings = ResonanceSettings()
     rhythm: RhythmSettings = RhythmSettings()
     alerts: AlertsSettings = AlertsSettings()
+    location: LocationSettings = LocationSettings()
 
     @property
     def tz(self) -> ZoneInfo:

@@ -19,6 +19,7 @@ from lumen_assets.effects import defs as effects
 from lumen_assets.evidence import defs as evidence
 from lumen_assets.gateway import defs as gateway
 from lumen_assets.ingest import defs as ingest
+from lumen_assets.keys import asset_prefix
 from lumen_assets.posteriors import defs as posteriors
 from lumen_assets.reports import defs as reports
 from lumen_assets.resonance import defs as resonance
@@ -40,9 +41,13 @@ def build_definitions() -> dg.Definitions:
     strays = [d.name for d in [*(areas.sensors or []), *(areas.schedules or [])]]
     if strays:
         raise dg.DagsterInvalidDefinitionError(f"sensors and schedules live under sensors/, not in an area: {strays}")
+    assets, checks = areas.assets or [], areas.asset_checks or []
+    prefix = list(asset_prefix())
+    if prefix:  # several workspaces on one deployment: every key (and every dep among them) under the prefix
+        assets = dg.load_assets_from_modules(list(AREA_MODULES), key_prefix=prefix)
+        checks = dg.load_asset_checks_from_modules(list(AREA_MODULES), asset_key_prefix=prefix)
     return dg.Definitions.merge(
-        dg.Definitions(assets=with_code_references(areas.assets or []), asset_checks=areas.asset_checks,
-                       jobs=areas.jobs),
+        dg.Definitions(assets=with_code_references(assets), asset_checks=checks, jobs=areas.jobs),
         dg.load_definitions_from_package_module(lumen.sensors),
         resource_defs(),
         # One process per run: a step process per asset would load the code location again for each step

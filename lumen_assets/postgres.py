@@ -5,8 +5,8 @@ URL to psycopg 3, which is then missing (or, when installed, fails on dagster-po
 bound parameter). Registering psycopg2 as the `postgresql` dialect lets a `dagster.yaml` written as Dagster's
 docs write it (`postgres_url: postgresql://...`, or `postgres_db` without `scheme`) work for `lumen run` and
 any process that imports Lumen before it opens the instance. Processes that never import Lumen
-(`dagster-webserver`, `dagster-daemon` started on their own) need `postgresql+psycopg2://` or
-`scheme: postgresql+psycopg2` (README "Scale out").
+(`dagster-webserver`, `dagster-daemon` started on their own) read the driver from dagster.yaml:
+`lumen deploy instance` writes one with `scheme: postgresql+psycopg2` (README "Scale out").
 """
 
 from __future__ import annotations

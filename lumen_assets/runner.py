@@ -306,7 +306,7 @@ def run_graph(
     instance = dg.DagsterInstance.get()
     summary = RunSummary(workspace=workspace.resolve(), dagster_home=home)
     config = LumenWorkspace(root=str(workspace), config_path=str(config_path) if config_path else None).config
-    trust = [k.to_user_string() for k in selected if k.to_user_string() in TRUST_ASSETS]
+    trust = [k.to_user_string() for k in selected if k.path[-1] in TRUST_ASSETS]
     if trust:
         from lumen.resources.secrets import secret_value
         from lumen_assets.attest.keys import trust_setup_problem

@@ -24,6 +24,7 @@ from lumen_assets.alerts.message import AlertMessage, run_url, safe_figures
 from lumen_assets.alerts.settings import AlertsSettings
 from lumen_assets.alerts.state import AlertState, CheckOutcome, RateLimiter
 from lumen_assets.atomic import atomic_write_text, file_lock
+from lumen_assets.keys import owns
 
 WILL_RETRY_TAG = "dagster/will_retry"
 
@@ -126,6 +127,8 @@ def check_alert_sensor(
         with shared_rate_limiter(workspace, settings) as limiter:
             for record in records:
                 after = record.storage_id
+                if not owns(record.event_log_entry.dagster_event.event_specific_data.asset_key):
+                    continue  # another workspace's check on a shared instance: its own location alerts
                 outcome = check_outcome(record)
                 transition = state.observe(outcome, settings.min_severity)
                 if transition is None:

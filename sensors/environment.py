@@ -10,6 +10,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.ingest.tail import TailCursor, read_new_lines
+from lumen_assets.keys import asset_key
 from lumen_assets.location_config import location_config
 
 ENVIRONMENT_SENSOR_TARGET = ("environment", "rhythm_sync")
@@ -19,7 +20,7 @@ ENVIRONMENT_SENSOR_TARGET = ("environment", "rhythm_sync")
     name="environment_sensor",
     minimum_interval_seconds=location_config().rhythm.sensor_interval_s,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    asset_selection=dg.AssetSelection.assets(*ENVIRONMENT_SENSOR_TARGET),
+    asset_selection=dg.AssetSelection.assets(*map(asset_key, ENVIRONMENT_SENSOR_TARGET)),
     description="Tails logs/environment.csv; new rows start a run of environment + rhythm_sync.",
 )
 def environment_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorkspace) -> dg.SensorResult:

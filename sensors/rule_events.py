@@ -14,6 +14,7 @@ from lumen_assets.ingest.rules import event_day, parse_rule_lines, read_rule_eve
 from lumen_assets.ingest.tail import TailCursor, last_line_timestamp, read_new_lines
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 from lumen_assets.ingest.waiting import WaitingEvent, waiting_reason
+from lumen_assets.keys import asset_key
 from lumen_assets.location_config import location_config
 
 # the validated rule events and metrics (so the effects see fresh data, and the in-toto ingest step records the
@@ -21,7 +22,8 @@ from lumen_assets.location_config import location_config
 # job, so the runs read "rule_event_job" in the UI instead of an anonymous `__ASSET_JOB`.
 rule_event_job = dg.define_asset_job(
     "rule_event_job",
-    selection=dg.AssetSelection.assets("rule_events", "metrics", "rule_effects", "quote_bank", "risk_ledger"),
+    selection=dg.AssetSelection.assets(
+        *map(asset_key, ("rule_events", "metrics", "rule_effects", "quote_bank", "risk_ledger"))),
     description="One reporting day's rule events: the rule events and fresh metrics, that day's rule_effects "
     "partition, and the quote bank and risk ledger that map them (started by rule_event_sensor).",
 )

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dagster as dg
 
+from lumen_assets.keys import check_key
 from lumen_assets.partitions import daily_partitions
 from lumen_assets.tlog.defs import LOG_AUDIT_CHECK
 
 tlog_audit_job = dg.define_asset_job(
     "tlog_audit_job",
-    selection=dg.AssetSelection.checks(dg.AssetCheckKey(dg.AssetKey("transparency_log"), LOG_AUDIT_CHECK)),
+    selection=dg.AssetSelection.checks(check_key("transparency_log", LOG_AUDIT_CHECK)),
     description="Full audit of the transparency log (issue 13 §1): the `log_audit` check alone, no append.",
 )
 

@@ -27,6 +27,7 @@ from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.config import LumenConfig
 from lumen_assets.ingest.coverage import no_data_reason
+from lumen_assets.keys import asset_key
 from lumen_assets.metadata import markdown_table
 from lumen_assets.partitions import ARCHIVE_CRON, daily_partitions, previous_day_on_cron, skipped_checks
 
@@ -136,8 +137,8 @@ def archive_bundle(context: dg.AssetExecutionContext, workspace: LumenWorkspace,
                              workspace.path(workspace.config.paths.rules_history), span.start, span.end)
     if skipped:
         context.log.info(skipped)
-        yield dg.AssetObservation(asset_key="archive_bundle", partition=day, metadata={"skipped": skipped})
-        yield from skipped_checks("archive_bundle", (INTEGRITY_CHECK, REMOTE_CHECK, RETENTION_CHECK), skipped)
+        yield dg.AssetObservation(asset_key=asset_key("archive_bundle"), partition=day, metadata={"skipped": skipped})
+        yield from skipped_checks(asset_key("archive_bundle"), (INTEGRITY_CHECK, REMOTE_CHECK, RETENTION_CHECK), skipped)
         return
     yield _freeze_and_check(context, workspace, archive_store, day)
 

@@ -14,6 +14,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, sign_day_links
 from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
+from lumen_assets.keys import asset_key
 from lumen_assets.partitions import LINKS_CRON, daily_partitions, previous_day_on_cron
 
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors")
@@ -35,7 +36,7 @@ def _produced_by(instance: dg.DagsterInstance, asset: str, partition: str | None
     """The latest materialisation of the producing asset (partition-aware), for the predicate."""
     try:
         records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition else None),
+            dg.AssetRecordsFilter(asset_key=asset_key(asset), asset_partitions=[partition] if partition else None),
             limit=1,
         ).records
     except Exception:  # noqa: BLE001 - provenance is best effort; the attestation itself must not fail on it

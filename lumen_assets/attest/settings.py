@@ -22,6 +22,7 @@ def _default_artifacts() -> list[AttestedArtifact]:
         AttestedArtifact(glob="archive/*/*", asset="archive_bundle", exclude=["archive/*/*.tmp", "archive/.*/*"]),
         AttestedArtifact(glob="logs/bayes_posterior.jsonl", asset="effect_posteriors"),
         AttestedArtifact(glob="custody/sim/artifacts/certificate_*.pdf", asset="ceremony"),  # `lumen ceremony`
+        AttestedArtifact(glob="sbom/*.cdx.json", asset="sbom"),  # the user-code image's SBOM (`lumen deploy sbom`)
     ]
 
 

@@ -24,6 +24,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
 from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
+from lumen_assets.keys import asset_key
 from lumen_assets.location_config import location_config
 from lumen_assets.posteriors.settings import PosteriorsSettings
 from lumen_assets.tables import metadata_table
@@ -294,7 +295,7 @@ def posterior_conjugate_agreement(context: dg.AssetCheckExecutionContext, worksp
         return
     failing = [r for r in rows if not r["ok"]]
     yield dg.AssetCheckResult(
-        asset_key="effect_posteriors",
+        asset_key=asset_key("effect_posteriors"),
         check_name=AGREEMENT_CHECK,
         passed=not failing,
         severity=dg.AssetCheckSeverity.WARN,

@@ -20,6 +20,7 @@ from lumen_assets.attest.step_records import chain_paths, freeze_upstream, recor
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.ingest.coverage import no_data_reason
+from lumen_assets.keys import asset_key
 from lumen_assets.partitions import REPORT_CRON, daily_partitions, previous_day_on_cron, skipped_checks
 from lumen_assets.tables import metadata_table
 
@@ -80,8 +81,8 @@ def report_page_metadata(workspace: LumenWorkspace, md_path: Path, pdf_path: Pat
     metadata["signed_and_logged"] = (
         "after this report: attestations signs it and transparency_log logs it, then records the envelope "
         "digest, log index, checkpoint size and verification on this partition (its observations)")
-    metadata["attestations"] = dg.MetadataValue.asset(dg.AssetKey("attestations"))
-    metadata["transparency_log"] = dg.MetadataValue.asset(dg.AssetKey("transparency_log"))
+    metadata["attestations"] = dg.MetadataValue.asset(asset_key("attestations"))
+    metadata["transparency_log"] = dg.MetadataValue.asset(asset_key("transparency_log"))
     return metadata
 
 
@@ -140,8 +141,8 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     skipped = no_data_reason(window.key, metrics_path, workspace.path(config.paths.rules_history), start, end)
     if skipped:  # no output: report_distribution and archive_bundle for the day are skipped in the same run
         context.log.info(skipped)
-        yield dg.AssetObservation(asset_key="daily_report", partition=window.key, metadata={"skipped": skipped})
-        yield from skipped_checks("daily_report", (SECTIONS_CHECK, PDF_CHECK, COVERS_CHECK), skipped)
+        yield dg.AssetObservation(asset_key=asset_key("daily_report"), partition=window.key, metadata={"skipped": skipped})
+        yield from skipped_checks(asset_key("daily_report"), (SECTIONS_CHECK, PDF_CHECK, COVERS_CHECK), skipped)
         return
     # An unconverged newest PyMC fit never silences the day: the report shows the last converged fit (or
     # the conjugate one) and says so; the failing posterior_convergence check alerts on its own.
@@ -294,8 +295,8 @@ def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorks
                              span.start, span.end)
     if skipped and not pdf_path.exists():
         context.log.info(skipped)
-        yield dg.AssetObservation(asset_key="report_distribution", partition=day, metadata={"skipped": skipped})
-        yield from skipped_checks("report_distribution", (DELIVERED_CHECK,), skipped)
+        yield dg.AssetObservation(asset_key=asset_key("report_distribution"), partition=day, metadata={"skipped": skipped})
+        yield from skipped_checks(asset_key("report_distribution"), (DELIVERED_CHECK,), skipped)
         return
     if not (pdf_path.exists() and facts_path.exists()):
         raise dg.Failure(description=f"{workspace.rel(pdf_path)} not found: materialise daily_report for {day} first", allow_retries=False)

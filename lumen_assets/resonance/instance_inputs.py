@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from lumen_assets.keys import asset_prefix, check_key, owns
 from lumen_assets.resonance.sli import RunOutcome
 from lumen_assets.resonance.taxonomy import classify_failure
 
@@ -40,6 +41,15 @@ def failure_class(instance: dg.DagsterInstance, run_id: str) -> str:
     return classify_failure("\n".join(texts))
 
 
+def _ours(run: dg.DagsterRun) -> bool:
+    """A run of this workspace: on an instance shared by several workspaces (asset key prefixes), a run that
+    selected this location's assets or checks; without a prefix, every run (the instance is the workspace's)."""
+    if not asset_prefix():
+        return True
+    keys = [*(run.asset_selection or ()), *(check.asset_key for check in run.asset_check_selection or ())]
+    return any(owns(key) for key in keys)
+
+
 def run_outcomes(
     instance: dg.DagsterInstance, since: datetime, *, limit: int, exclude_run_id: str | None = None
 ) -> list[RunOutcome]:
@@ -53,7 +63,7 @@ def run_outcomes(
     outcomes = []
     for record in records:
         run = record.dagster_run
-        if run.run_id == exclude_run_id or run.tags.get(WILL_RETRY_TAG) == "true":
+        if run.run_id == exclude_run_id or run.tags.get(WILL_RETRY_TAG) == "true" or not _ours(run):
             continue
         end = record.end_time or record.update_timestamp.timestamp()
         start = record.start_time
@@ -77,7 +87,7 @@ def proof_outcomes(
     """Per group (signatures / chain / tlog): False if any latest evaluation failed, None if any is
     missing, True if all passed. Also the per-check details for metadata."""
     keys = {
-        text: dg.AssetCheckKey(dg.AssetKey.from_user_string(text.split(":")[0]), text.split(":")[1])
+        text: check_key(text.split(":")[0], text.split(":")[1])
         for texts in groups.values()
         for text in texts
     }

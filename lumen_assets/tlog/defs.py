@@ -13,6 +13,7 @@ from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
 from lumen_assets.check_words import described, nothing_to_compare
+from lumen_assets.keys import asset_key
 from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
 from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
@@ -59,14 +60,14 @@ def report_trust_observations(root: Path, config: Any, rels: list[str]) -> list[
     for day, entry in sorted(by_day.items()):
         verified = all(v == "yes" for k, v in entry.items() if k.endswith("_verified"))
         observations.append(dg.AssetObservation(
-            asset_key=dg.AssetKey("daily_report"), partition=day,
+            asset_key=asset_key("daily_report"), partition=day,
             description=f"report {day}: signed and logged" + (", verified" if verified else ", NOT verified"),
             metadata={
                 "signed_and_logged": "yes, verified by `lumen verify` (signature, chain, revocation, inclusion)"
                 if verified else "logged, but verification failed: see *_verified",
                 **entry,
-                "attestations": dg.MetadataValue.asset(dg.AssetKey("attestations")),
-                "transparency_log": dg.MetadataValue.asset(dg.AssetKey("transparency_log")),
+                "attestations": dg.MetadataValue.asset(asset_key("attestations")),
+                "transparency_log": dg.MetadataValue.asset(asset_key("transparency_log")),
             },
         ))
     return observations

@@ -77,3 +77,33 @@ def test_two_workspaces_share_one_database_without_mixing(postgres: PostgresServ
                       "--select", EVENT_PATH, url=url)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert "not in" not in done.stdout
+
+
+def test_prefixed_workspaces_keep_their_histories_apart_in_one_instance(postgres: PostgresServer,
+                                                                         tmp_path: Path) -> None:
+    """Two workspaces, one DAGSTER_HOME, one database: each records under its own asset key prefix."""
+    import dagster as dg
+
+    url = postgres.url(postgres.create_database("lumen_prefixed"))
+    home = _home(tmp_path, url)
+    for name, hours in (("loop_a", 1.0), ("loop_b", 0.5)):
+        write_demo_workspace(tmp_path / name, hours=hours)
+        (tmp_path / name / "lumen.yaml").write_text(f"location:\n  name: {name}\n  asset_prefix: {name}\n",
+                                                   encoding="utf-8")
+        select = " or ".join(f"key:{name}/{asset}" for asset in ("rule_events", "metrics", "rule_effects"))
+        done = _lumen("run", "--workspace", str(tmp_path / name), "--dagster-home", str(home), "--select", select,
+                      url=url)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert f"    {name}/rule_effects" in done.stdout
+    os.environ["LUMEN_TEST_PG_URL"] = url
+    try:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            counts = {}
+            for name in ("loop_a", "loop_b"):
+                record = instance.get_latest_materialization_event(dg.AssetKey([name, "rule_effects"]))
+                assert record is not None
+                counts[name] = record.asset_materialization.metadata["events"].value
+            assert counts["loop_a"] > counts["loop_b"] > 0, counts  # one hour of events vs half an hour
+            assert instance.get_latest_materialization_event(dg.AssetKey("rule_effects")) is None
+    finally:
+        os.environ.pop("LUMEN_TEST_PG_URL", None)
