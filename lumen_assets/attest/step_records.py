@@ -10,7 +10,7 @@ open the keystore: they keep running when trust is not set up, and only the trus
 Steps and the assets that record them (materials -> products, workspace paths from config):
 
     ingest      rule_events      rules_history.jsonl -> rules_history.jsonl (validated, passed on)
-                metrics          metrics.csv         -> the metrics store (.lumen/metrics/*: Parquet, cursor)
+                metrics          (metrics.csv: see below) -> the metrics store (.lumen/metrics/*: Parquet, cursor)
     effects     rule_effects     rules_history.jsonl, the metrics store -> rules_effects.csv, effects.parquet
     posteriors  effect_posteriors rules_effects.csv  -> bayes_posterior.jsonl
     evidence    quote_bank       rules_effects.csv   -> quotes_bank.jsonl
@@ -29,6 +29,15 @@ runs whose outputs that report read. The archive adds its record for the day. A 
 (the quote bank) is the step's product as the later one left it; should two assets of a step have *read*
 different versions of one file, the link names both (`path (as read by asset)`), which the layout's
 `DISALLOW *` then refuses. Files a step appends to (the JSONL ledgers) are recorded as its products.
+
+Cost: steps run on every rule event, and the inputs grow large (a year: a 9.5 GB metrics.csv, ~1.5 GB of
+Parquet). Two measures keep a record cheap. (1) metrics.csv is an append-only stream the loop writes while
+Lumen reads it incrementally: a whole-file digest would cost a full read per run and be stale as soon as it
+is taken, so the `metrics` asset does not list it as a material; its link's environment names the byte range
+it read this run with the sha256 of those bytes (`byte_range_sha256`), and its products, the store, are
+hashed. (2) Digests are cached per file in `records/digests.json`, keyed by inode, size, mtime and ctime (as
+git's index does): the store's Parquet parts are written once, so a run hashes only what changed. Changing a
+file's content changes its ctime, which user-space tools cannot set back.
 
 Pure module: no dagster import; standard library only (steps call it on every run).
 """
@@ -61,6 +70,7 @@ ASSET_STEP = {
 LINKS_DIR = "in-toto"  # under attest/
 RECORDS_DIR = "records"  # under attest/in-toto/: what the steps recorded, before the signer signs it
 LATEST_DIR = "latest"  # under records/: each workspace-wide step's latest run
+DIGEST_CACHE = "digests.json"  # under records/: {path: [inode, size, mtime_ns, ctime_ns, sha256]}
 
 
 class StepRecordError(ValueError):
@@ -95,7 +105,7 @@ class ChainPaths:
         store = [f"{self.metrics_store}/_ingest_state.json", f"{self.metrics_store}/date=*/*.parquet"]
         files: dict[str, tuple[list[str], list[str]]] = {
             "rule_events": ([self.rules_history], [self.rules_history]),
-            "metrics": ([self.metrics_csv], store),
+            "metrics": ([], store),  # metrics.csv: the byte range read, in the environment
             "rule_effects": ([self.rules_history, *store], [self.effects_csv, self.effects_store]),
             "effect_posteriors": ([self.effects_csv], [self.posterior_jsonl]),
             "quote_bank": ([self.effects_csv], [self.quotes_bank]),
@@ -129,16 +139,57 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def record(workspace: Path, patterns: Iterable[str]) -> dict[str, dict[str, str]]:
-    """{rel: {"sha256": hex}} for the existing files named (globs allowed), as in-toto records artifacts."""
+def byte_range_sha256(path: Path, start: int, end: int) -> str:
+    """sha256 of bytes [start, end) of a file (what an incremental reader read this run)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = max(0, end - start)
+        while left and (chunk := handle.read(min(left, 1 << 20))):
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
+def _cached_sha256(path: Path, rel: str, cache: dict[str, list[Any]] | None) -> str:
+    if cache is None:
+        return sha256_file(path)
+    stat = path.stat()
+    key = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    hit = cache.get(rel)
+    if isinstance(hit, list) and len(hit) == 5 and hit[:4] == key:
+        return str(hit[4])
+    digest = sha256_file(path)
+    cache[rel] = [*key, digest]
+    return digest
+
+
+def record(workspace: Path, patterns: Iterable[str],
+           cache: dict[str, list[Any]] | None = None) -> dict[str, dict[str, str]]:
+    """{rel: {"sha256": hex}} for the existing files named (globs allowed), as in-toto records artifacts;
+    `cache` (path -> [inode, size, mtime_ns, ctime_ns, sha256]) skips files unchanged since last hashed."""
     workspace = Path(workspace)
     found: dict[str, dict[str, str]] = {}
     for pattern in patterns:
         paths = sorted(workspace.glob(pattern)) if any(c in pattern for c in "*?[") else [workspace / pattern]
         for path in paths:
             if path.is_file() and not path.name.startswith("."):
-                found[path.relative_to(workspace).as_posix()] = {"sha256": sha256_file(path)}
+                rel = path.relative_to(workspace).as_posix()
+                found[rel] = {"sha256": _cached_sha256(path, rel, cache)}
     return found
+
+
+def _load_cache(path: Path) -> dict[str, list[Any]]:
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # no cache, or a damaged one: everything is hashed again
+    return cache if isinstance(cache, dict) else {}
+
+
+def _save_cache(workspace: Path, path: Path, cache: dict[str, list[Any]]) -> None:
+    kept = {rel: entry for rel, entry in sorted(cache.items()) if (Path(workspace) / rel).is_file()}
+    atomic_write_text(path, json.dumps(kept, separators=(",", ":")) + "\n")
 
 
 def records_dir(workspace: Path, paths: ChainPaths, day: str | None = None) -> Path:
@@ -163,17 +214,20 @@ def record_step(workspace: Path, paths: ChainPaths, asset: str, *, day: str | No
     if step in ("report", "archive") and not day:
         raise StepRecordError(f"{asset} records a day's link: pass the day")
     material_patterns, product_patterns = paths.asset_files(asset, day)
+    cache_path = records_dir(workspace, paths).parent / DIGEST_CACHE
+    cache = _load_cache(cache_path)
     body = {
         "step": step,
         "asset": asset,
         "materials": {p: {"sha256": d} for p, d in sorted(materials.items())} if materials is not None
-        else record(workspace, material_patterns),
-        "products": record(workspace, product_patterns),
+        else record(workspace, material_patterns, cache),
+        "products": record(workspace, product_patterns, cache),
         "environment": {"recorded_at": (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
                         **(environment or {})},
     }
     target = records_dir(workspace, paths, day if step in ("report", "archive") else None) / _record_name(step, asset)
     atomic_write_text(target, json.dumps(body, indent=1, sort_keys=True) + "\n")
+    _save_cache(workspace, cache_path, cache)
     return target
 
 

@@ -7,7 +7,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import upsert_jsonl
-from lumen_assets.attest.step_records import chain_paths, record_step
+from lumen_assets.attest.step_records import byte_range_sha256, chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
 from lumen_assets.ingest.quarantine import write_quarantine
@@ -137,8 +137,11 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     first = pd.Timestamp(state.first_ts_ns, tz="UTC") if state.first_ts_ns is not None else None
     last = pd.Timestamp(state.last_ts_ns, tz="UTC") if state.last_ts_ns is not None else None
     days = stored_days(store)
-    record_step(workspace.root_path, chain_paths(config), "metrics",  # the in-toto ingest step
-                environment={"run_id": context.run.run_id, "rows_added": run.rows_added})
+    read_from = state.offset - run.bytes_read  # the in-toto ingest step: the bytes of metrics.csv read this run
+    record_step(workspace.root_path, chain_paths(config), "metrics", environment={
+        "run_id": context.run.run_id, "rows_added": run.rows_added,
+        "read": {"path": workspace.rel(source), "bytes": [read_from, state.offset],
+                 "sha256": byte_range_sha256(source, read_from, state.offset)}})
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": state.rows_stored,

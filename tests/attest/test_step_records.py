@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,25 @@ def test_an_unreadable_record_is_named(ws: Path) -> None:
     (day_dir / "report.daily_report.json").write_text("{oops")
     with pytest.raises(StepRecordError, match="report.daily_report.json: not a step record"):
         read_day_records(ws, PATHS, DAY)
+
+
+def test_digests_are_cached_by_file_identity_and_redone_when_a_file_changes(ws: Path) -> None:
+    import os
+
+    from lumen_assets.attest.step_records import DIGEST_CACHE, byte_range_sha256
+
+    record_step(ws, PATHS, "quote_bank")
+    cache_path = ws / "attest/in-toto/records" / DIGEST_CACHE
+    cache = json.loads(cache_path.read_text())
+    assert cache["logs/rules_effects.csv"][4] == _sha("a\n")
+    cache["logs/rules_effects.csv"][4] = "f" * 64  # a cached digest is used while the file is unchanged...
+    cache_path.write_text(json.dumps(cache))
+    body = json.loads(record_step(ws, PATHS, "quote_bank").read_text())
+    assert body["materials"]["logs/rules_effects.csv"]["sha256"] == "f" * 64
+    stat = (ws / "logs/rules_effects.csv").stat()
+    time.sleep(0.05)  # past the kernel's coarse timestamp tick
+    (ws / "logs/rules_effects.csv").write_text("b\n")  # ...same size, mtime put back: the ctime still moved
+    os.utime(ws / "logs/rules_effects.csv", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    body = json.loads(record_step(ws, PATHS, "quote_bank").read_text())
+    assert body["materials"]["logs/rules_effects.csv"]["sha256"] == _sha("b\n")
+    assert byte_range_sha256(ws / "logs/rules_effects.csv", 1, 2) == _sha("\n")
