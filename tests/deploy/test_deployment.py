@@ -186,3 +186,14 @@ def test_a_rule_event_is_sensed_queued_launched_and_materialised_in_its_own_work
         spans = sorted((r["startTime"], r["endTime"]) for r in runs if r["startTime"] and r["endTime"])
         assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
         print(f"deployment: event appended -> effects materialised in {took:.1f} s, {len(runs)} loop_a run(s)")
+
+        # `lumen run --launch` through the webserver: the other workspace's runs go through the same queue
+        started = time.monotonic()
+        done = _lumen("run", "--workspace", workspaces[1], "--dagster-home", str(home), "--launch",
+                      "--webserver", url, "--select", "key:loop_b/rule_events or key:loop_b/metrics", env=env)
+        assert "submitted 1 run(s) to code location 'loop_b'" in done.stdout and done.stdout.rstrip().endswith("ok")
+        assert "    loop_b/metrics" in done.stdout and "    loop_b/rule_events" in done.stdout
+        runs_b = _graphql(url, RUNS_QUERY, {"location": "loop_b"})["runsOrError"]["results"]
+        launched = [r for r in runs_b if r["jobName"] == "__ASSET_JOB"]  # (automation may add runs of its own)
+        assert launched and all(r["status"] == "SUCCESS" for r in launched), runs_b
+        print(f"deployment: lumen run --launch via the webserver and the queue: {time.monotonic() - started:.1f} s")
