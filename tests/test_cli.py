@@ -174,10 +174,10 @@ def _stock(tool: str, args: list[str], workspace: Path, tmp_path: Path) -> subpr
                           text=True, timeout=300)
 
 
-def _in_toto_verify(workspace: Path, day: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _in_toto_verify(workspace: Path, day: str, tmp_path: Path, key: Path | None = None) -> subprocess.CompletedProcess[str]:
     links = workspace / "attest" / "in-toto"
     return _stock("in-toto-verify", ["--layout", str(links / "root.layout"), "--verification-keys",
-                                     str(workspace / "attest/trust/layout.pub.pem"), "--link-dir", str(links / day)],
+                                     str(key or workspace / "attest/trust/layout.pub.pem"), "--link-dir", str(links / day)],
                   workspace, tmp_path)
 
 
@@ -217,4 +217,33 @@ def test_stock_in_toto_verify_and_sigstore_pass_on_the_demo_and_fail_on_a_change
         assert _sigstore_verify(workspace, report, tmp_path).returncode != 0
     finally:
         path.write_bytes(original)
+    assert _in_toto_verify(workspace, day, tmp_path).returncode == 0
+
+
+def test_stock_in_toto_verify_fails_on_the_demo_for_a_changed_link_or_a_wrong_key(demo_run, tmp_path) -> None:
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    workspace, done = demo_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    day = sorted(p.name for p in (workspace / "attest/in-toto").glob("20*-*-*"))[0]
+    link = next((workspace / "attest/in-toto" / day).glob("evidence.*.link"))
+    original = link.read_bytes()
+    try:
+        signed = json.loads(original)
+        product = next(iter(signed["signed"]["products"]))
+        signed["signed"]["products"][product]["sha256"] = "0" * 64
+        link.write_text(json.dumps(signed))
+        failed = _in_toto_verify(workspace, day, tmp_path)
+        assert failed.returncode == 1
+        assert "'evidence' requires at least '1' links validly signed" in failed.stderr
+    finally:
+        link.write_bytes(original)
+    other = tmp_path / "other.pub.pem"
+    other.write_bytes(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    wrong = _in_toto_verify(workspace, day, tmp_path, key=other)
+    assert wrong.returncode == 1 and "ignature" in wrong.stderr
     assert _in_toto_verify(workspace, day, tmp_path).returncode == 0
