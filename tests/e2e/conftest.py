@@ -64,12 +64,23 @@ def alert_receiver() -> Iterator[servers.HttpReceiver]:
         yield receiver
 
 
+class _ReportsHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files with their charset: without `charset=utf-8` a browser shows the Korean Markdown report
+    as Latin-1 mojibake (an operator's web server for controls/reports needs the same setting)."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
+                      ".md": "text/markdown; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
 @contextlib.contextmanager
 def serve_folder(folder: Path) -> Iterator[str]:
     """A read-only static HTTP server for `folder` on 127.0.0.1 (what an operator's web server does for
     controls/reports); yields its base URL."""
     folder.mkdir(parents=True, exist_ok=True)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler = functools.partial(_ReportsHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

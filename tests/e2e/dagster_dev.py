@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -176,17 +177,41 @@ class DagsterDev:
             run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
         return runs
 
+    def event_run(self, event_id: str, limit: int = 50) -> dict | None:
+        """The newest rule_event_sensor run whose events include `event_id`, whatever its status. One run
+        per reporting day with due events: its `lumen/event_id` tag is the event's readable id, or
+        `first .. last` when several of the day's events were due at once (readable ids sort by time)."""
+        def covers(tag: str) -> bool:
+            first, _, last = tag.partition(" .. ")
+            return tag == event_id or (bool(last) and first <= event_id <= last)
+
+        runs = [r for r in self.runs(limit) if covers(r["tags"].get("lumen/event_id", ""))]
+        return runs[0] if runs else None
+
     def materialized_partitions(self, asset: str) -> set[str]:
+        """The asset's materialised partition keys: a dynamic/static set's keys as listed, a time-window
+        set's ranges expanded to their daily keys (`2025-10-23`)."""
         data = self.graphql(
             """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { __typename
-                 ... on AssetNode { partitionStats { numMaterialized numPartitions }
-                   assetPartitionStatuses { __typename
-                     ... on DefaultPartitionStatuses { materializedPartitions } } } } }""",
+                 ... on AssetNode { assetPartitionStatuses { __typename
+                     ... on DefaultPartitionStatuses { materializedPartitions }
+                     ... on TimePartitionStatuses { ranges { status startKey endKey } } } } } }""",
             {"key": {"path": [asset]}},
         )
-        node = data["assetNodeOrError"]
-        statuses = node.get("assetPartitionStatuses") or {}
-        return set(statuses.get("materializedPartitions") or [])
+        statuses = data["assetNodeOrError"].get("assetPartitionStatuses") or {}
+        keys = set(statuses.get("materializedPartitions") or [])
+        for span in statuses.get("ranges") or []:
+            if span["status"] != "MATERIALIZED":
+                continue
+            try:
+                day, last = date.fromisoformat(span["startKey"]), date.fromisoformat(span["endKey"])
+            except ValueError:  # not a daily key: the range's ends only
+                keys.update((span["startKey"], span["endKey"]))
+                continue
+            while day <= last:
+                keys.add(day.isoformat())
+                day += timedelta(days=1)
+        return keys
 
     def latest_materialization(self, asset: str) -> dict | None:
         data = self.graphql(
