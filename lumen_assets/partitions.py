@@ -58,6 +58,12 @@ def previous_day_on_cron(cron: str) -> dg.AutomationCondition:
     ).with_label(f"the previous reporting day, on {cron} ({daily_partitions.timezone})")
 
 
+DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+"""For the assets made once a day (report, distribution, archive bundle): the UI shows them WARN when the last
+materialisation is over 25 h old and FAIL over 26 h, i.e. when a day's automated run did not happen. Evaluated
+by Dagster's freshness daemon (`freshness: enabled: true` in the dagster.yaml `lumen run` writes)."""
+
+
 def skipped_checks(asset: str, names: tuple[str, ...], reason: str):
     """A day skipped for lack of data: its checks say so (nothing was written, so nothing was compared)."""
     for name in names:

@@ -101,6 +101,7 @@ def instance_yaml(home: Path | None = None) -> str:
         "event_log_storage:\n  module: dagster._core.storage.event_log\n"
         "  class: ConsolidatedSqliteEventLogStorage\n"
         "  config:\n    base_dir:\n      env: DAGSTER_HOME\n"
+        "freshness:\n  enabled: true\n"  # the daemon that evaluates the daily assets' freshness policies
     )
 
 

@@ -95,3 +95,16 @@ def test_yesterdays_in_toto_step_records_are_signed_at_0950_after_the_archive(in
     signed = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=archive.cursor,
                                                evaluation_time=before_tick + timedelta(minutes=51))
     assert signed.get_requested_partitions(links) == {"2025-10-23"}
+
+
+def test_the_daily_assets_carry_a_freshness_policy_and_lumens_instance_runs_its_daemon(tmp_path, monkeypatch) -> None:
+    from lumen_assets.runner import instance_yaml
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    graph = defs.resolve_asset_graph()
+    for key in (REPORT, DISTRIBUTION, ARCHIVE):
+        policy = graph.get(key).freshness_policy
+        assert policy is not None and policy.fail_window.to_timedelta() == timedelta(hours=26), key
+    (tmp_path / "dagster.yaml").write_text(instance_yaml(), encoding="utf-8")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.freshness_enabled

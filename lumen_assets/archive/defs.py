@@ -28,8 +28,14 @@ from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.config import LumenConfig
 from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.keys import asset_key
-from lumen_assets.metadata import markdown_table
-from lumen_assets.partitions import ARCHIVE_CRON, daily_partitions, previous_day_on_cron, skipped_checks
+from lumen_assets.partitions import (
+    ARCHIVE_CRON,
+    DAILY_FRESHNESS,
+    daily_partitions,
+    previous_day_on_cron,
+    skipped_checks,
+)
+from lumen_assets.tables import metadata_table
 
 INTEGRITY_CHECK = "archive_bundle_integrity"
 REMOTE_CHECK = "archive_remote_matches"
@@ -95,6 +101,7 @@ def freeze_partition(
 @dg.asset(
     partitions_def=daily_partitions,
     automation_condition=previous_day_on_cron(ARCHIVE_CRON),
+    freshness_policy=DAILY_FRESHNESS,
     group_name="trust",
     kinds={"python", "s3"},
     owners=["team:lumen"],
@@ -177,12 +184,12 @@ def _freeze_and_check(
         "format": fmt,
         "manifest_sha256": result.manifest_sha256,
         "bundle_dir": dg.MetadataValue.path(workspace.rel(result.day_dir)),
-        "contents": dg.MetadataValue.md(markdown_table(["path", "bytes", "sha256 (prefix)"], rows)),
+        "contents": metadata_table([("path", "string"), ("bytes", "int"), ("sha256_prefix", "string", "first 16 hex digits")], rows),
     }
     if manifest["bundle"]["sha256"] is not None:  # a sealed-only bundle has none (AES-GCM authenticates it)
         metadata["bundle_sha256"] = manifest["bundle"]["sha256"]
     if result.skipped:
-        metadata["skipped"] = dg.MetadataValue.md(markdown_table(["path", "why"], result.skipped))
+        metadata["skipped"] = metadata_table([("path", "string"), ("why", "string")], result.skipped)
     if uri:
         metadata["remote_uri"] = dg.MetadataValue.url(uri) if uri.startswith(("s3://", "http")) else _portable_uri(workspace, uri)
         metadata["remote_key"] = key
@@ -196,8 +203,8 @@ def _freeze_and_check(
     )
 
 
-def _problems_md(problems: list[Problem]) -> dg.MetadataValue:
-    return dg.MetadataValue.md(markdown_table(["file", "problem"], [(p.name, p.reason) for p in problems]))
+def _problems_md(problems: list[Problem]) -> dg.TableMetadataValue:
+    return metadata_table([("file", "string"), ("problem", "string")], [(p.name, p.reason) for p in problems])
 
 
 def integrity_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResource, day: str) -> dg.AssetCheckResult:
@@ -278,7 +285,7 @@ def retention_result(workspace: LumenWorkspace, store_resource: ArchiveStoreReso
         f"{config.archive.retention.keep_monthly} monthly",
     }
     if rows:
-        metadata["prune_candidates"] = dg.MetadataValue.md(markdown_table(["day", "local", "remote"], rows))
+        metadata["prune_candidates"] = metadata_table([("day", "string"), ("local", "string"), ("remote", "string")], rows)
     return dg.AssetCheckResult(
         check_name=RETENTION_CHECK, passed=not rows, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
         description=nothing_to_compare("no bundles yet") if not outcome.plan.keep and not rows else described(

@@ -21,7 +21,13 @@ from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.keys import asset_key
-from lumen_assets.partitions import REPORT_CRON, daily_partitions, previous_day_on_cron, skipped_checks
+from lumen_assets.partitions import (
+    DAILY_FRESHNESS,
+    REPORT_CRON,
+    daily_partitions,
+    previous_day_on_cron,
+    skipped_checks,
+)
 from lumen_assets.tables import metadata_table
 
 SECTIONS_CHECK = "daily_report_sections"
@@ -97,6 +103,7 @@ def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
     owners=["team:lumen"],
     partitions_def=daily_partitions,
     automation_condition=previous_day_on_cron(REPORT_CRON),
+    freshness_policy=DAILY_FRESHNESS,
     deps=[
         "quote_bank",
         "risk_ledger",
@@ -272,6 +279,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     owners=["team:lumen"],
     partitions_def=daily_partitions,
     automation_condition=previous_day_on_cron(REPORT_CRON),
+    freshness_policy=DAILY_FRESHNESS,
     deps=["daily_report"],
     output_required=False,  # nothing is sent for a day without data (daily_report skipped it)
     check_specs=[

@@ -14,7 +14,6 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_text
 from lumen_assets.check_words import described
 from lumen_assets.location_config import location_config
-from lumen_assets.metadata import markdown_table
 from lumen_assets.resonance.custody import custody_age
 from lumen_assets.resonance.mapper import COMPONENTS
 from lumen_assets.resonance.slo import (
@@ -25,6 +24,7 @@ from lumen_assets.resonance.slo import (
     phase_verdict,
     run_success_verdict,
 )
+from lumen_assets.tables import metadata_table
 
 GROUP = "observability"
 
@@ -148,22 +148,25 @@ def _metadata(document: dict[str, Any], output: str, text: str) -> dict[str, Any
     proof_rows = [(k, v["status"], v["run_id"] or "-") for k, v in document.get("proof_checks", {}).items()]
     slo = windows[document["slo_window"]]
     meta: dict[str, Any] = {
-        "scores": dg.MetadataValue.md(
-            markdown_table(["window", *COMPONENTS, "phase", "coherence", *(f"coherence[{c}]" for c in channel_names)], score_rows)
+        "scores": metadata_table(
+            [("window", "string"), *((c, "float") for c in (*COMPONENTS, "phase", "coherence")),
+             *((f"coherence[{c}]", "float", f"coherence seen by observer channel {c}") for c in channel_names)],
+            score_rows,
         ),
-        "inputs": dg.MetadataValue.md(
-            markdown_table(
-                ["window", "samples", "coverage", "gap_min", "runs", "failed", "failure classes", "p95_s", "proofs",
-                 "custody_age_d", "unknown"],
-                input_rows,
-            )
+        "inputs": metadata_table(
+            [("window", "string"), ("samples", "int"), ("coverage", "float"), ("gap_min", "float"), ("runs", "int"),
+             ("failed", "int"), ("failure_classes", "string"), ("p95_s", "float", "run duration, 95th percentile"),
+             ("proofs", "string"), ("custody_age_d", "float"), ("unknown", "string", "components without data")],
+            input_rows,
         ),
-        "run_success_sli": dg.MetadataValue.md(
-            f"SLI {sli['ratio']} over {int(sli['window_s'])} s ({sli['success']}/{sli['total']} logical runs), "
-            f"target {sli['target']}\n\n"
-            + markdown_table(["burn pair", "factor", "long rate", "short rate", "firing", "severity"], burn_rows)
+        "run_success_sli": f"SLI {sli['ratio']} over {int(sli['window_s'])} s ({sli['success']}/{sli['total']} logical "
+        f"runs), target {sli['target']}",
+        "burn_rates": metadata_table(
+            [("burn_pair", "string", "long / short window"), ("factor", "float"), ("long_rate", "float"),
+             ("short_rate", "float"), ("firing", "bool"), ("severity", "string")],
+            burn_rows,
         ),
-        "proof_checks": dg.MetadataValue.md(markdown_table(["check", "latest", "run"], proof_rows)),
+        "proof_checks": metadata_table([("check", "string"), ("latest", "string"), ("run", "string")], proof_rows),
         "path": dg.MetadataValue.path(output),
         "sha256": hashlib.sha256(text.encode()).hexdigest(),
         "data_end": str(document["data_end"]),

@@ -16,7 +16,7 @@ from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
 from lumen_assets.ingest.quarantine import write_quarantine
-from lumen_assets.metadata import markdown_table
+from lumen_assets.tables import metadata_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,7 +113,8 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "last_ts": str(span[1]),
             "parquet": dg.MetadataValue.path(workspace.rel(target)),
             "quarantine_file": dg.MetadataValue.path(workspace.rel(quarantine)),
-            "signals": dg.MetadataValue.md(markdown_table(["signal", "mean", "min", "max", "missing"], summary)),
+            "signals": metadata_table([("signal", "string"), ("mean", "float"), ("min", "float"), ("max", "float"),
+                                       ("missing", "int", "blank cells")], summary),
         }
     )
     problems = schema_problems(frame, ranges)
@@ -242,14 +243,16 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "blend_mean": float(frame["blend"].mean()) if with_blend else None,
             "rhythm_messages": figures["rhythm_quotes"],
             "output": dg.MetadataValue.path(workspace.rel(figures["output"])),
-            "rule_events_with_rhythm": dg.MetadataValue.md(markdown_table(
-                ["rule_ts", "rule", "d_phase", "rhythm Δblend", "rhythm Δlight→phase"],
+            "rule_events_with_rhythm": metadata_table(
+                [("rule_ts", "string"), ("rule", "string"), ("d_phase", "float"),
+                 ("rhythm_d_blend", "float", "rhythm Δblend"), ("rhythm_d_light", "float", "rhythm Δlight→phase")],
                 [(r.rule_ts, r.rule, r.d_phase, r.rhythm_d_blend, r.rhythm_d_light) for r in across.tail(20).itertuples()],
-            )) if len(across) else "no rule events inside the rhythm data",
-            "latest": dg.MetadataValue.md(markdown_table(
-                ["ts", "d_light", "d_temp", "d_sound", "d_time", "blend"],
+            ) if len(across) else "no rule events inside the rhythm data",
+            "latest": metadata_table(
+                [("ts", "string"), ("d_light", "float"), ("d_temp", "float"), ("d_sound", "float"), ("d_time", "float"),
+                 ("blend", "float")],
                 [(r["ts"], r["d_light"], r["d_temp"], r["d_sound"], r["d_time"], r["blend"]) for r in latest],
-            )),
+            ),
         }
     )
     yield dg.AssetCheckResult(

@@ -16,7 +16,7 @@ import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_text, upsert_jsonl
-from lumen_assets.metadata import markdown_table
+from lumen_assets.tables import metadata_table
 
 
 def _clean(value: Any) -> Any:
@@ -103,8 +103,10 @@ def tuning_proposals(context: dg.AssetExecutionContext, workspace: LumenWorkspac
         "applicable": sum(p["applicable"] for p in proposals),
         "new_decision_record": bool(added),
         "decision_records": total,
-        "proposals": dg.MetadataValue.md(markdown_table(
-            ["kind", "rule", "old", "new", "weighted P(improve)", "expected gain", "applicable", "reason"], rows)),
+        "proposals": metadata_table(
+            [("kind", "string"), ("rule", "string"), ("old", "float"), ("new", "float"),
+             ("weighted_p_improve", "float", "weighted P(improve)"), ("expected_gain", "float"),
+             ("applicable", "string", "yes, or what blocks it"), ("reason", "string")], rows),
         "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in evaluation.notes) or "none"),
         "tuning_decisions_jsonl": dg.MetadataValue.path(workspace.rel(log_path)),
     })
@@ -143,8 +145,8 @@ def apply_tuning_changes(context: dg.OpExecutionContext, workspace: LumenWorkspa
     context.log.info(f"applied {len(records)} change(s)")
     return dg.Output(None, metadata={
         "applied": len(records),
-        "changes": dg.MetadataValue.md(markdown_table(["rule", "old", "new", "note"],
-                                                      [(r["rule"], r["old"], r["new"], r["note"]) for r in records])),
+        "changes": metadata_table([("rule", "string"), ("old", "float"), ("new", "float"), ("note", "string")],
+                                  [(r["rule"], r["old"], r["new"], r["note"]) for r in records]),
         "decision_id": latest["decision_id"],
     })
 

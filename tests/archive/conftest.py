@@ -155,3 +155,8 @@ def initialised_store(root: Path) -> ArchiveStoreResource:
     Dagster does at run start), for calling check functions directly."""
     with archive_store_resource(LumenWorkspace(root=str(root))).process_config_and_initialize_cm() as store:
         return store  # its teardown does nothing: the store objects it opens hold no connection
+
+
+def table_text(value: object) -> str:
+    """Every cell of a `MetadataValue.table` (the checks' `failures`, `prune_candidates`) as one string to search."""
+    return " ".join(str(cell) for record in value.records for cell in record.data.values())  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ import pytest
 from lumen.resources.archive_store import archive_store_resource
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive import defs
-from tests.archive.conftest import DAY, RAW_KEY_B64, initialised_store
+from tests.archive.conftest import DAY, RAW_KEY_B64, initialised_store, table_text
 
 
 def run(root: Path, day: str = DAY) -> dg.ExecuteInProcessResult:
@@ -81,12 +81,12 @@ def test_check_functions_catch_a_corrupted_bundle_and_remote_copy(workspace: Pat
     bundle.write_bytes(bytes(data))
     integrity = defs.integrity_result(ws, resource, DAY)
     assert not integrity.passed and integrity.severity == dg.AssetCheckSeverity.ERROR
-    assert "bundle.tar" in integrity.metadata["failures"].value
+    assert "bundle.tar" in table_text(integrity.metadata["failures"])
     assert defs.remote_result(ws, resource, DAY).passed  # the remote copy is still the original
     remote = workspace / ".lumen/archive_store/SystemC/snapshots" / DAY / "bundle.tar"
     remote.write_bytes(bytes(data))
     remote_check = defs.remote_result(ws, resource, DAY)
-    assert not remote_check.passed and "stored bytes" in remote_check.metadata["failures"].value
+    assert not remote_check.passed and "stored bytes" in table_text(remote_check.metadata["failures"])
 
 
 def test_retention_check_warns_when_old_bundles_await_pruning(workspace: Path) -> None:
@@ -94,8 +94,8 @@ def test_retention_check_warns_when_old_bundles_await_pruning(workspace: Path) -
         assert run(workspace, day).success
     check = defs.retention_result(LumenWorkspace(root=str(workspace)), initialised_store(workspace))
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
-    assert "2025-01-06" in check.metadata["prune_candidates"].value
-    assert "2025-01-07" not in check.metadata["prune_candidates"].value
+    assert "2025-01-06" in table_text(check.metadata["prune_candidates"])
+    assert "2025-01-07" not in table_text(check.metadata["prune_candidates"])
 
 
 def test_encryption_without_key_fails_the_run_clearly(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:

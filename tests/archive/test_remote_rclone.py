@@ -23,7 +23,7 @@ from lumen_assets.archive import defs
 from lumen_assets.archive.index import read_index
 from lumen_assets.archive.rclone import META_SUFFIX, RcloneError, RcloneStore, find_rclone
 from lumen_assets.archive.settings import StoreSettings
-from tests.archive.conftest import DAY, initialised_store
+from tests.archive.conftest import DAY, initialised_store, table_text
 from tests.archive.test_cli import lumen
 from tests.support.servers import free_port
 
@@ -127,18 +127,18 @@ def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webd
     remote_file.write_bytes(bytes(body))
     check = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), initialised_store(rclone_workspace), DAY)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "failed authentication" in check.metadata["failures"].value
+    assert "failed authentication" in table_text(check.metadata["failures"])
     assert lumen("archive", "verify", DAY, "--workspace", str(rclone_workspace), "--remote") == 1
     assert lumen("archive", "verify", DAY, "--workspace", str(rclone_workspace)) == 0  # local copy intact
 
     (webdav.root / (key + META_SUFFIX)).write_text("{}")  # the handshake's remote half lost
     remote_file.write_bytes(bytes(body[: len(body) // 2]))
     lost = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), initialised_store(rclone_workspace), DAY)
-    assert "lumen-stored-sha256" in lost.metadata["failures"].value
+    assert "lumen-stored-sha256" in table_text(lost.metadata["failures"])
 
     remote_file.unlink()
     missing = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), initialised_store(rclone_workspace), DAY)
-    assert not missing.passed and "missing" in missing.metadata["failures"].value
+    assert not missing.passed and "missing" in table_text(missing.metadata["failures"])
 
 
 def test_one_object_per_day_and_remote_retention(rclone_workspace: Path, webdav: WebdavServer) -> None:

@@ -10,7 +10,7 @@ import pytest
 from lumen.resources.archive_store import archive_store_resource
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.archive import defs
-from tests.archive.conftest import DAY, SeaweedS3, initialised_store
+from tests.archive.conftest import DAY, SeaweedS3, initialised_store, table_text
 from tests.archive.test_cli import lumen
 
 pytestmark = pytest.mark.integration
@@ -63,13 +63,13 @@ def test_upload_verify_corrupt_and_detect(s3_workspace: Path, seaweed_s3: Seawee
     client.put_object(Bucket=seaweed_s3.bucket, Key=key, Body=bytes(body), Metadata=head["Metadata"])
     check = defs.remote_result(LumenWorkspace(root=str(s3_workspace)), initialised_store(s3_workspace), DAY)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
-    assert "failed authentication" in check.metadata["failures"].value
+    assert "failed authentication" in table_text(check.metadata["failures"])
     assert lumen("archive", "verify", DAY, "--workspace", str(s3_workspace), "--remote") == 1
     assert lumen("archive", "verify", DAY, "--workspace", str(s3_workspace)) == 0  # the local copy is intact
 
     client.delete_object(Bucket=seaweed_s3.bucket, Key=key)
     missing = defs.remote_result(LumenWorkspace(root=str(s3_workspace)), initialised_store(s3_workspace), DAY)
-    assert not missing.passed and "missing" in missing.metadata["failures"].value
+    assert not missing.passed and "missing" in table_text(missing.metadata["failures"])
 
 
 def test_one_object_per_day_and_remote_prune(s3_workspace: Path, seaweed_s3: SeaweedS3, request: pytest.FixtureRequest) -> None:
