@@ -16,6 +16,7 @@ from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
 from lumen_assets.keys import asset_key
 from lumen_assets.partitions import LINKS_CRON, daily_partitions, previous_day_on_cron
+from lumen_assets.tables import metadata_table
 
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -101,7 +102,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
                                trust_rel=settings.trust_dir)
     except TrustError as exc:
         context.log.warning(f"no Sigstore trust root (bundles need a P-256 root and signer): {exc}")
-    table = "| artefact | sha256 | envelope |\n|---|---|---|\n" + "".join(f"| `{r}` | `{d}…` | {s} |\n" for r, d, s in rows)
+    table = metadata_table([("artefact", "string"), ("sha256", "string", "first hex digits"), ("envelope", "string")], rows)
     if not rows:
         context.log.warning("no artefact matched attest.artifacts yet; nothing to attest")
     return dg.MaterializeResult(
@@ -110,7 +111,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
             "new_envelopes": dg.MetadataValue.int(created),
             "signer_serial": dg.MetadataValue.text(f"{active.cert.serial_number:x}"),
             "signer_keyid": dg.MetadataValue.text(active.keyid),
-            "envelopes": dg.MetadataValue.md(table),
+            "envelopes": table,
             "attest_dir": dg.MetadataValue.path(workspace.rel(root / settings.attest_dir)),
         }
     )
@@ -157,9 +158,8 @@ def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, 
     layout = root / paths.links_dir / LAYOUT_FILE
     if not layout.exists():
         context.log.warning(f"{workspace.rel(layout)} is missing: sign it with `lumen keys sign-layout --root DIR --workspace W`")
-    rows = "".join(f"| `{path.name}` |\n" for path in written)
     return dg.MaterializeResult(metadata={
-        "links": dg.MetadataValue.md("| link |\n|---|\n" + rows),
+        "links": metadata_table([("link", "string")], [(path.name,) for path in written]),
         "steps_missing": ", ".join(missing) or "none",
         "link_dir": dg.MetadataValue.path(f"{paths.links_dir}/{day}"),
         "layout_present": dg.MetadataValue.bool(layout.exists()),

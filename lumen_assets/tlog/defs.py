@@ -14,6 +14,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.keys import asset_key
+from lumen_assets.tables import metadata_table
 from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
 from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
 from lumen_assets.tlog.log import TransparencyLog
@@ -180,8 +181,9 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
         metadata={"sizes": detail},
     )
 
-    table = "| index | envelope of | leaf hash |\n|---|---|---|\n" + "".join(
-        f"| {leaf['index']} | `{leaf['name']}` | `{leaf['leaf_hash'][:16]}…` |\n" for leaf in leaves[:200]
+    table = metadata_table(
+        [("index", "int"), ("envelope_of", "string"), ("leaf_hash", "string", "first 16 hex digits")],
+        [(leaf["index"], leaf["name"], leaf["leaf_hash"][:16]) for leaf in leaves], limit=200,
     )
     if checkpoint is not None:
         for observation in report_trust_observations(root, config, [leaf["name"] for leaf in leaves]):
@@ -192,7 +194,7 @@ def transparency_log(context: dg.AssetExecutionContext, workspace: LumenWorkspac
             "root_hash": dg.MetadataValue.text(last.checkpoint.root_hash.hex()),
             "new_leaves": dg.MetadataValue.int(len(leaves)),
             "checkpoint": dg.MetadataValue.md(f"```\n{last.note}```"),
-            "leaves": dg.MetadataValue.md(table),
+            "leaves": table,
             "tlog_dir": dg.MetadataValue.path(workspace.rel(tlog_dir)),
         },
         check_results=[inclusion, consistency],
