@@ -22,8 +22,10 @@ class WaitingEvent:
     due_ns: int  # when its post window closes
 
 
-def _at(ns: int, tz: tzinfo) -> datetime:
-    return datetime.fromtimestamp(ns / NS, tz)
+def _at(ns: int, tz: tzinfo) -> str:
+    """`14:05:48 KST`: the clock in the reporting timezone, named (the Dagster UI shows its own timezone)."""
+    moment = datetime.fromtimestamp(ns / NS, tz)
+    return f"{clock(moment)} {moment.tzname()}"
 
 
 def waiting_reason(
@@ -38,9 +40,9 @@ def waiting_reason(
     more = f" ({len(waiting) - 1} more event(s) waiting)" if len(waiting) > 1 else ""
     if first.due_ns > now_ns:
         return (f"event {first.key} ({first.rule}) waits for its post window until "
-                f"{clock(_at(first.due_ns, tz))} (in {duration((first.due_ns - now_ns) / NS)}){more}")
+                f"{_at(first.due_ns, tz)} (in {duration((first.due_ns - now_ns) / NS)}){more}")
     if coverage_ns is None:
         return f"event {first.key} ({first.rule}): the metrics file has no readable sample yet{more}"
-    return (f"metrics do not cover event {first.key} ({first.rule}) until {clock(_at(first.due_ns, tz))} yet: "
-            f"the newest sample is from {clock(_at(coverage_ns, tz))} "
+    return (f"metrics do not cover event {first.key} ({first.rule}) until {_at(first.due_ns, tz)} yet: "
+            f"the newest sample is from {_at(coverage_ns, tz)} "
             f"({duration((first.due_ns - coverage_ns) / NS)} short){more}")

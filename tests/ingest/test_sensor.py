@@ -178,7 +178,7 @@ def test_event_is_requested_only_after_its_post_window_has_elapsed(harness: Harn
     harness.metrics_until(now + timedelta(minutes=5))
     [event_id] = harness.append_events([_record(0, at=now)])
     assert harness.tick() == []
-    due = (now + timedelta(seconds=30)).strftime("%H:%M:%S")
+    due = (now + timedelta(seconds=30)).strftime("%H:%M:%S KST")  # named: the Dagster UI shows UTC
     assert harness.skip_reason == f"event {event_id} (creative_min) waits for its post window until {due} (in 30 s)"
     clock.time_ns = lambda: int((now + timedelta(seconds=29)).timestamp() * 1e9)
     assert harness.tick() == []
@@ -196,8 +196,8 @@ def test_event_waits_until_the_metrics_cover_its_post_window(harness: Harness) -
     assert harness.tick() == []
     assert harness.tick() == []
     assert harness.skip_reason == (
-        f"metrics do not cover event {event_id} (creative_min) until 2025-10-23 15:00:30 yet: the newest sample "
-        "is from 2025-10-23 15:00:10 (20 s short)")
+        f"metrics do not cover event {event_id} (creative_min) until 2025-10-23 15:00:30 KST yet: the newest "
+        "sample is from 2025-10-23 15:00:10 KST (20 s short)")
     harness.metrics_until(moment + timedelta(seconds=31))  # rows past due appended
     assert [r.run_key for r in harness.tick()] == [run_key([event_id])]
     assert harness.skip_reason is None
