@@ -121,6 +121,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
     key="in_toto_links",
     group_name="trust",
     partitions_def=daily_partitions,
+    output_required=False,  # a day with no report (no data) has nothing to sign: skipped, as the report is
     automation_condition=previous_day_on_cron(LINKS_CRON),  # 09:50, after the report (09:05) and archive (09:35)
     deps=[dg.AssetKey("daily_report"), dg.AssetKey("archive_bundle")],
     kinds={"in-toto"},
@@ -133,7 +134,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
         "attest/in-toto/root.layout (`lumen keys sign-layout`)."
     ),
 )
-def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, signer: LumenSigner) -> dg.MaterializeResult:
+def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, signer: LumenSigner):
     from lumen_assets.attest.step_records import StepRecordError
 
     config = workspace.config
@@ -148,6 +149,11 @@ def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, 
         written, missing = sign_day_links(root, paths, day, active.key)
     except StepRecordError as exc:
         raise dg.Failure(description=workspace.scrub(str(exc)), allow_retries=False) from exc
+    if not written and not any((root / rel).exists() for rel in paths.report_files(day)):
+        skipped = f"{day} has no report (a day without data is never reported), so no step recorded a link for it"
+        context.log.info(skipped)
+        yield dg.AssetObservation(asset_key="in_toto_links", partition=day, metadata={"skipped": skipped})
+        return
     if not written:
         raise dg.Failure(
             description=f"no step recorded a link for {day}: materialise daily_report and archive_bundle for {day} "
@@ -158,7 +164,7 @@ def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, 
     layout = root / paths.links_dir / LAYOUT_FILE
     if not layout.exists():
         context.log.warning(f"{workspace.rel(layout)} is missing: sign it with `lumen keys sign-layout --root DIR --workspace W`")
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata={
         "links": metadata_table([("link", "string")], [(path.name,) for path in written]),
         "steps_missing": ", ".join(missing) or "none",
         "link_dir": dg.MetadataValue.path(f"{paths.links_dir}/{day}"),

@@ -138,11 +138,14 @@ def sign_day_links(workspace: Path, paths: ChainPaths, day: str, signer_key: Any
     """Sign what the steps recorded for `day` into attest/in-toto/<day>/<step>.<keyid>.link, one link per step.
 
     The day's folder is rebuilt from the records: links of other keys, and of steps with no record (which
-    in-toto-verify then reports as missing), are removed. Returns (links written, steps without a record)."""
+    in-toto-verify then reports as missing), are removed; a day with no record at all is left as it is.
+    Returns (links written, steps without a record)."""
     from in_toto.models.link import Link
     from in_toto.models.metadata import Metablock
 
     records = read_day_records(workspace, paths, day)
+    if not records:
+        return [], list(STEPS)
     signer, keyid = _signer(signer_key)
     links_dir = Path(workspace) / paths.links_dir
     day_dir = links_dir / day

@@ -266,3 +266,24 @@ def test_in_toto_links_without_trust_fails_in_one_line_and_steps_still_record(ch
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     description = failure.step_failure_data.user_failure_data.description
     assert description.startswith("trust is not set up") and "\n" not in description
+
+
+def test_in_toto_links_skips_a_day_without_a_report_and_keeps_a_day_without_records(chain: Path) -> None:
+    from lumen_assets.partitions import daily_partitions
+
+    day = daily_partitions.get_first_partition_key()
+    ws_res = LumenWorkspace(root=str(chain))
+    resources = {"workspace": ws_res, "signer": LumenSigner(workspace=ws_res, passphrase=DEMO_PASSPHRASE)}
+    result = dg.materialize([in_toto_links], partition_key=day, resources=resources,
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success and not result.asset_materializations_for_node("in_toto_links")
+    assert "no report" in result.asset_observations_for_node("in_toto_links")[0].metadata["skipped"].value
+
+    # a day reported before steps recorded links: its folder is left alone, and the asset says what to do
+    (chain / f"controls/reports/report_{day}.md").write_text("# an old report\n")
+    (chain / "attest/in-toto" / day).mkdir(parents=True)
+    (chain / "attest/in-toto" / day / "report.0123abcd.link").write_text("{}")
+    result = dg.materialize([in_toto_links], partition_key=day, resources=resources,
+                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    assert (chain / "attest/in-toto" / day / "report.0123abcd.link").exists()
