@@ -59,8 +59,14 @@ class RunSummary:
         return [c for c in self.checks if not c.passed and c.blocking and c.severity == "ERROR"]
 
     @property
+    def error_failures(self) -> list[CheckOutcome]:
+        """Every failed ERROR check, blocking or not: a non-blocking one lets the day's outputs through, but
+        the run still ends non-zero so an operator (or cron) sees it."""
+        return [c for c in self.checks if not c.passed and c.severity == "ERROR"]
+
+    @property
     def ok(self) -> bool:
-        return not self.failures and not self.blocking_failures
+        return not self.failures and not self.error_failures
 
 
 def prepare_environment(workspace: Path, config_path: Path | None, dagster_home: Path | None) -> Path:

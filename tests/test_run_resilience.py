@@ -70,3 +70,24 @@ def test_first_data_day_is_where_the_data_starts(tmp_path: Path) -> None:
     day = first_data_day(tmp_path / "logs" / "metrics.csv", tmp_path / "controls" / "rules_history.jsonl", "Asia/Seoul")
     assert day == date(2025, 10, 23)
     assert first_data_day(tmp_path / "none.csv", tmp_path / "none.jsonl", "Asia/Seoul") is None
+
+
+def test_a_non_blocking_error_check_still_fails_the_run(tmp_path: Path) -> None:
+    import io
+
+    from lumen_assets.runner import CheckOutcome, RunSummary, print_summary
+
+    summary = RunSummary(workspace=tmp_path, dagster_home=tmp_path / ".dagster")
+    summary.checks.append(CheckOutcome("effect_posteriors", "posterior_convergence", passed=True, severity="ERROR",
+                                       blocking=False, partition=None))
+    summary.checks.append(CheckOutcome("metrics", "metrics_freshness", passed=False, severity="WARN",
+                                       blocking=False, partition=None, description="stale"))
+    assert summary.ok  # a WARN failure only reports
+    summary.checks.append(CheckOutcome("effect_posteriors", "posterior_convergence", passed=False, severity="ERROR",
+                                       blocking=False, partition=None, description="the pymc fit did not converge\nmore"))
+    assert not summary.ok
+    out = io.StringIO()
+    print_summary(summary, out=out)
+    lines = out.getvalue().splitlines()
+    assert "    FAILED ERROR: check effect_posteriors.posterior_convergence - the pymc fit did not converge" in lines
+    assert lines[-1] == "FAILED"

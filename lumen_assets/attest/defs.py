@@ -18,7 +18,7 @@ from lumen_assets.keys import asset_key
 from lumen_assets.partitions import LINKS_CRON, daily_partitions, previous_day_on_cron
 from lumen_assets.tables import metadata_table
 
-PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors")
+PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors", "effect_posteriors_conjugate")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
 CODE_VERSION = "attest-1"
 

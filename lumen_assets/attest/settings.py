@@ -21,6 +21,7 @@ def _default_artifacts() -> list[AttestedArtifact]:
         AttestedArtifact(glob="controls/reports/report_*.pdf", asset="daily_report"),
         AttestedArtifact(glob="archive/*/*", asset="archive_bundle", exclude=["archive/*/*.tmp", "archive/.*/*"]),
         AttestedArtifact(glob="logs/bayes_posterior.jsonl", asset="effect_posteriors"),
+        AttestedArtifact(glob="logs/bayes_posterior_conjugate.jsonl", asset="effect_posteriors_conjugate"),
         AttestedArtifact(glob="custody/sim/artifacts/certificate_*.pdf", asset="ceremony"),  # `lumen ceremony`
         AttestedArtifact(glob="sbom/*.cdx.json", asset="sbom"),  # the user-code image's SBOM (`lumen deploy sbom`)
     ]

@@ -15,6 +15,7 @@ PyMC is imported inside the functions: importing this module costs nothing, samp
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -69,26 +70,59 @@ def _layout(obs: Observations) -> tuple[list[str], list[str], np.ndarray, np.nda
     return rules, signals, r_idx, s_idx
 
 
-def _sample(
-    model: Any, settings: PosteriorsSettings, draws: int | None, tune: int | None,
-    target_accept: float | None = None, seed: int | None = None,
-) -> Any:
+_COMPILED: dict[tuple[Any, ...], Any] = {}
+_COMPILED_LOCK = threading.Lock()
+
+
+def padded_cells(n: int) -> int:
+    """Rule x signal cells rounded up to a power of two, at least 64 (16 rules): nearly every workspace shares
+    one compiled model, so a process compiles once however many workspaces or retries it fits. Padding cells
+    have no evidence: independent standard-normal coordinates that nothing reads, never reported."""
+    return max(64, 1 << max(0, n - 1).bit_length())
+
+
+def _run_nuts(
+    kind: str, build: Any, data: dict[str, np.ndarray], settings: PosteriorsSettings, draws: int | None,
+    tune: int | None, target_accept: float | None = None, seed: int | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """NUTS on a model whose every input is a pm.Data: nutpie (Rust NUTS on the model's numba-compiled log
+    density; the default) or PyMC's own sampler. nutpie's compiled model is cached per kind and parameter
+    shape and fed each fit's data, so neither a retry nor the next workspace of the same size class compiles
+    again. Returns the InferenceData-like trace and what was used (sampler, seconds spent compiling)."""
+    sampler = settings.sampler
+    draws = draws or sampler.draws
+    tune = tune or sampler.tune
+    target_accept = target_accept or sampler.target_accept
+    seed = sampler.random_seed if seed is None else seed
+    if sampler.nuts_sampler == "nutpie":
+        import nutpie
+
+        key = (kind, data["cell_signal"].shape[0])
+        compile_s = 0.0
+        with _COMPILED_LOCK:
+            compiled = _COMPILED.get(key)
+            if compiled is None:
+                started = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    model = build(data)
+                    compiled = nutpie.compile_pymc_model(model, var_names=[v.name for v in model.free_RVs])
+                compile_s = time.perf_counter() - started
+                _COMPILED[key] = compiled
+        used = {name: value for name, value in data.items() if name in compiled.shared_data}
+        trace = nutpie.sample(compiled.with_data(**used), draws=draws, tune=tune, chains=sampler.chains,
+                              cores=min(sampler.cores, sampler.chains), seed=seed, target_accept=target_accept,
+                              progress_bar=False)
+        return trace, {"sampler": "nutpie", "compile_seconds": round(compile_s, 2)}
     import pymc as pm
 
-    sampler = settings.sampler
-    with model, warnings.catch_warnings():
+    with build(data), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
-        return pm.sample(
-            draws=draws or sampler.draws,
-            tune=tune or sampler.tune,
-            chains=sampler.chains,
-            cores=min(sampler.cores, sampler.chains),
-            target_accept=target_accept or sampler.target_accept,
-            random_seed=sampler.random_seed if seed is None else seed,
-            nuts_sampler=sampler.nuts_sampler,
-            progressbar=False,
-            compute_convergence_checks=False,
+        trace = pm.sample(
+            draws=draws, tune=tune, chains=sampler.chains, cores=min(sampler.cores, sampler.chains),
+            target_accept=target_accept, random_seed=seed, progressbar=False, compute_convergence_checks=False,
         )
+    return trace, {"sampler": "pymc", "compile_seconds": None}
 
 
 def _summaries(
@@ -147,7 +181,8 @@ class Geometry:
 
 
 def choose_geometry(
-    y_z: np.ndarray, r_idx: np.ndarray, s_idx: np.ndarray, n_r: int, n_s: int, parameterization: str
+    y_z: np.ndarray, r_idx: np.ndarray, s_idx: np.ndarray, n_r: int, n_s: int, parameterization: str,
+    low_quantile: float = 0.05,
 ) -> Geometry:
     """Centre a cell when its own evidence pins θ tighter than rules differ (standard error < low end of τ̂), else
     non-centre it: the centred funnel traps NUTS exactly where a cell is thin relative to the spread, and the
@@ -183,10 +218,11 @@ def choose_geometry(
             continue
         spread = float(np.var(medians[have, s], ddof=1)) - float(np.mean(se[have] ** 2))
         tau_hat[s] = float(np.sqrt(max(spread, 0.0)))
-        # With R rules τ is known only to within a factor: compare against its plausible low end (1% quantile
-        # of τ̂·sqrt(χ²_{R-1}/(R-1))), so a cell is centred only where even a small spread leaves it pinned.
+        # With R rules τ is known only to within a factor: compare against its plausible low end (the
+        # low_quantile of τ̂·sqrt(χ²_{R-1}/(R-1)); 5% first, 1% on retry), so a cell is centred only where even
+        # a small spread leaves it pinned.
         groups = int(have.sum())
-        low_end = float(np.sqrt(chi2.ppf(0.01, groups - 1) / (groups - 1)))
+        low_end = float(np.sqrt(chi2.ppf(low_quantile, groups - 1) / (groups - 1)))
         centred[:, s] = have & (se < tau_hat[s] * low_end)
     if parameterization == "centred":
         centred = counts > 0
@@ -199,74 +235,111 @@ def choose_geometry(
     return Geometry(centred=centred, within_sd=within, tau_hat=tau_hat, noise_learned=noise_learned)
 
 
-def _pooled_model(
+def _pooled_data(
     y_z: np.ndarray, r_idx: np.ndarray, s_idx: np.ndarray, geometry: Geometry, prior_mu_z: np.ndarray,
     prior_sd_z: np.ndarray, tau_sd_z: np.ndarray, noise_sd_z: np.ndarray, offset_z: np.ndarray, nu: float,
-) -> Any:
+) -> dict[str, np.ndarray]:
+    """Everything the pooled model reads, as arrays: cell c = r·S + s of a padded cell vector, signals
+    padded to all four (a padded signal or cell has no evidence and is never reported)."""
+    n_r, n_s = geometry.centred.shape
+    size = padded_cells(n_r * n_s)
+    n_sig = len(SIGNALS)
+    cell = r_idx * n_s + s_idx
+    counts = np.bincount(cell, minlength=size).astype(float)
+    centred = np.zeros(size)
+    centred[: n_r * n_s] = geometry.centred.ravel()
+    cell_signal = np.zeros(size, dtype=np.int64)
+    cell_signal[: n_r * n_s] = np.tile(np.arange(n_s), n_r)
+    loc, spread = np.zeros(size), np.ones(size)
+    for c in np.nonzero(centred)[0]:  # centred cells start at their median, in units of their standard error
+        loc[c] = float(np.median(y_z[cell == c]))
+        spread[c] = float(geometry.within_sd[cell_signal[c]]) / np.sqrt(max(counts[c], 1.0))
+    offset = np.zeros(size)
+    offset[: n_r * n_s] = offset_z.ravel()
+    onehot = np.zeros((size, n_sig))
+    onehot[np.arange(size), cell_signal] = centred
+
+    def signal_vector(values: np.ndarray, fill: float) -> np.ndarray:
+        out = np.full(n_sig, fill)
+        out[:n_s] = values
+        return out
+
+    learned = geometry.noise_learned if geometry.noise_learned is not None else np.ones(n_s, dtype=bool)
+    return {
+        "y": np.asarray(y_z, dtype=float), "cell": cell.astype(np.int64), "centred": centred,
+        "cell_signal": cell_signal, "loc": loc, "spread": spread, "offset": offset, "centred_onehot": onehot,
+        "prior_mu": signal_vector(prior_mu_z, 0.0), "b2": signal_vector(prior_sd_z**2, 1.0),
+        "tau_sd": signal_vector(tau_sd_z, 1.0), "noise_sd": signal_vector(noise_sd_z, 1.0),
+        "learned": signal_vector(learned.astype(float), 0.0), "nu": np.array(float(nu)),
+    }
+
+
+def _derived(xp: Any, d: dict[str, Any], z: Any, tau: Any, xi: Any, free: Any) -> dict[str, Any]:
+    """θ, μ, σ and the centred cells' marginal log prior from the free coordinates; one formula for the model
+    (xp = pytensor.tensor, 1-D coordinates) and for the draws afterwards (xp = numpy, leading chain and draw
+    axes), so what is sampled and what is reported cannot drift apart."""
+    where = xp.switch if hasattr(xp, "switch") else xp.where
+    centred, cs, b2, prior_mu, onehot = d["centred"], d["cell_signal"], d["b2"], d["prior_mu"], d["centred_onehot"]
+    theta_c = d["loc"] + d["spread"] * z
+    x = centred * (theta_c - prior_mu[cs] - d["offset"])
+    k = onehot.sum(axis=0)
+    sum_x, sum_x2 = x @ onehot, (x**2) @ onehot
+    tau2 = tau**2
+    total = tau2 + k * b2
+    logp = -0.5 * ((k - 1) * xp.log(tau2) + xp.log(total)) - 0.5 / tau2 * (sum_x2 - b2 * sum_x**2 / total)
+    v_star = 1.0 / (1.0 / b2 + k / tau2)
+    mu = v_star * (prior_mu / b2 + (sum_x + k * prior_mu) / tau2) + xp.sqrt(v_star) * xi
+    theta = where(centred > 0, theta_c, mu[..., cs] + d["offset"] + tau[..., cs] * z)
+    sigma = where(d["learned"] > 0, free, d["noise_sd"])
+    return {"theta": theta, "mu": mu, "sigma": sigma, "prior_logp": where(k > 0, logp, 0.0)}
+
+
+def _pooled_model(data: dict[str, np.ndarray]) -> Any:
     """The pooled model in standardised units with μ_s integrated out of the centred cells' prior.
 
-    Centred cells C of signal s: θ_C ~ MVN(a + m_C, τ²·I + b²·11ᵀ) (μ ~ N(a, b²) marginalised: no μ-τ
+    One free coordinate z_c per cell. Centred cells C of signal s: θ_c = loc_c + spread_c·z_c (a fixed affine
+    map: θ itself, at unit scale), θ_C ~ MVN(a + m_C, τ²·I + b²·11ᵀ) (μ ~ N(a, b²) marginalised: no μ-τ
     funnel however few rules there are); then μ | θ_C, τ ~ N(μ*, v*) drawn as μ = μ* + √v*·ξ, and the
-    non-centred cells N: θ_N = μ + m_N + τ·η. The joint density is exactly the model in the module docstring.
+    non-centred cells N: θ_N = μ + m_N + τ·z_N, z_N ~ N(0, 1). The joint density is exactly the model in
+    the module docstring. Which cells are centred is data, not structure: a retry with another geometry
+    or another workspace of the same size class reuses the compiled model.
     """
     import pymc as pm
     import pytensor.tensor as pt
 
-    n_r, n_s = geometry.centred.shape
-    c_r, c_s = np.nonzero(geometry.centred)
-    n_r_idx, n_s_idx = np.nonzero(~geometry.centred)
-    b2 = prior_sd_z**2
+    size, n_sig = data["centred_onehot"].shape
     with pm.Model() as model:
-        tau = pm.HalfNormal("tau_z", sigma=tau_sd_z, shape=n_s)
-        learned = geometry.noise_learned if geometry.noise_learned is not None else np.ones(n_s, dtype=bool)
-        sigma = pt.as_tensor_variable(np.asarray(noise_sd_z, dtype=float))
-        if learned.any():
-            free = pm.HalfNormal("sigma_free", sigma=noise_sd_z[learned], shape=int(learned.sum()))
-            sigma = pt.set_subtensor(sigma[np.nonzero(learned)[0]], free)
-        sigma = pm.Deterministic("sigma_z", sigma)
-        tau2 = tau**2
-        theta = pt.zeros((n_r, n_s))
-        k = np.bincount(c_s, minlength=n_s).astype(float)
-        if len(c_r):
-            theta_c = pm.Flat("theta_c", shape=len(c_r), initval=_cell_medians(y_z, r_idx, s_idx, c_r, c_s))
-            x = theta_c - prior_mu_z[c_s] - offset_z[c_r, c_s]
-            sum_x = pt.inc_subtensor(pt.zeros(n_s)[c_s], x)
-            sum_x2 = pt.inc_subtensor(pt.zeros(n_s)[c_s], x**2)
-            total = tau2 + k * b2
-            logp = -0.5 * ((k - 1) * pt.log(tau2) + pt.log(total)) - 0.5 / tau2 * (sum_x2 - b2 * sum_x**2 / total)
-            pm.Potential("theta_c_prior", pt.sum(pt.switch(k > 0, logp, 0.0)) - 0.5 * np.log(2 * np.pi) * len(c_r))
-            theta = pt.set_subtensor(theta[c_r, c_s], theta_c)
-        else:
-            sum_x = pt.zeros(n_s)
-        v_star = 1.0 / (1.0 / b2 + k / tau2)
-        mu_star = v_star * (prior_mu_z / b2 + (sum_x + k * prior_mu_z) / tau2)
-        xi = pm.Normal("xi", 0.0, 1.0, shape=n_s)
-        mu = pm.Deterministic("mu_z", mu_star + pt.sqrt(v_star) * xi)
-        if len(n_r_idx):
-            eta = pm.Normal("eta", 0.0, 1.0, shape=len(n_r_idx))
-            theta_n = mu[n_s_idx] + offset_z[n_r_idx, n_s_idx] + tau[n_s_idx] * eta
-            theta = pt.set_subtensor(theta[n_r_idx, n_s_idx], theta_n)
-        theta = pm.Deterministic("theta_z", theta)
-        pm.StudentT("obs", nu=nu, mu=theta[r_idx, s_idx], sigma=sigma[s_idx], observed=y_z)
+        d = {name: pm.Data(name, value) for name, value in data.items()}
+        tau = pm.HalfNormal("tau_z", sigma=d["tau_sd"], shape=n_sig)
+        free = pm.HalfNormal("sigma_free", sigma=d["noise_sd"], shape=n_sig)
+        z = pm.Flat("z", shape=size)
+        xi = pm.Normal("xi", 0.0, 1.0, shape=n_sig)
+        derived = _derived(pt, d, z, tau, xi, free)
+        pm.Potential("cell_prior", pt.sum(derived["prior_logp"]) - 0.5 * pt.sum((1 - d["centred"]) * z**2))
+        pm.StudentT("obs", nu=d["nu"], mu=derived["theta"][d["cell"]],
+                    sigma=derived["sigma"][d["cell_signal"][d["cell"]]], observed=d["y"])
     return model
 
 
-def _cell_medians(y_z: np.ndarray, r_idx: np.ndarray, s_idx: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    return np.array([float(np.median(y_z[(r_idx == r) & (s_idx == s)])) for r, s in zip(rows, cols, strict=True)])
+FREE_VARIABLES = ("z", "tau_z", "xi", "sigma_free")
 
 
 def _attempt_plan(settings: PosteriorsSettings) -> list[dict[str, Any]]:
-    """The retry ladder: the configured geometry first, then all non-centred with a smaller step, then the
-    configured geometry again with the smallest step and a doubled warm-up. Every attempt is recorded."""
+    """The retry ladder: the configured geometry first (auto: centre a cell below the 5% plausible low end of
+    the between-rule spread); then a more cautious auto (1% low end: fewer cells centred) with a smaller step;
+    then all non-centred with the smallest step and a doubled warm-up. Every attempt is recorded. With nutpie a
+    retry reuses the compiled model: geometry is data, so a retry costs sampling time only."""
     sampler = settings.sampler
-    first = {"parameterization": sampler.parameterization, "target_accept": sampler.target_accept, "tune_factor": 1}
+    first = {"parameterization": sampler.parameterization, "target_accept": sampler.target_accept, "tune_factor": 1,
+             "low_quantile": 0.05}
     if sampler.max_attempts <= 1:
         return [first]
     ladder = [
         first,
-        {"parameterization": "non_centred", "target_accept": max(sampler.target_accept, 0.95), "tune_factor": 1},
-        {"parameterization": sampler.parameterization, "target_accept": max(sampler.target_accept, 0.99),
-         "tune_factor": 2},
+        {"parameterization": sampler.parameterization, "target_accept": max(sampler.target_accept, 0.95),
+         "tune_factor": 1, "low_quantile": 0.01},
+        {"parameterization": "non_centred", "target_accept": max(sampler.target_accept, 0.99), "tune_factor": 2,
+         "low_quantile": 0.01},
     ]
     return ladder[: sampler.max_attempts]
 
@@ -298,11 +371,12 @@ def fit_pooled(
     for number, plan in enumerate(_attempt_plan(settings), start=1):
         fit = _fit_once(obs, settings, plan["parameterization"], plan["target_accept"],
                         settings.sampler.random_seed + number - 1, draws,
-                        (tune or settings.sampler.tune) * plan["tune_factor"])
+                        (tune or settings.sampler.tune) * plan["tune_factor"], plan["low_quantile"])
         ok = converged(fit, settings)
         attempts.append({
             "attempt": number, "parameterization": fit.diagnostics["parameterization"],
-            "target_accept": plan["target_accept"], "seed": settings.sampler.random_seed + number - 1,
+            "target_accept": plan["target_accept"], "centring_quantile": plan["low_quantile"],
+            "seed": settings.sampler.random_seed + number - 1,
             "divergences": fit.divergences, "max_r_hat": round(fit.max_r_hat, 4),
             "min_ess": round(fit.min_ess, 1), "seconds": round(fit.seconds, 2), "converged": ok,
         })
@@ -319,7 +393,7 @@ def fit_pooled(
 
 def _fit_once(
     obs: Observations, settings: PosteriorsSettings, parameterization: str, target_accept: float, seed: int,
-    draws: int | None, tune: int,
+    draws: int | None, tune: int, low_quantile: float = 0.05,
 ) -> FitResult:
     import arviz as az
 
@@ -335,20 +409,23 @@ def _fit_once(
           for s in signals] for r in rules]
     )
     y_z = (obs.delta - center[s_idx]) / scale[s_idx]
-    geometry = choose_geometry(y_z, r_idx, s_idx, n_r, n_s, parameterization)
-    model = _pooled_model(
+    geometry = choose_geometry(y_z, r_idx, s_idx, n_r, n_s, parameterization, low_quantile)
+    data = _pooled_data(
         y_z, r_idx, s_idx, geometry,
         prior_mu_z=(pop.mu - center) / scale, prior_sd_z=pop.sigma / scale, tau_sd_z=pop.tau_sigma / scale,
         noise_sd_z=pop.noise_sigma / scale, offset_z=offset / scale[None, :], nu=settings.student_t_nu,
     )
-    idata = _sample(model, settings, draws, tune, target_accept=target_accept, seed=seed)
+    idata, run = _run_nuts("pooled", _pooled_model, data, settings, draws, tune, target_accept=target_accept,
+                           seed=seed)
     posterior = idata.posterior
-    theta = center + scale * posterior["theta_z"].values  # (chain, draw, R, S)
+    free = {name: posterior[name].values for name in FREE_VARIABLES}
+    derived = _derived(np, data, free["z"], free["tau_z"], free["xi"], free["sigma_free"])
+    theta_z = derived["theta"][:, :, : n_r * n_s]
+    theta = center + scale * theta_z.reshape(*theta_z.shape[:2], n_r, n_s)  # (chain, draw, R, S)
     estimates, max_r_hat, min_ess = _summaries(theta, obs, rules, signals, settings)
     hyper = {}
     learned = geometry.noise_learned if geometry.noise_learned is not None else np.ones(n_s, dtype=bool)
-    for name in ("mu_z", "tau_z", "sigma_z"):
-        draws_h = posterior[name].values
+    for name, draws_h in (("mu_z", derived["mu"]), ("tau_z", free["tau_z"]), ("sigma_z", derived["sigma"])):
         for j, signal in enumerate(signals):
             if name == "sigma_z" and not learned[j]:
                 continue  # fixed at its prior scale: not a parameter
@@ -359,7 +436,7 @@ def _fit_once(
             if not np.isnan(r_hat):
                 max_r_hat = max(max_r_hat, r_hat)
             min_ess = min(min_ess, ess)
-    noise = {s: float(np.mean(scale[j] * posterior["sigma_z"].values[:, :, j])) for j, s in enumerate(signals)}
+    noise = {s: float(np.mean(scale[j] * derived["sigma"][:, :, j])) for j, s in enumerate(signals)}
     divergences = int(idata.sample_stats["diverging"].values.sum())
     steps = float(np.mean(idata.sample_stats["n_steps"].values)) if "n_steps" in idata.sample_stats else float("nan")
     return FitResult(
@@ -375,6 +452,8 @@ def _fit_once(
             "hyperparameters": hyper,
             "noise_sigma": noise,
             "mean_leapfrog_steps": steps,
+            "sampler": run["sampler"],
+            "compile_seconds": run["compile_seconds"],
             "chains": int(posterior.sizes["chain"]),
             "draws": int(posterior.sizes["draw"]),
         },
@@ -396,22 +475,21 @@ def fit_fixed_noise(
 
     Its exact posterior is the conjugate one; the cross-check compares the two (seed segB §12.5).
     """
-    import pymc as pm
-
     if len(obs) == 0:
         raise ValueError("no complete effect rows: nothing to estimate")
     started = time.perf_counter()
     rules, signals, r_idx, s_idx = _layout(obs)
-    mu0 = np.array([[settings.prior_for(r, s).mu for s in signals] for r in rules])
-    s0 = np.array([[settings.prior_for(r, s).sigma for s in signals] for r in rules])
-    noise = settings.noise_sigma
-    with pm.Model() as model:
-        # Standardised by the fixed noise: θ = mu0 + s0·z keeps every coordinate at unit scale.
-        z = pm.Normal("z", 0.0, 1.0, shape=(len(rules), len(signals)))
-        theta = mu0 + s0 * z
-        pm.Normal("obs", mu=theta[r_idx, s_idx] / noise, sigma=1.0, observed=obs.delta / noise)
-    idata = _sample(model, settings, draws, tune)
-    theta_draws = mu0 + s0 * idata.posterior["z"].values
+    n_r, n_s = len(rules), len(signals)
+    size = padded_cells(n_r * n_s)
+    mu0, s0 = np.zeros(size), np.ones(size)
+    mu0[: n_r * n_s] = [settings.prior_for(r, s).mu for r in rules for s in signals]
+    s0[: n_r * n_s] = [settings.prior_for(r, s).sigma for r in rules for s in signals]
+    data = {"y": obs.delta / settings.noise_sigma, "cell": (r_idx * n_s + s_idx).astype(np.int64),
+            "cell_signal": np.zeros(size, dtype=np.int64), "mu0": mu0 / settings.noise_sigma,
+            "s0": s0 / settings.noise_sigma}
+    idata, _ = _run_nuts("fixed-noise", _fixed_noise_model, data, settings, draws, tune)
+    z = idata.posterior["z"].values[:, :, : n_r * n_s]
+    theta_draws = (mu0[: n_r * n_s] + s0[: n_r * n_s] * z).reshape(*z.shape[:2], n_r, n_s)
     estimates, max_r_hat, min_ess = _summaries(theta_draws, obs, rules, signals, settings)
     return FitResult(
         method="pymc-fixed-noise",
@@ -421,3 +499,15 @@ def fit_fixed_noise(
         min_ess=min_ess,
         seconds=time.perf_counter() - started,
     )
+
+
+def _fixed_noise_model(data: dict[str, np.ndarray]) -> Any:
+    """Standardised by the fixed noise: θ = mu0 + s0·z keeps every coordinate at unit scale."""
+    import pymc as pm
+
+    with pm.Model() as model:
+        d = {name: pm.Data(name, value) for name, value in data.items()}
+        z = pm.Normal("z", 0.0, 1.0, shape=data["cell_signal"].shape[0])
+        theta = d["mu0"] + d["s0"] * z
+        pm.Normal("obs", mu=theta[d["cell"]], sigma=1.0, observed=d["y"])
+    return model

@@ -120,7 +120,8 @@ def test_every_attempt_of_the_retry_ladder_is_recorded_and_failure_is_reported()
     attempts = fit.diagnostics["attempts"]
     assert [a["attempt"] for a in attempts] == [1, 2, 3]
     assert [a["target_accept"] for a in attempts] == [0.9, 0.95, 0.99]
-    assert attempts[1]["parameterization"] == "non_centred"
+    assert [a["centring_quantile"] for a in attempts] == [0.05, 0.01, 0.01]
+    assert attempts[2]["parameterization"] == "non_centred"
     assert len({a["seed"] for a in attempts}) == 3 and not any(a["converged"] for a in attempts)
     assert fit.converged is False
     again = fit_pooled(obs, impossible)  # deterministic for the same evidence, settings and seed
