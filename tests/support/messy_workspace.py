@@ -172,7 +172,10 @@ def write_messy_workspace(root: Path | str, seed: int) -> MessyWorkspace:
     for signal in SIGNALS:
         steps = np.zeros(n + 1)  # level changes as a difference array: O(n) for any number of events
         for start, end, (_, rule), wild in zip(starts, bump_ends, timeline, outliers, strict=True):
+            # the event's step holds through its post window and is over before the next event's pre window
+            # (events are >= 65 s apart): 300 same-sign steps would otherwise walk the level out of [0, 1]
             steps[start] += truth[rule][signal]
+            steps[end] -= truth[rule][signal]
             if wild:  # a transient that moves this event's Δ only: Student-t-like outlying event
                 bump = 4 * shape.noise_sd * float(rng.standard_t(2))
                 steps[start] += bump
