@@ -326,20 +326,21 @@ FREE_VARIABLES = ("z", "tau_z", "xi", "sigma_free")
 
 def _attempt_plan(settings: PosteriorsSettings) -> list[dict[str, Any]]:
     """The retry ladder: the configured geometry first (auto: centre a cell below the 5% plausible low end of
-    the between-rule spread); then a more cautious auto (1% low end: fewer cells centred) with a smaller step;
-    then all non-centred with the smallest step and a doubled warm-up. Every attempt is recorded. With nutpie a
-    retry reuses the compiled model: geometry is data, so a retry costs sampling time only."""
+    the between-rule spread); then a more cautious auto (1% low end: fewer cells centred) with a smaller step
+    and twice the draws (a short ESS is the commonest miss on thin evidence); then all non-centred with the
+    smallest step, twice the draws and a doubled warm-up. Every attempt is recorded. With nutpie a retry reuses
+    the compiled model: geometry is data, so a retry costs sampling time only."""
     sampler = settings.sampler
     first = {"parameterization": sampler.parameterization, "target_accept": sampler.target_accept, "tune_factor": 1,
-             "low_quantile": 0.05}
+             "draws_factor": 1, "low_quantile": 0.05}
     if sampler.max_attempts <= 1:
         return [first]
     ladder = [
         first,
         {"parameterization": sampler.parameterization, "target_accept": max(sampler.target_accept, 0.95),
-         "tune_factor": 1, "low_quantile": 0.01},
+         "tune_factor": 1, "draws_factor": 2, "low_quantile": 0.01},
         {"parameterization": "non_centred", "target_accept": max(sampler.target_accept, 0.99), "tune_factor": 2,
-         "low_quantile": 0.01},
+         "draws_factor": 2, "low_quantile": 0.01},
     ]
     return ladder[: sampler.max_attempts]
 
@@ -370,12 +371,14 @@ def fit_pooled(
     fit: FitResult | None = None
     for number, plan in enumerate(_attempt_plan(settings), start=1):
         fit = _fit_once(obs, settings, plan["parameterization"], plan["target_accept"],
-                        settings.sampler.random_seed + number - 1, draws,
+                        settings.sampler.random_seed + number - 1,
+                        (draws or settings.sampler.draws) * plan["draws_factor"],
                         (tune or settings.sampler.tune) * plan["tune_factor"], plan["low_quantile"])
         ok = converged(fit, settings)
         attempts.append({
             "attempt": number, "parameterization": fit.diagnostics["parameterization"],
             "target_accept": plan["target_accept"], "centring_quantile": plan["low_quantile"],
+            "draws": fit.diagnostics["draws"],
             "seed": settings.sampler.random_seed + number - 1,
             "divergences": fit.divergences, "max_r_hat": round(fit.max_r_hat, 4),
             "min_ess": round(fit.min_ess, 1), "seconds": round(fit.seconds, 2), "converged": ok,

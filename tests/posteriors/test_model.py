@@ -122,6 +122,7 @@ def test_every_attempt_of_the_retry_ladder_is_recorded_and_failure_is_reported()
     assert [a["attempt"] for a in attempts] == [1, 2, 3]
     assert [a["target_accept"] for a in attempts] == [0.9, 0.95, 0.99]
     assert [a["centring_quantile"] for a in attempts] == [0.05, 0.01, 0.01]
+    assert [a["draws"] for a in attempts] == [30, 60, 60]
     assert attempts[2]["parameterization"] == "non_centred"
     assert len({a["seed"] for a in attempts}) == 3 and not any(a["converged"] for a in attempts)
     assert fit.converged is False
