@@ -310,18 +310,21 @@ def _pooled_model(data: dict[str, np.ndarray]) -> Any:
     size, n_sig = data["centred_onehot"].shape
     with pm.Model() as model:
         d = {name: pm.Data(name, value) for name, value in data.items()}
-        tau = pm.HalfNormal("tau_z", sigma=d["tau_sd"], shape=n_sig)
-        free = pm.HalfNormal("sigma_free", sigma=d["noise_sd"], shape=n_sig)
+        # unit-scale coordinates whose priors and initial points do not depend on the data: the compiled model
+        # (and its initial-point function) is shared by every fit of the size class, so a fit's result
+        # depends on its own data and seed only, never on which workspace compiled the model first
+        tau_u = pm.HalfNormal("tau_u", sigma=1.0, shape=n_sig)
+        sigma_u = pm.HalfNormal("sigma_u", sigma=1.0, shape=n_sig)
         z = pm.Flat("z", shape=size)
         xi = pm.Normal("xi", 0.0, 1.0, shape=n_sig)
-        derived = _derived(pt, d, z, tau, xi, free)
+        derived = _derived(pt, d, z, d["tau_sd"] * tau_u, xi, d["noise_sd"] * sigma_u)
         pm.Potential("cell_prior", pt.sum(derived["prior_logp"]) - 0.5 * pt.sum((1 - d["centred"]) * z**2))
         pm.StudentT("obs", nu=d["nu"], mu=derived["theta"][d["cell"]],
                     sigma=derived["sigma"][d["cell_signal"][d["cell"]]], observed=d["y"])
     return model
 
 
-FREE_VARIABLES = ("z", "tau_z", "xi", "sigma_free")
+FREE_VARIABLES = ("z", "tau_u", "xi", "sigma_u")
 
 
 def _attempt_plan(settings: PosteriorsSettings) -> list[dict[str, Any]]:
@@ -422,13 +425,14 @@ def _fit_once(
                            seed=seed)
     posterior = idata.posterior
     free = {name: posterior[name].values for name in FREE_VARIABLES}
-    derived = _derived(np, data, free["z"], free["tau_z"], free["xi"], free["sigma_free"])
+    tau_draws = data["tau_sd"] * free["tau_u"]
+    derived = _derived(np, data, free["z"], tau_draws, free["xi"], data["noise_sd"] * free["sigma_u"])
     theta_z = derived["theta"][:, :, : n_r * n_s]
     theta = center + scale * theta_z.reshape(*theta_z.shape[:2], n_r, n_s)  # (chain, draw, R, S)
     estimates, max_r_hat, min_ess = _summaries(theta, obs, rules, signals, settings)
     hyper = {}
     learned = geometry.noise_learned if geometry.noise_learned is not None else np.ones(n_s, dtype=bool)
-    for name, draws_h in (("mu_z", derived["mu"]), ("tau_z", free["tau_z"]), ("sigma_z", derived["sigma"])):
+    for name, draws_h in (("mu_z", derived["mu"]), ("tau_z", tau_draws), ("sigma_z", derived["sigma"])):
         for j, signal in enumerate(signals):
             if name == "sigma_z" and not learned[j]:
                 continue  # fixed at its prior scale: not a parameter

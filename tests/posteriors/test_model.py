@@ -128,3 +128,18 @@ def test_every_attempt_of_the_retry_ladder_is_recorded_and_failure_is_reported()
     assert fit.converged is False
     again = fit_pooled(obs, impossible)  # deterministic for the same evidence, settings and seed
     assert [e.mu for e in again.estimates.values()] == [e.mu for e in fit.estimates.values()]
+
+
+@pytest.mark.slow
+def test_a_fit_does_not_depend_on_which_workspace_compiled_the_model():
+    """nutpie's compiled model is shared by every fit of a size class; the result is the data's and seed's alone."""
+    from lumen_assets.posteriors import model
+
+    first = synthetic({"a": {"phase_diff": -0.01}, "b": {"phase_diff": 0.01}}, events_per_rule=4, noise=0.002)
+    other = synthetic({"x": {"risk_band": 0.02, "phase_diff": 0.0}}, events_per_rule=9, noise=0.01, seed=3)
+    model._COMPILED.clear()
+    fit_pooled(other, FAST)  # compiles the size class with another workspace's data
+    after_other = fit_pooled(first, FAST)
+    model._COMPILED.clear()
+    fresh = fit_pooled(first, FAST)  # compiled with its own data
+    assert [e.mu for e in after_other.estimates.values()] == [e.mu for e in fresh.estimates.values()]
