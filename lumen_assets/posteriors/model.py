@@ -94,7 +94,7 @@ def _run_nuts(
     tune = tune or sampler.tune
     target_accept = target_accept or sampler.target_accept
     seed = sampler.random_seed if seed is None else seed
-    if sampler.nuts_sampler == "nutpie":
+    if sampler.nuts_sampler == "nutpie" and _nutpie_installed():
         import nutpie
 
         key = (kind, data["cell_signal"].shape[0])
@@ -122,7 +122,15 @@ def _run_nuts(
             draws=draws, tune=tune, chains=sampler.chains, cores=min(sampler.cores, sampler.chains),
             target_accept=target_accept, random_seed=seed, progressbar=False, compute_convergence_checks=False,
         )
-    return trace, {"sampler": "pymc", "compile_seconds": None}
+    used = "pymc" if sampler.nuts_sampler == "pymc" else "pymc (nutpie is not installed: pip install nutpie)"
+    return trace, {"sampler": used, "compile_seconds": None}
+
+
+def _nutpie_installed() -> bool:
+    """nutpie is a dependency of Lumen; an environment that lacks it still fits, with PyMC's own (slower) NUTS."""
+    from importlib.util import find_spec
+
+    return find_spec("nutpie") is not None
 
 
 def _summaries(
