@@ -82,7 +82,6 @@ def _materialise_workspace(root) -> dg.ExecuteInProcessResult:
 
 
 @pytest.mark.slow
-@pytest.mark.family
 @pytest.mark.timeout(2400)  # ~10 min on a quiet 2-core machine; the margin is for a loaded one
 def test_pymc_converges_and_covers_on_a_family_of_messy_workspaces(tmp_path_factory):
     """Zero convergence failures on FAMILY_SIZE workspaces; family-wise (Bonferroni) intervals miss the
