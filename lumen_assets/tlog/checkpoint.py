@@ -59,6 +59,15 @@ def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + raw).digest()[:4]
 
 
+def strict_b64decode(text: str) -> bytes:
+    """Standard base64 in its one canonical spelling: Go's note writer emits it, and a second spelling of the
+    same bytes (other unused padding bits) would let a changed byte of a signed note go unnoticed."""
+    blob = base64.b64decode(text, validate=True)
+    if base64.b64encode(blob).decode() != text:
+        raise ValueError(f"{text[:16]}...: not canonical base64")
+    return blob
+
+
 def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
     """The vkey string that pins a log key for verifiers (Go note.NewVerifier format)."""
     if not name or any(c in name for c in "+ \n\t"):
@@ -74,7 +83,7 @@ def parse_verifier_key(vkey: str) -> tuple[str, Ed25519PublicKey]:
         raise CheckpointError(f"verifier key {vkey!r} is not name+keyid+base64key")
     name, id_hex, key_b64 = parts
     try:
-        blob = base64.b64decode(key_b64, validate=True)
+        blob = strict_b64decode(key_b64)
     except ValueError as exc:
         raise CheckpointError(f"verifier key for {name!r}: bad base64") from exc
     if len(blob) != 33 or blob[0] != ALG_ED25519:
@@ -105,7 +114,7 @@ def parse_checkpoint_body(body: str) -> Checkpoint:
     if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
         raise CheckpointError(f"checkpoint tree size {size_text!r} is not a canonical decimal")
     try:
-        root_hash = base64.b64decode(root_b64, validate=True)
+        root_hash = strict_b64decode(root_b64)
     except ValueError as exc:
         raise CheckpointError("checkpoint root hash is not base64") from exc
     if len(root_hash) != 32:
@@ -132,7 +141,7 @@ def open_checkpoint(note: str, vkey: str, origin: str | None = None) -> Checkpoi
             raise CheckpointError(f"signed note line {line!r} is not a signature line")
         try:
             signer_name, blob_b64 = line[len(SIG_PREFIX):].split(" ")
-            blob = base64.b64decode(blob_b64, validate=True)
+            blob = strict_b64decode(blob_b64)
         except ValueError as exc:
             raise CheckpointError(f"signature line {line!r} is malformed") from exc
         if signer_name != name or blob[:4] != expected_id:

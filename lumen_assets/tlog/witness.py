@@ -30,7 +30,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lumen_assets.atomic import atomic_write_text
-from lumen_assets.tlog.checkpoint import SIG_PREFIX, Checkpoint, CheckpointError, open_checkpoint
+from lumen_assets.tlog.checkpoint import (
+    SIG_PREFIX,
+    Checkpoint,
+    CheckpointError,
+    open_checkpoint,
+    strict_b64decode,
+)
 from lumen_assets.tlog.merkle import HASH_SIZE, consistency_path, node_hash, verify_consistency
 from lumen_assets.tlog.tiles import TILE_HEIGHT, TILE_WIDTH, tile_path
 
@@ -61,7 +67,7 @@ def parse_witness_vkey(vkey: str) -> tuple[str, Ed25519PublicKey]:
         raise WitnessError(f"witness key {vkey!r} is not name+keyid+base64key")
     name, id_hex, key_b64 = parts
     try:
-        blob = base64.b64decode(key_b64, validate=True)
+        blob = strict_b64decode(key_b64)
     except ValueError as exc:
         raise WitnessError(f"witness key for {name!r}: bad base64") from exc
     if len(blob) != 33 or blob[0] != ALG_COSIGNATURE_V1:
@@ -98,7 +104,7 @@ def cosignature_time(note: str, vkey: str) -> int | None:
         if not line.startswith(SIG_PREFIX + name + " "):
             continue
         try:
-            blob = base64.b64decode(line[len(SIG_PREFIX) + len(name) + 1 :], validate=True)
+            blob = strict_b64decode(line[len(SIG_PREFIX) + len(name) + 1 :])
         except ValueError:
             continue
         if len(blob) != 76 or blob[:4] != expected_id:

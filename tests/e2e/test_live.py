@@ -87,6 +87,6 @@ def test_ctrl_c_returns_zero(tmp_path: Path) -> None:
     while time.time() < deadline and (not path.exists() or len(path.read_text().splitlines()) < 3):
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=20)
+    out, _ = proc.communicate(timeout=90)  # an upper bound: a loaded 2-core CI machine is slow to schedule it
     assert proc.returncode == 0, out
     assert "[live] stopped:" in out

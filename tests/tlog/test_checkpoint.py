@@ -85,3 +85,26 @@ def test_wrong_origin_is_rejected() -> None:
     note = sign_checkpoint(Checkpoint("a/log", 1, merkle_root([b"x"])), "k", key)
     with pytest.raises(CheckpointError, match="origin"):
         open_checkpoint(note, verifier_key("k", key.public_key()), origin="b/log")
+
+
+def _respelled(b64: str) -> str:
+    """The same bytes in another base64 spelling: the last character before '=' padding with its unused
+    low bit set (what a single flipped bit of a signed note can do without changing the decoded bytes)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    stem = b64.rstrip("=")
+    last = alphabet.index(stem[-1]) | 1
+    respelled = stem[:-1] + alphabet[last] + b64[len(stem):]
+    assert respelled != b64 and base64.b64decode(respelled) == base64.b64decode(b64)
+    return respelled
+
+
+@pytest.mark.parametrize("line", [2, 4])  # the root hash (32 bytes) and the signature (4 + 64 bytes): both padded
+def test_another_base64_spelling_of_the_same_bytes_is_rejected(line: int) -> None:
+    key = Ed25519PrivateKey.generate()
+    vkey = verifier_key("log", key.public_key())
+    note = sign_checkpoint(Checkpoint("log", 5, merkle_root([b"x"] * 5)), "log", key)
+    lines = note.split("\n")
+    head, _, b64 = lines[line].rpartition(" ")
+    lines[line] = (head + " " if head else "") + _respelled(b64)
+    with pytest.raises(CheckpointError):
+        open_checkpoint("\n".join(lines), vkey)
