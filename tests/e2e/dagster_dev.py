@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from lumen_assets.runner import instance_yaml
+from tests.support.processes import default_stop_signals
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -248,10 +249,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 1.0
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def start_dagster_dev(workspace: Path, env: dict[str, str], log_path: Path, timeout: float = 240,
                       port: int | None = None) -> DagsterDev:
     """`dagster dev -m lumen_assets.definitions` on `port` (default: a free 127.0.0.1 port); returns once the
@@ -264,7 +261,7 @@ def start_dagster_dev(workspace: Path, env: dict[str, str], log_path: Path, time
         cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         # a parent started in the background (`cmd &`) ignores SIGINT and the child would inherit that,
         # leaving stop() nothing but SIGKILL: give dagster dev back its Ctrl+C
-        preexec_fn=_default_sigint,
+        preexec_fn=default_stop_signals,
     )
     dev = DagsterDev(workspace=workspace, port=port, process=process, log_path=log_path)
     try:

@@ -18,6 +18,7 @@ from lumen_assets.ingest.metrics import read_metrics_csv
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.ingest.timestamps import parse_timestamp
 from lumen_assets.live import LiveState, append_lines, append_metrics_span, current_rule_values, run_live
+from tests.support.processes import default_stop_signals
 
 KST = ZoneInfo("Asia/Seoul")
 
@@ -81,6 +82,7 @@ def test_ctrl_c_returns_zero(tmp_path: Path) -> None:
         [sys.executable, "-c", f"import sys; from lumen_assets.live import run_live; "
                                f"sys.exit(run_live(__import__('pathlib').Path({str(tmp_path)!r}), 60))"],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
+        preexec_fn=default_stop_signals,
     )
     path = tmp_path / "logs/metrics.csv"
     deadline = time.time() + 30

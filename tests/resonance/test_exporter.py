@@ -21,6 +21,7 @@ from lumen_assets.resonance.report import build_report
 from lumen_assets.resonance.settings import ResonanceSettings
 from lumen_assets.resonance.sli import RunOutcome
 from tests.resonance.conftest import write_metrics
+from tests.support.processes import default_stop_signals
 from tests.support.servers import free_port
 
 
@@ -116,7 +117,7 @@ def test_lumen_exporter_command_serves_the_workspace(workspace):
     process = subprocess.Popen(
         [sys.executable, "-m", "lumen_assets.cli", "exporter", "--workspace", str(workspace), "--port", str(port),
          "--addr", "127.0.0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_stop_signals,
     )
     try:
         text = None
