@@ -51,6 +51,20 @@ def _evidence(workspace: LumenWorkspace) -> Any:
     return observations_from_effects(effects, str(effects_path)), effects
 
 
+def _fit_and_write(workspace: LumenWorkspace, method: str, log_path: Any, fit_path: Any) -> tuple[Any, ...]:
+    """One fit of the workspace's evidence, appended to its JSONL log and saved whole: the steps both posterior
+    assets share. Returns (observations, effects, result, record, log lines)."""
+    from lumen_assets.posteriors.estimate import compute_posteriors
+
+    settings: PosteriorsSettings = workspace.config.posteriors
+    obs, effects = _evidence(workspace)
+    result = compute_posteriors(obs, settings, method, cache_dir=workspace.layout.posterior_cache_dir)
+    record = result.record(settings, datetime.now(tz=workspace.config.tz))
+    lines = append_jsonl(log_path, record)
+    atomic_write_text(fit_path, json.dumps(dict(result.to_json(), record=record), default=str))
+    return obs, effects, result, record, lines
+
+
 def _read_state(path: Any) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
@@ -112,17 +126,10 @@ def _posterior_metadata(result: Any, obs: Any, settings: PosteriorsSettings, eff
     ],
 )
 def effect_posteriors_conjugate(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
-    from lumen_assets.posteriors.estimate import compute_posteriors
-
-    lumen = workspace.config
-    settings: PosteriorsSettings = lumen.posteriors
-    obs, effects = _evidence(workspace)
-    result = compute_posteriors(obs, settings, "conjugate", cache_dir=workspace.layout.posterior_cache_dir)
-    record = result.record(settings, datetime.now(tz=lumen.tz))
+    settings: PosteriorsSettings = workspace.config.posteriors
     log_path = workspace.layout.conjugate_posterior_log
-    lines = append_jsonl(log_path, record)
-    atomic_write_text(workspace.layout.conjugate_posteriors, json.dumps(dict(result.to_json(), record=record),
-                                                                        default=str))
+    obs, effects, result, record, lines = _fit_and_write(workspace, "conjugate", log_path,
+                                                         workspace.layout.conjugate_posteriors)
     acted_on = _read_state(workspace.layout.latest_posteriors)
     if acted_on is None or acted_on.get("fit") != "pymc" or not acted_on.get("converged", False):
         atomic_write_text(workspace.layout.latest_posteriors, json.dumps(record))  # no converged PyMC fit yet
@@ -166,16 +173,10 @@ def effect_posteriors_conjugate(context: dg.AssetExecutionContext, workspace: Lu
     ],
 )
 def effect_posteriors(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
-    from lumen_assets.posteriors.estimate import compute_posteriors
-
     lumen = workspace.config
     settings: PosteriorsSettings = lumen.posteriors
-    obs, effects = _evidence(workspace)
-    result = compute_posteriors(obs, settings, "pymc", cache_dir=workspace.layout.posterior_cache_dir)
-    record = result.record(settings, datetime.now(tz=lumen.tz))
     log_path = workspace.layout.posterior_log
-    lines = append_jsonl(log_path, record)
-    atomic_write_text(workspace.layout.pymc_posteriors, json.dumps(dict(result.to_json(), record=record), default=str))
+    obs, effects, result, record, lines = _fit_and_write(workspace, "pymc", log_path, workspace.layout.pymc_posteriors)
     if result.converged:  # tuning acts only on a converged fit
         atomic_write_text(workspace.layout.latest_posteriors, json.dumps(record))
     record_step(workspace.root_path, chain_paths(lumen), "effect_posteriors",  # the in-toto posteriors step
