@@ -217,6 +217,15 @@ def cmd_sbom(args: argparse.Namespace) -> int:
     return 0
 
 
+def write_workspace_files(locations: list[Location], out: Path, grpc_host: str = "127.0.0.1",
+                          grpc_port: int | None = None) -> Path:
+    """Write each location's module and the workspace.yaml listing them; returns the workspace.yaml."""
+    for location in locations:
+        atomic_write_text(out / "locations" / f"{location.name}.py", location_module(location))
+    atomic_write_text(out / "workspace.yaml", workspace_yaml(locations, out, grpc_host, grpc_port))
+    return out / "workspace.yaml"
+
+
 def cmd_workspace(args: argparse.Namespace) -> int:
     from lumen_assets.config import ConfigError
 
@@ -226,9 +235,7 @@ def cmd_workspace(args: argparse.Namespace) -> int:
     except (ConfigError, DeployError) as exc:
         print(f"lumen: {exc}", file=sys.stderr)
         return 2
-    for location in locations:
-        atomic_write_text(out / "locations" / f"{location.name}.py", location_module(location))
-    atomic_write_text(out / "workspace.yaml", workspace_yaml(locations, out, args.grpc_host, args.grpc_port))
+    write_workspace_files(locations, out, args.grpc_host, args.grpc_port)
     print(f"[lumen] {out / 'workspace.yaml'}: {len(locations)} code location(s)")
     for location in locations:
         prefix = f"{location.asset_prefix}/" if location.asset_prefix else "(no prefix) "

@@ -15,7 +15,7 @@ import re
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -53,6 +53,7 @@ class RunSummary:
     runs: list[str] = field(default_factory=list)
     outputs: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ui_workspace: Path | None = None  # the Dagster workspace file naming this workspace's code location
 
     @property
     def blocking_failures(self) -> list[CheckOutcome]:
@@ -313,6 +314,7 @@ def run_graph(
     instance = dg.DagsterInstance.get()
     summary = RunSummary(workspace=workspace.resolve(), dagster_home=home)
     config = LumenWorkspace(root=str(workspace), config_path=str(config_path) if config_path else None).config
+    summary.ui_workspace = ui_workspace_file(workspace, config_path, home, config)
     trust = [k.to_user_string() for k in selected if k.path[-1] in TRUST_ASSETS]
     if trust:
         from lumen.resources.secrets import secret_value
@@ -387,7 +389,7 @@ def _run_executor(job, instance, graph, summary: RunSummary, launch: LaunchOptio
         raise UsageError(f"--launch: {problem}")
 
     location = launch.location or location_name(config)
-    workspace_yaml = None if launch.webserver else (launch.workspace_yaml or WORKSPACE_YAML)
+    workspace_yaml = None if launch.webserver else (launch.workspace_yaml or summary.ui_workspace or WORKSPACE_YAML)
     try:
         with graphql_endpoint(instance, workspace_yaml, launch.webserver) as graphql:
             def launched(keys: list, runs: list[dict]) -> None:
@@ -405,6 +407,19 @@ def _run_executor(job, instance, graph, summary: RunSummary, launch: LaunchOptio
             yield launched
     except LaunchError as exc:
         raise UsageError(f"--launch: {exc}") from None
+
+
+def ui_workspace_file(workspace: Path, config_path: Path | None, home: Path, config: object) -> Path:
+    """Lumen's workspace.yaml serves location `lumen`; a workspace named otherwise gets its own file under
+    DAGSTER_HOME, so the UI hint and `--launch` find the location its runs are recorded under."""
+    if location_name(config) == "lumen":
+        return WORKSPACE_YAML
+    from lumen_assets.deployment import locations_of, write_workspace_files
+
+    location = locations_of([workspace])[0]
+    if config_path is not None:
+        location = replace(location, config=config_path.resolve())
+    return write_workspace_files([location], home / "ui")
 
 
 def location_name(config: object) -> str:
@@ -444,7 +459,7 @@ def print_summary(summary: RunSummary, out=sys.stdout) -> None:
     write("  open the UI on this history:")
     signer = _demo_passphrase_prefix()
     write(f"    {signer}DAGSTER_HOME={summary.dagster_home} LUMEN_WORKSPACE={summary.workspace} "
-          f"dagster dev -w {WORKSPACE_YAML}")
+          f"dagster dev -w {summary.ui_workspace or WORKSPACE_YAML}")
     if not signer:
         write("    (export LUMEN_SIGNER_PASS, the keystore passphrase, for the trust assets to sign)")
     write("ok" if summary.ok else "FAILED")

@@ -105,3 +105,26 @@ def test_an_asset_prefix_is_one_plain_name(tmp_path: Path, prefix: str) -> None:
 
     with pytest.raises(ConfigError, match="location.asset_prefix"):
         parse_config(f"location:\n  asset_prefix: '{prefix}'\n", "lumen.yaml")
+
+
+def test_a_named_workspace_gets_a_ui_workspace_file_serving_its_own_location(tmp_path: Path) -> None:
+    """The UI hint and `--launch` use a workspace file whose location is the one the runs are recorded under:
+    Lumen's own workspace.yaml for `lumen`, a generated one under DAGSTER_HOME for any other name."""
+    from lumen_assets.config import load_config
+    from lumen_assets.runner import WORKSPACE_YAML, ui_workspace_file
+
+    bare = _workspace(tmp_path / "bare", "lumen")
+    assert ui_workspace_file(bare, None, tmp_path / "home0", load_config(None)) == WORKSPACE_YAML
+    assert not (tmp_path / "home0").exists()
+
+    named = _workspace(tmp_path / "a", "loop_a", "loop_a")
+    found = ui_workspace_file(named, None, tmp_path / "home", load_config(named / "lumen.yaml"))
+    assert found == tmp_path / "home" / "ui" / "workspace.yaml"
+    entries = yaml.safe_load(found.read_text())["load_from"]
+    assert [e["python_file"]["location_name"] for e in entries] == ["loop_a"]
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("LUMEN_", "DAGSTER_"))},
+           "DAGSTER_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", str(found)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loop_a" in done.stdout + done.stderr
