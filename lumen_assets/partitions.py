@@ -64,7 +64,7 @@ materialisation is over 25 h old and FAIL over 26 h, i.e. when a day's automated
 by Dagster's freshness daemon (`freshness: enabled: true` in the dagster.yaml `lumen run` writes)."""
 
 
-def skipped_checks(asset: str, names: tuple[str, ...], reason: str):
+def skipped_checks(asset: dg.AssetKey, names: tuple[str, ...], reason: str):
     """A day skipped for lack of data: its checks say so (nothing was written, so nothing was compared)."""
     for name in names:
         yield dg.AssetCheckResult(asset_key=asset, check_name=name, passed=True, severity=dg.AssetCheckSeverity.WARN,

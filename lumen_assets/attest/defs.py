@@ -48,7 +48,7 @@ def _produced_by(instance: dg.DagsterInstance, asset: str, partition: str | None
     materialization = record.asset_materialization
     tags = materialization.tags if materialization and materialization.tags else {}
     return {
-        "assetKey": asset,
+        "assetKey": asset_key(asset).to_user_string(),
         "partition": materialization.partition if materialization else partition,
         "runId": record.run_id,
         "codeVersion": tags.get("dagster/code_version"),
@@ -91,7 +91,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
             match = _DAY.search(Path(rel).name) or _DAY.search(rel)
             partition = match.group(1) if match else None
             result = attest_artifact(
-                root, rel, active, attest_dir=settings.attest_dir, asset_key=spec.asset, partition=partition,
+                root, rel, active, attest_dir=settings.attest_dir, asset_key=asset_key(spec.asset).to_user_string(), partition=partition,
                 run_id=context.run.run_id, code_version=CODE_VERSION, config_digest=config.digest(),
                 materials=materials, produced_by=_produced_by(context.instance, spec.asset, partition),
             )
@@ -152,7 +152,7 @@ def in_toto_links(context: dg.AssetExecutionContext, workspace: LumenWorkspace, 
     if not written and not any((root / rel).exists() for rel in paths.report_files(day)):
         skipped = f"{day} has no report (a day without data is never reported), so no step recorded a link for it"
         context.log.info(skipped)
-        yield dg.AssetObservation(asset_key="in_toto_links", partition=day, metadata={"skipped": skipped})
+        yield dg.AssetObservation(asset_key=asset_key("in_toto_links"), partition=day, metadata={"skipped": skipped})
         return
     if not written:
         raise dg.Failure(

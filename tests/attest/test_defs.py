@@ -105,3 +105,15 @@ def test_missing_signer_fails_with_a_clear_message(tmp_path: Path) -> None:
     failure = result.failure_data_for_node("attestations")
     description = str(failure.user_failure_data.description)  # one line with the commands (issue 11 §2)
     assert "trust is not set up: no signer" in description and "lumen keys issue-signer" in description
+
+
+def test_statements_name_the_prefixed_asset_key_of_a_prefixed_workspace(tmp_path: Path, monkeypatch) -> None:
+    """Several workspaces on one deployment: a statement names the key the UI and the instance know."""
+    import lumen_assets.keys
+
+    monkeypatch.setattr(lumen_assets.keys, "asset_prefix", lambda: ("loop_a",))
+    ws = _workspace(tmp_path)
+    assert _run(ws, dg.DagsterInstance.ephemeral()).success
+    envelope = json.loads((ws / "attest/controls/reports/report_2025-01-02.pdf.dsse.json").read_text())
+    statement = json.loads(__import__("base64").b64decode(envelope["payload"]))
+    assert statement["predicate"]["assetKey"] == "loop_a/daily_report"
