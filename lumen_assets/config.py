@@ -251,7 +251,8 @@ def validation_problems(exc: ValidationError, root: yaml.Node | None, source: st
         else:
             hint = " - true or false, unquoted" if error["type"] in ("bool_type", "bool_parsing") else ""
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{where}: key '{key_path}': {message}{hint} (got {error.get('input')!r})")
+            got = "" if error["type"] == "credential_in_config" else f" (got {error.get('input')!r})"  # no secret echoed
+            problems.append(f"{where}: key '{key_path}': {message}{hint}{got}")
     return problems
 
 

@@ -6,9 +6,11 @@ Secrets never live here: the encryption key and the S3 credentials come from env
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from lumen_assets.section import ExternalPath, Section, WorkspacePath
 
@@ -20,6 +22,32 @@ SEED_SOURCES = (
     "controls/reports/*.md",
     "controls/reports/*.pdf",
 )
+
+
+# Words that make a config key or an rclone flag look like a secret (access tokens, passwords, client secrets,
+# service-account JSON, SAS URLs, session tokens, S3 access keys).
+CREDENTIAL_WORDS = ("pass", "token", "secret", "key", "credential", "client_id", "client-id", "bearer", "sas_url",
+                    "sas-url")
+CREDENTIAL_ERROR = "credential_in_config"  # its message never repeats the value (config.validation_problems)
+
+
+def _looks_like_credential(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in CREDENTIAL_WORDS)
+
+
+def refuse_credential_keys(data: Any, known: set[str], where: str, instead: str) -> Any:
+    """A before-validator body: an unknown key that names a credential (token, password, client_secret, ...)
+    gets an error that says where credentials go, instead of a bare "unknown key"; the value is never shown."""
+    if isinstance(data, dict):
+        for key in data:
+            if isinstance(key, str) and key not in known and _looks_like_credential(key):
+                raise PydanticCustomError(
+                    CREDENTIAL_ERROR,
+                    "'{key}' is a credential, and credentials never go in lumen.yaml ({where}): {instead}",
+                    {"key": key, "where": where, "instead": instead.format(KEY=key.upper().replace("-", "_"))},
+                )
+    return data
 
 
 class RetentionSettings(Section):
@@ -52,6 +80,14 @@ class S3Settings(Section):
     sse: Literal["none", "AES256", "aws:kms"] = "none"
     kms_key_id: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: Any) -> Any:
+        return refuse_credential_keys(
+            data, set(cls.model_fields), "archive.store.s3",
+            "set AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the environment, or use "
+            "boto3's own credential chain (~/.aws/credentials, an instance role)")
+
     @model_validator(mode="after")
     def _kms_needs_key(self) -> S3Settings:
         if self.sse == "aws:kms" and not self.kms_key_id:
@@ -75,13 +111,40 @@ class RcloneSettings(Section):
     flags: list[str] = Field(default_factory=list, description="extra rclone flags, e.g. --drive-chunk-size=64M")
     timeout_s: float = Field(3600.0, gt=0, description="per rclone command")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: Any) -> Any:
+        remote = str(data.get("remote") or "gdrive").strip(":").upper() if isinstance(data, dict) else "GDRIVE"
+        remote = re.sub(r"[^A-Z0-9_]", "_", remote)
+        return refuse_credential_keys(
+            data, set(cls.model_fields), "archive.store.rclone",
+            f"put it in rclone's own config (`rclone config`; archive.store.rclone.config_file or $RCLONE_CONFIG "
+            f"say which file) or in the environment as RCLONE_CONFIG_{remote}_{{KEY}}")
+
+    @field_validator("remote", mode="before")
+    @classmethod
+    def _a_name_not_a_connection_string(cls, remote: Any) -> Any:
+        if isinstance(remote, str) and ("," in remote or "=" in remote or remote.startswith(":")):
+            raise PydanticCustomError(
+                CREDENTIAL_ERROR,
+                "an rclone connection string (remote,param=value: or :backend,...:) can carry credentials and is "
+                "not accepted in lumen.yaml: name a remote made with `rclone config` (or defined by "
+                "RCLONE_CONFIG_<NAME>_* environment variables) instead",
+            )
+        return remote
+
     @field_validator("flags")
     @classmethod
     def _no_credentials_in_flags(cls, flags: list[str]) -> list[str]:
-        for flag in flags:
-            lowered = flag.lower()
-            if any(word in lowered for word in ("pass", "token", "secret", "key", "client-id", "client_id")):
-                raise ValueError(f"flag {flag!r} looks like a credential: put it in rclone's config or environment")
+        for index, flag in enumerate(flags):
+            name = flag.split("=", 1)[0] if flag.startswith("-") else "a flag's value"  # never the value itself
+            if _looks_like_credential(name) or any(w in flag.lower() for w in ("authorization", "bearer")):
+                raise PydanticCustomError(
+                    CREDENTIAL_ERROR,
+                    "flags[{index}] ({name}) looks like a credential: credentials never go in lumen.yaml; put it "
+                    "in rclone's own config or its RCLONE_* environment variable",
+                    {"index": index, "name": name},
+                )
         return flags
 
 

@@ -178,3 +178,30 @@ def test_an_unknown_remote_is_a_clear_permanent_error(tmp_path: Path, monkeypatc
         store.put("a/2025-01-01/x.bin", payload, {})
     assert caught.value.permanent and "nosuchremote" in str(caught.value)
     assert os.environ["RCLONE_CONFIG"].endswith("none.conf")
+
+
+def test_restore_from_the_rclone_remote_when_the_day_folder_is_gone_and_refuse_a_corrupted_copy(
+    rclone_workspace: Path, webdav: WebdavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the archive on Drive is for: the local day is lost, the remote copy brings it back, checked first."""
+    import shutil
+
+    result = materialise(rclone_workspace)
+    (materialisation,) = result.asset_materializations_for_node("archive_bundle")
+    key = materialisation.metadata["remote_key"].value
+    shutil.rmtree(rclone_workspace / "archive" / DAY)
+    dest = tmp_path / "restored"
+    assert lumen("archive", "restore", DAY, "--workspace", str(rclone_workspace), "--to", str(dest)) == 0
+    out = capsys.readouterr().out
+    assert "checked against archive/index.jsonl" in out and f"from rclone remote {REMOTE}:" in out
+    for rel in ("logs/metrics.csv", "controls/rules_history.jsonl", "gateway_activation.yaml"):
+        assert (dest / rel).read_bytes() == (rclone_workspace / rel).read_bytes()
+
+    remote_file = webdav.root / key
+    body = bytearray(remote_file.read_bytes())
+    body[len(body) // 2] ^= 0x01  # the Drive copy damaged while the local one is gone
+    remote_file.write_bytes(bytes(body))
+    again = tmp_path / "again"
+    assert lumen("archive", "restore", DAY, "--workspace", str(rclone_workspace), "--to", str(again)) == 1
+    assert "differs from" in capsys.readouterr().out
+    assert not again.exists() or not any(again.iterdir())  # nothing half-restored
