@@ -197,3 +197,30 @@ def test_a_rule_event_is_sensed_queued_launched_and_materialised_in_its_own_work
         launched = [r for r in runs_b if r["jobName"] == "__ASSET_JOB"]  # (automation may add runs of its own)
         assert launched and all(r["status"] == "SUCCESS" for r in launched), runs_b
         print(f"deployment: lumen run --launch via the webserver and the queue: {time.monotonic() - started:.1f} s")
+
+        # two runs of one workspace submitted at the same moment: the coordinator holds the second in the queue
+        # until the first has ended (issue 16: two runs never ingest the same workspace at once)
+        before = {r["runId"] for r in _graphql(url, RUNS_QUERY, {"location": "loop_a"})["runsOrError"]["results"]}
+        both = [subprocess.Popen([sys.executable, "-m", "lumen_assets.cli", "run", "--workspace", workspaces[0],
+                                  "--dagster-home", str(home), "--launch", "--webserver", url,
+                                  "--select", "key:loop_a/metrics"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+        said = [p.communicate(timeout=600)[0] for p in both]
+        assert [p.returncode for p in both] == [0, 0], said
+        os.environ.update({**pg_env, "DAGSTER_HOME": str(home)})
+        try:
+            import dagster as dg
+
+            with dg.DagsterInstance.get() as instance:
+                records = [r for r in instance.get_run_records(dg.RunsFilter(tags={"dagster/code_location": "loop_a"}))
+                           if r.dagster_run.run_id not in before  # (automation may add runs of its own)
+                           and r.dagster_run.asset_selection == {dg.AssetKey(["loop_a", "metrics"])}]
+        finally:
+            for key in (*pg_env, "DAGSTER_HOME"):
+                os.environ.pop(key, None)
+        assert len(records) == 2 and all(r.dagster_run.status == dg.DagsterRunStatus.SUCCESS for r in records)
+        first, second = sorted(records, key=lambda r: r.start_time)
+        assert second.create_timestamp.timestamp() < first.end_time, "the two runs were not submitted together"
+        assert second.start_time >= first.end_time, "two runs of one workspace overlapped"
+        print(f"deployment: 2 runs of loop_a submitted together, the second waited "
+              f"{second.start_time - second.create_timestamp.timestamp():.1f} s in the queue")
