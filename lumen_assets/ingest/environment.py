@@ -3,7 +3,9 @@
 The seed names the file and its signals but gives no schema; Lumen reads `ts, light_intensity, ambient_temp,
 sound_level` (lux, °C, dB). The rules are the metrics file's: the same timestamp grammar (offset required,
 `+0900` or `+09:00`), a blank cell is missing (NaN, never 0.0), a bad row is quarantined with its line number
-and reason, rows are sorted by time and exact duplicates dropped. Ranges are physical limits from config
+and reason, rows are sorted by time (then reading order), exact duplicates are dropped and counted, and a row
+with the timestamp of an earlier row but different values is quarantined with its line (the first one read is
+kept, as for metrics: `split_same_timestamps` is shared). Ranges are physical limits from config
 (`rhythm.environment`), not [0, 1].
 
 Two paths, one grammar: when every line has four fields, pyarrow reads the cells as text and vectorised masks
@@ -25,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lumen_assets.ingest.metrics import Gaps, measure_gaps
+from lumen_assets.ingest.metrics import Gaps, measure_gaps, split_same_timestamps
 from lumen_assets.ingest.timestamps import ISO_WITH_OFFSET, TimestampError, parse_timestamp
 
 ENV_SIGNALS = ("light_intensity", "ambient_temp", "sound_level")
@@ -90,9 +92,13 @@ def _frame(ts_ns: np.ndarray | list[int], values: np.ndarray | list[list[float]]
     return frame
 
 
-def _row_by_row(path: Path, ranges: Ranges) -> tuple[pd.DataFrame, list[tuple[int, str, str]]]:
+Rows = tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray]  # frame, quarantined, file line of each row
+
+
+def _row_by_row(path: Path, ranges: Ranges) -> Rows:
     good_ts: list[int] = []
     good_values: list[list[float]] = []
+    good_lines: list[int] = []
     quarantined: list[tuple[int, str, str]] = []
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         handle.readline()
@@ -106,10 +112,11 @@ def _row_by_row(path: Path, ranges: Ranges) -> tuple[pd.DataFrame, list[tuple[in
             else:
                 good_ts.append(checked[0])
                 good_values.append(checked[1])
-    return _frame(good_ts, good_values), quarantined
+                good_lines.append(line_no)
+    return _frame(good_ts, good_values), quarantined, np.asarray(good_lines, dtype="int64")
 
 
-def _vectorised(path: Path, ranges: Ranges) -> tuple[pd.DataFrame, list[tuple[int, str, str]]] | None:
+def _vectorised(path: Path, ranges: Ranges) -> Rows | None:
     """Every line a four-field row: masks find bad rows (line = row + 2); None sends the file row by row."""
     invalid: list[str] = []
 
@@ -150,7 +157,8 @@ def _vectorised(path: Path, ranges: Ranges) -> tuple[pd.DataFrame, list[tuple[in
         [pc.filter(numbers[n], good).to_numpy(zero_copy_only=False).astype("float64") for n in ENV_SIGNALS]
     ) if len(ts_ns) else np.empty((0, len(ENV_SIGNALS)))
     quarantined: list[tuple[int, str, str]] = []
-    rescued_ts, rescued_values = [], []
+    lines = np.nonzero(keep)[0].astype("int64") + 2
+    rescued_ts, rescued_values, rescued_lines = [], [], []
     for row in np.nonzero(~keep)[0]:
         cells = [table.column(c)[int(row)].as_py() for c in ENV_COLUMNS]
         if not any(cell.strip() for cell in cells):
@@ -161,29 +169,12 @@ def _vectorised(path: Path, ranges: Ranges) -> tuple[pd.DataFrame, list[tuple[in
         else:  # the row checker is the reference
             rescued_ts.append(checked[0])
             rescued_values.append(checked[1])
+            rescued_lines.append(int(row) + 2)
     if rescued_ts:
         ts_ns = np.concatenate([ts_ns, np.asarray(rescued_ts, dtype="int64")])
         values = np.vstack([values, np.asarray(rescued_values, dtype="float64")])
-    return _frame(ts_ns, values), quarantined
-
-
-def _drop_exact_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows identical in every column, first kept. In time order only rows sharing a timestamp can be equal,
-    and they are adjacent, so only those few rows are compared (a full-frame drop_duplicates costs seconds)."""
-    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    if len(ts_ns) < 2:
-        return frame
-    same = np.diff(ts_ns) == 0
-    if not same.any():
-        return frame
-    candidates = np.zeros(len(ts_ns), dtype=bool)
-    candidates[1:] |= same
-    candidates[:-1] |= same
-    positions = np.nonzero(candidates)[0]
-    duplicated = frame.iloc[positions].duplicated(keep="first").to_numpy()
-    keep = np.ones(len(frame), dtype=bool)
-    keep[positions[duplicated]] = False
-    return frame[keep].reset_index(drop=True)
+        lines = np.concatenate([lines, np.asarray(rescued_lines, dtype="int64")])
+    return _frame(ts_ns, values), quarantined, lines
 
 
 def read_environment_csv(
@@ -201,20 +192,21 @@ def read_environment_csv(
     if [h.strip() for h in header.split(",")] != list(ENV_COLUMNS):
         raise EnvironmentFormatError(f"{path}:1: header must be {','.join(ENV_COLUMNS)!r}, got {header!r}")
     fast = _vectorised(path, ranges)
-    frame, quarantined = fast if fast is not None else _row_by_row(path, ranges)
+    frame, quarantined, lines = fast if fast is not None else _row_by_row(path, ranges)
     rows_read = len(frame) + len(quarantined)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     out_of_order = int((np.diff(ts_ns) < 0).sum()) if len(ts_ns) > 1 else 0
-    if out_of_order:
-        frame = frame.iloc[np.argsort(ts_ns, kind="stable")].reset_index(drop=True)
-    before = len(frame)
-    frame = _drop_exact_duplicates(frame)
+    if out_of_order or (len(lines) > 1 and (np.diff(lines) < 0).any()):  # rescued rows come last
+        order = np.lexsort((lines, ts_ns))  # by time, then in reading order (the first read is kept)
+        frame, lines = frame.iloc[order].reset_index(drop=True), lines[order]
+        ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+    frame, lines, duplicates, conflicts = split_same_timestamps(frame, ts_ns, lines, ENV_SIGNALS)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     return EnvironmentIngest(
         frame=frame,
         rows_read=rows_read,
-        quarantined=sorted(quarantined),
-        duplicates_dropped=before - len(frame),
+        quarantined=sorted([*quarantined, *conflicts], key=lambda q: q[0]),
+        duplicates_dropped=duplicates,
         out_of_order=out_of_order,
         missing_cells={name: int(frame[name].isna().sum()) for name in ENV_SIGNALS},
         gaps=measure_gaps(ts_ns, sample_rate_hz, gap_factor),

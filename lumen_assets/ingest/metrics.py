@@ -272,7 +272,9 @@ def _drop_exact_duplicates(frame: pd.DataFrame, ts_ns: np.ndarray) -> tuple[pd.D
     return frame[~duplicate].reset_index(drop=True), int(duplicate.sum())
 
 
-def same_timestamp_rows(frame: pd.DataFrame, ts_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def same_timestamp_rows(
+    frame: pd.DataFrame, ts_ns: np.ndarray, signals: tuple[str, ...] = SIGNALS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """For a frame sorted by time (stably, so rows of one timestamp keep their reading order):
     (exact duplicates of the group's first row, rows that differ from it, the position of that first row),
     as masks/indices over the frame; None when no two rows share a timestamp. Only the rows of shared
@@ -285,7 +287,7 @@ def same_timestamp_rows(frame: pd.DataFrame, ts_ns: np.ndarray) -> tuple[np.ndar
     group_start = np.r_[True, ~same]  # the first row of each run of equal timestamps
     first = np.maximum.accumulate(np.where(group_start, np.arange(len(ts_ns)), 0))
     later = np.nonzero(~group_start)[0]
-    values = frame.loc[:, list(SIGNALS)].to_numpy(dtype="float64")
+    values = frame.loc[:, list(signals)].to_numpy(dtype="float64")
     a, b = values[later], values[first[later]]
     equal = ((a == b) | (np.isnan(a) & np.isnan(b))).all(axis=1)
     duplicate = np.zeros(len(ts_ns), dtype=bool)
@@ -295,9 +297,9 @@ def same_timestamp_rows(frame: pd.DataFrame, ts_ns: np.ndarray) -> tuple[np.ndar
     return duplicate, conflict, first
 
 
-def _row_text(frame: pd.DataFrame, position: int) -> str:
+def _row_text(frame: pd.DataFrame, position: int, signals: tuple[str, ...] = SIGNALS) -> str:
     row = frame.iloc[position]
-    cells = [row["ts"].isoformat()] + ["" if math.isnan(row[s]) else repr(float(row[s])) for s in SIGNALS]
+    cells = [row["ts"].isoformat()] + ["" if math.isnan(row[s]) else repr(float(row[s])) for s in signals]
     return ",".join(cells)
 
 
@@ -307,16 +309,17 @@ def conflict_reason(frame: pd.DataFrame, position: int, first_line: int | None) 
 
 
 def split_same_timestamps(
-    frame: pd.DataFrame, ts_ns: np.ndarray, lines: np.ndarray,
+    frame: pd.DataFrame, ts_ns: np.ndarray, lines: np.ndarray, signals: tuple[str, ...] = SIGNALS,
 ) -> tuple[pd.DataFrame, np.ndarray, int, list[tuple[int, str, str]]]:
     """Drop exact duplicates (counted) and quarantine rows whose timestamp an earlier row already has with
-    different values (file line, reason, the row as read). `lines` < 0 marks rows with no line (stored)."""
-    same = same_timestamp_rows(frame, ts_ns)
+    different values (file line, reason, the row as read). `lines` < 0 marks rows with no line (stored).
+    `signals` names the value columns (the metrics' four; the environment file reuses this for its three)."""
+    same = same_timestamp_rows(frame, ts_ns, signals)
     if same is None:
         return frame, lines, 0, []
     duplicate, conflict, first = same
     quarantined = [
-        (int(lines[p]), conflict_reason(frame, int(p), int(lines[first[p]])), _row_text(frame, int(p)))
+        (int(lines[p]), conflict_reason(frame, int(p), int(lines[first[p]])), _row_text(frame, int(p), signals))
         for p in np.nonzero(conflict)[0]
     ]
     keep = ~(duplicate | conflict)

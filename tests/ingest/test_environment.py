@@ -84,10 +84,60 @@ row = st.tuples(st.sampled_from(["2025-10-23T09:00:00+09:00", "2025-10-23 09:00:
                 cell, cell, cell)
 
 
+def _reference(rows: list[tuple[str, ...]]) -> tuple[list[int], int]:
+    """Quarantined lines and duplicates by the metrics rules, row by row: bad rows, then per timestamp the first
+    row read is kept, an identical later row is a duplicate, a different one is quarantined."""
+    bad, first_of = [], {}
+    duplicates = 0
+    for line, cells in enumerate(rows, start=2):
+        checked = check_row(list(cells), DEFAULT_RANGES)
+        if isinstance(checked, str):
+            bad.append(line)
+            continue
+        ts_ns, values = checked
+        if ts_ns not in first_of:
+            first_of[ts_ns] = values
+        elif all(a == b or (math.isnan(a) and math.isnan(b)) for a, b in zip(values, first_of[ts_ns], strict=True)):
+            duplicates += 1
+        else:
+            bad.append(line)
+    return sorted(bad), duplicates
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(row, min_size=1, max_size=12))
 def test_vectorised_path_agrees_with_the_row_checker(tmp_path_factory, rows) -> None:
     path = _write(tmp_path_factory.mktemp("env"), [",".join(r) for r in rows])
     ingest = read_environment_csv(path)
-    expected_bad = [i + 2 for i, r in enumerate(rows) if isinstance(check_row(list(r), DEFAULT_RANGES), str)]
+    expected_bad, expected_duplicates = _reference(rows)
     assert [line for line, _, _ in ingest.quarantined] == expected_bad
+    assert ingest.duplicates_dropped == expected_duplicates
+
+
+def test_same_timestamp_with_different_values_is_quarantined_like_metrics(tmp_path: Path) -> None:
+    """Two sensors (or a restarted logger) writing the same second: the first reading read is kept, an identical
+    one is a counted duplicate, a different one is quarantined by line; never two samples at one instant."""
+    path = _write(tmp_path, [
+        "2025-10-23T09:00:01+09:00,100,20,40",
+        "2025-10-23T09:00:00+09:00,100,20,40",
+        "2025-10-23T09:00:01+0900,100,20,40",    # line 4: exact duplicate of line 2 (same instant, same values)
+        "2025-10-23T00:00:01Z,250,20,40",        # line 5: the same instant as line 2, other light: quarantined
+        "2025-10-23T09:00:02+09:00,100,,40",
+        "2025-10-23T09:00:02+09:00,100,,40",     # line 7: blank equals blank: a duplicate, not a conflict
+    ])
+    ingest = read_environment_csv(path)
+    assert ingest.duplicates_dropped == 2
+    [(line, reason, raw)] = ingest.quarantined
+    assert line == 5 and "same timestamp as line 2, different values" in reason and "250.0" in raw
+    assert ingest.frame["light_intensity"].tolist() == [100.0, 100.0, 100.0]
+    assert ingest.frame["ts"].is_unique and ingest.rows_read == 6
+
+
+def test_a_conflict_is_found_whichever_reading_path_the_file_takes(tmp_path: Path) -> None:
+    rows = ["2025-10-23T09:00:00+09:00,1,20,40", "2025-10-23T09:00:00+09:00,2,20,40"]
+    vectorised = read_environment_csv(_write(tmp_path, rows))
+    ragged = tmp_path / "ragged"
+    ragged.mkdir()
+    row_by_row = read_environment_csv(_write(ragged, [*rows, "2025-10-23T09:00:01+09:00,1,20"]))  # a 3-field row
+    assert [q[0] for q in vectorised.quarantined] == [3]
+    assert [q[0] for q in row_by_row.quarantined] == [3, 4]
