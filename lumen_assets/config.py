@@ -172,6 +172,22 @@ class LumenConfig(Section):
     alerts: AlertsSettings = AlertsSettings()
     location: LocationSettings = LocationSettings()
 
+    @model_validator(mode="after")
+    def _custody_age_reads_where_records_are_written(self) -> LumenConfig:
+        """`lumen custody record` and a passed `lumen ceremony` write under attest.custody.records_dir; the
+        resonance custody age reads resonance.custody_records (recursively). Apart, no ceremony would count."""
+        import posixpath
+
+        written = posixpath.normpath(self.attest.custody.records_dir)
+        read = posixpath.normpath(self.resonance.custody_records)
+        if read != "." and written != read and not written.startswith(read.rstrip("/") + "/"):
+            raise ValueError(
+                f"resonance.custody_records ({self.resonance.custody_records}) must be attest.custody.records_dir "
+                f"({self.attest.custody.records_dir}) or a folder holding it: custody ceremonies and rehearsals are "
+                "written there, and the resonance custody age would never see them"
+            )
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.loop.timezone)

@@ -47,6 +47,8 @@ def test_a_passing_scripted_rehearsal_is_logged_certified_and_counts_as_custody(
     text = reader.pages[0].extract_text()
     assert "김하늘" in text and "quarterly_audit_torn_seal" in text and "7 / 7 points (100%)" in text
     assert root_fingerprint[:32] in text
+    finished = dt.datetime.fromisoformat(log["finished_utc"].replace("Z", "+00:00"))
+    assert f"Date: {finished:%Y-%m-%d %H:%M} UTC" in text  # the date of the rehearsal it certifies
     [image] = reader.pages[0].images
     import hashlib
 

@@ -61,3 +61,16 @@ def test_bad_regex_and_answer_out_of_range_are_errors() -> None:
 
 def test_not_yaml_is_an_error_with_a_line() -> None:
     assert _error("version: 1\nsteps: {a: [\n").startswith("ceremony.yaml:")
+
+
+def test_the_custody_age_must_read_the_folder_rehearsals_are_recorded_in() -> None:
+    """A passed rehearsal counts for the resonance custody score only if resonance reads where it is written."""
+    from lumen_assets.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=r"resonance\.custody_records \(custody/elsewhere\) must be "
+                                          r"attest\.custody\.records_dir \(attest/custody/records\)"):
+        parse_config("resonance:\n  custody_records: custody/elsewhere\n", "lumen.yaml")
+    assert parse_config("resonance:\n  custody_records: attest/custody\n", "lumen.yaml")  # a parent folder reads it
+    moved = parse_config("attest:\n  custody: {records_dir: custody/records}\nresonance:\n  custody_records: custody/records/\n",
+                         "lumen.yaml")
+    assert moved.resonance.custody_records == "custody/records/"

@@ -115,3 +115,16 @@ def test_environment_sensor_requests_a_run_for_new_rows_only(tmp_path: Path) -> 
     third = environment_sensor(context)
     assert len(third.run_requests) == 1 and third.run_requests[0].run_key != first.run_requests[0].run_key
     assert json.loads(third.cursor)["offset"] < path.stat().st_size  # the half line waits
+
+
+def test_freshness_passes_for_sensors_that_are_writing_now(tmp_path: Path) -> None:
+    """The freshness check can pass: samples up to a few seconds ago (the demo's 2025 data fails it above)."""
+    demo = demo_graph(tmp_path, hours=0.1, add_partitions=False)
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    rows = [f"{(now - pd.Timedelta(seconds=s)).isoformat()},{100 + s},21.5,42" for s in range(120, 0, -1)]
+    (demo.root / "logs" / "environment.csv").write_text(
+        "ts,light_intensity,ambient_temp,sound_level\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = _run(demo, [environment])
+    checks = check_evaluations(result)
+    assert checks["environment_freshness"].passed, checks["environment_freshness"].description
+    assert checks["environment_schema_range_order"].passed and checks["environment_quarantine_rate"].passed

@@ -47,6 +47,15 @@ def test_light_delta_is_zero_for_a_day_night_cycle_in_step_with_the_clock() -> N
     assert light_delta(np.array([half]), np.array([0.0]), DEFAULTS)[0] == pytest.approx(1.0)  # light at midnight
 
 
+def test_linear_lux_norm_and_the_clip_at_lux_max() -> None:
+    from lumen_assets.rhythm.sync import lux_norm
+
+    linear = RhythmSettings(light={"norm": "linear", "lux_max": 1000.0})
+    assert lux_norm(np.array([0.0, 250.0, 1000.0, 5000.0]), linear).tolist() == [0.0, 0.25, 1.0, 1.0]
+    assert lux_norm(np.array([10 ** (math.log10(1 + 100_000) / 2) - 1]), DEFAULTS)[0] == pytest.approx(0.5)  # log
+    assert light_delta(np.array([500.0]), np.array([0.0]), linear)[0] == pytest.approx(1.0)  # sin(π/2 − 0)
+
+
 def test_time_delta_is_one_at_midnight_and_zero_at_noon() -> None:
     assert time_delta(np.array([0.0, 43200.0, 21600.0])).tolist() == pytest.approx([1.0, 0.0, 0.5])
 
