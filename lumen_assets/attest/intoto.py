@@ -187,7 +187,7 @@ def _rules(paths: ChainPaths) -> dict[str, tuple[list[list[str]], list[list[str]
         "posteriors": ([match(paths.effects_csv, "effects"), ["DISALLOW", "*"]], allow(paths.posterior_jsonl)),
         "evidence": ([match(paths.effects_csv, "effects"), match(store, "ingest"), ["ALLOW", paths.environment_store],
                       ["DISALLOW", "*"]],
-                     allow(paths.quotes_bank, paths.risk_ledger, paths.rhythm_output)),
+                     allow(paths.quotes_bank, paths.risk_ledger, paths.rhythm_output, paths.rhythm_effects)),
         # the conjugate posterior log (the report's fallback) and resonance scores are read, not chained
         "report": ([match(paths.effects_csv, "effects"), match(paths.posterior_jsonl, "posteriors"),
                     match(paths.quotes_bank, "evidence"), match(paths.risk_ledger, "evidence"),

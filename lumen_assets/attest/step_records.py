@@ -15,7 +15,7 @@ Steps and the assets that record them (materials -> products, workspace paths fr
     posteriors  effect_posteriors rules_effects.csv  -> bayes_posterior.jsonl
     evidence    quote_bank       rules_effects.csv   -> quotes_bank.jsonl
                 risk_ledger      rules_effects.csv   -> risk_ledger.jsonl
-                rhythm_sync      the environment and metrics stores -> rhythm_sync.jsonl, quotes_bank.jsonl
+                rhythm_sync      the environment and metrics stores -> rhythm_sync.jsonl, rhythm_effects.csv, quotes_bank.jsonl
                                  (its day messages go into the quote bank)
     report      daily_report     the digests it prints under "sources" -> report_<day>.md, .pdf
     archive     archive_bundle   the manifest's files (as tarred) -> archive/<day>/*
@@ -93,6 +93,7 @@ class ChainPaths:
     quotes_bank: str
     risk_ledger: str
     rhythm_output: str
+    rhythm_effects: str
     reports_dir: str
     archive_dir: str
     links_dir: str
@@ -110,7 +111,7 @@ class ChainPaths:
             "effect_posteriors": ([self.effects_csv], [self.posterior_jsonl]),
             "quote_bank": ([self.effects_csv], [self.quotes_bank]),
             "risk_ledger": ([self.effects_csv], [self.risk_ledger]),
-            "rhythm_sync": ([self.environment_store, *store], [self.rhythm_output, self.quotes_bank]),
+            "rhythm_sync": ([self.environment_store, *store], [self.rhythm_output, self.rhythm_effects, self.quotes_bank]),
             "daily_report": ([], self.report_files(day or "*")),
             "archive_bundle": ([], [f"{self.archive_dir}/{day or '*'}/*"]),
         }
@@ -128,7 +129,7 @@ def chain_paths(config: Any) -> ChainPaths:
         effects_store=f"{state}/effects.parquet", posterior_jsonl=config.reports.posterior_jsonl,
         conjugate_jsonl="logs/bayes_posterior_conjugate.jsonl", resonance_json=config.reports.resonance_json,
         quotes_bank=config.evidence.quotes_bank, risk_ledger=config.evidence.risk_ledger,
-        rhythm_output=config.rhythm.output,
+        rhythm_output=config.rhythm.output, rhythm_effects=config.rhythm.effects_output,
         reports_dir=config.reports.reports_dir.rstrip("/"), archive_dir=config.archive.archive_dir.rstrip("/"),
         links_dir=f"{config.attest.attest_dir.rstrip('/')}/{LINKS_DIR}",
     )

@@ -156,15 +156,22 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
 
 
 def _rhythm_across_events(workspace: LumenWorkspace, records: list[dict[str, Any]]) -> "pd.DataFrame":
+    """Each complete rule effect with and without the rhythm (pure: `rhythm_across_events`), written to
+    `rhythm.effects_output` (atomically, rewritten whole each run like rules_effects.csv)."""
+    from lumen_assets.atomic import atomic_open
     from lumen_assets.effects.table import read_effects_csv
-    from lumen_assets.rhythm.sync import read_sync_records, rhythm_across_events
+    from lumen_assets.rhythm.sync import read_sync_records, rhythm_across_events, rhythm_gains
 
     config = workspace.config
     effects = read_effects_csv(workspace.layout.effects_csv)
     if len(effects):
         effects = effects[effects["status"] == "complete"]
-    return rhythm_across_events(effects, read_sync_records(records), config.effects.pre_s, config.effects.post_s,
-                                config.effects.guard_s)
+    sync = read_sync_records(records)
+    across = rhythm_across_events(effects, sync, config.effects.pre_s, config.effects.post_s, config.effects.guard_s,
+                                  gains=rhythm_gains(sync, config.rhythm.gain_min_steps))
+    with atomic_open(workspace.path(config.rhythm.effects_output), "w") as handle:
+        across.round(6).to_csv(handle, index=False, lineterminator="\n")
+    return across
 
 
 def read_metrics_if_any(workspace: LumenWorkspace, env: "pd.DataFrame | None" = None) -> "pd.DataFrame | None":
@@ -243,10 +250,14 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
             "blend_mean": float(frame["blend"].mean()) if with_blend else None,
             "rhythm_messages": figures["rhythm_quotes"],
             "output": dg.MetadataValue.path(workspace.rel(figures["output"])),
+            "rhythm_effects": dg.MetadataValue.path(workspace.rel(workspace.path(config.rhythm.effects_output))),
             "rule_events_with_rhythm": metadata_table(
                 [("rule_ts", "string"), ("rule", "string"), ("d_phase", "float"),
-                 ("rhythm_d_blend", "float", "rhythm Δblend"), ("rhythm_d_light", "float", "rhythm Δlight→phase")],
-                [(r.rule_ts, r.rule, r.d_phase, r.rhythm_d_blend, r.rhythm_d_light) for r in across.tail(20).itertuples()],
+                 ("d_phase_without_rhythm", "float", "Δphase with the rhythm's part taken out"),
+                 ("d_risk", "float"), ("d_risk_without_rhythm", "float", "Δrisk with the rhythm's part taken out"),
+                 ("rhythm_d_blend", "float", "rhythm Δblend across the effect windows")],
+                [(r.rule_ts, r.rule, r.d_phase, r.d_phase_without_rhythm, r.d_risk, r.d_risk_without_rhythm,
+                  r.rhythm_d_blend) for r in across.tail(20).itertuples()],
             ) if len(across) else "no rule events inside the rhythm data",
             "latest": metadata_table(
                 [("ts", "string"), ("d_light", "float"), ("d_temp", "float"), ("d_sound", "float"), ("d_time", "float"),

@@ -108,6 +108,13 @@ class RhythmSettings(Section):
 
     environment: EnvironmentSettings = EnvironmentSettings()
     output: WorkspacePath = "logs/rhythm_sync.jsonl"
+    effects_output: WorkspacePath = Field(
+        "logs/rhythm_effects.csv",
+        description="each rule event's Δ with and without the rhythm (d_<band>, d_<band>_without_rhythm, the gain)",
+    )
+    gain_min_steps: int = Field(
+        30, ge=3, description="steps with both a correction and a metrics mean needed to estimate a band's gain"
+    )
     sensor_interval_s: int = Field(300, ge=1, description="environment_sensor: at most one run per interval")
     step_s: float = Field(60.0, ge=1, description="one record per step (seed: 1 Hz loop, pushed every 5 s)")
     min_coverage: float = Field(

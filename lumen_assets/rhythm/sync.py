@@ -31,7 +31,7 @@ import pandas as pd
 
 from lumen_assets.ingest.environment import ENV_SIGNALS
 from lumen_assets.rhythm.settings import RhythmSettings
-from lumen_assets.signals import SIGNALS
+from lumen_assets.signals import DELTA_COLUMNS, SIGNALS
 
 METRIC_SIGNALS = SIGNALS
 INPUTS = ("light", "temperature", "sound", "time_cycle")  # blend weight keys
@@ -179,15 +179,22 @@ def synchronize(
 
 
 def read_sync_records(lines: list[dict[str, Any]]) -> pd.DataFrame:
-    """rhythm_sync.jsonl records back to a frame: step_start (UTC), d_*, blend (NaN = missing)."""
+    """rhythm_sync.jsonl records back to a frame: step_start (UTC), d_*, blend, and per band `corr_<band>` (the
+    correction) and `metrics_<band>` (the metrics' step mean); NaN = missing."""
+    def number(value: Any) -> float:
+        return np.nan if value is None else float(value)
+
     if not lines:
-        return pd.DataFrame(columns=["step_start", "step_s", "blend", *DELTA_KEYS.values()])
+        return pd.DataFrame(columns=["step_start", "step_s", "blend", *DELTA_KEYS.values(),
+                                     *(f"corr_{b}" for b in METRIC_SIGNALS), *(f"metrics_{b}" for b in METRIC_SIGNALS)])
     frame = pd.DataFrame(
         {
             "step_start": pd.to_datetime([r["ts"] for r in lines], utc=True, format="ISO8601"),
             "step_s": [float(r.get("step_s", 60.0)) for r in lines],
-            "blend": [np.nan if r.get("blend") is None else r["blend"] for r in lines],
-            **{k: [np.nan if r.get(k) is None else r[k] for r in lines] for k in DELTA_KEYS.values()},
+            "blend": [number(r.get("blend")) for r in lines],
+            **{k: [number(r.get(k)) for r in lines] for k in DELTA_KEYS.values()},
+            **{f"corr_{b}": [number((r.get("corrections") or {}).get(b)) for r in lines] for b in METRIC_SIGNALS},
+            **{f"metrics_{b}": [number((r.get("metrics") or {}).get(b)) for r in lines] for b in METRIC_SIGNALS},
         }
     )
     return frame.sort_values("step_start").reset_index(drop=True)
@@ -231,32 +238,77 @@ def blend_at(ts: pd.Series, sync: pd.DataFrame, column: str = "blend") -> np.nda
     return np.where(inside, values[np.clip(index, 0, None)], np.nan)
 
 
+def rhythm_gains(sync: pd.DataFrame, min_steps: int = 30) -> dict[str, float | None]:
+    """Per band, how much the band's step mean moves per unit of its rhythm correction: the least-squares slope
+    of `metrics_<band>` on `corr_<band>` over the steps that have both (None with fewer than `min_steps` such
+    steps or a constant correction). The seed never says how large a correction is in band units; this reads
+    it from the data, so a band the rhythm does not move gets a slope near 0 and its effects stay as they are."""
+    gains: dict[str, float | None] = {}
+    for band in METRIC_SIGNALS:
+        if f"corr_{band}" not in sync or f"metrics_{band}" not in sync:
+            gains[band] = None
+            continue
+        x = sync[f"corr_{band}"].to_numpy(dtype="float64")
+        y = sync[f"metrics_{band}"].to_numpy(dtype="float64")
+        both = np.isfinite(x) & np.isfinite(y)
+        x, y = x[both], y[both]
+        if len(x) < min_steps or np.ptp(x) <= 1e-12:
+            gains[band] = None
+            continue
+        x_centred = x - x.mean()
+        gains[band] = float((x_centred * (y - y.mean())).sum() / (x_centred**2).sum())
+    return gains
+
+
+ACROSS_COLUMNS = (
+    "event_id", "rule_ts", "rule",
+    "rhythm_d_blend", "rhythm_d_light", "rhythm_d_temp", "rhythm_d_sound", "rhythm_d_time",
+    *(f"rhythm_corr_{DELTA_COLUMNS[b]}" for b in METRIC_SIGNALS),
+    *(f"gain_{DELTA_COLUMNS[b]}" for b in METRIC_SIGNALS),
+    *(column for b in METRIC_SIGNALS for column in (DELTA_COLUMNS[b], f"{DELTA_COLUMNS[b]}_without_rhythm")),
+)
+
+
 def rhythm_across_events(
-    events: pd.DataFrame, sync: pd.DataFrame, pre_s: float, post_s: float, guard_s: float
+    events: pd.DataFrame, sync: pd.DataFrame, pre_s: float, post_s: float, guard_s: float,
+    gains: dict[str, float | None] | None = None,
 ) -> pd.DataFrame:
     """For each rule event (columns `rule_ts`, `rule`, `event_id` and the effects' `d_*`), how much the rhythm
     moved between the effect's pre window [t0 − pre_s, t0 − guard_s] and post window [t0 + guard_s, t0 + post_s]:
-    `rhythm_d_blend` and `rhythm_d_<band>` (the corrections per band). Read beside the effect's Δ, it says
-    whether a change coincided with a shift of the world's rhythm (with and without the rhythm correction)."""
-    columns = ["event_id", "rule_ts", "rule", "d_phase", "rhythm_d_blend", "rhythm_d_light", "rhythm_d_temp",
-               "rhythm_d_sound", "rhythm_d_time"]
+    `rhythm_d_blend`, `rhythm_d_<input>` and, per band, `rhythm_corr_d_<band>` (the change of that band's
+    correction). The effect with and without the rhythm: `d_<band>` as measured, and
+    `d_<band>_without_rhythm` = d_<band> − gain·rhythm_corr_d_<band>, the part the rhythm explains taken out
+    (gain from `rhythm_gains`, or given; NaN where the gain or the rhythm across the windows is unknown)."""
+    gains = rhythm_gains(sync) if gains is None else gains
     if not len(events) or not len(sync):
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=list(ACROSS_COLUMNS))
+    moved_columns = [("blend", "rhythm_d_blend"), ("d_light", "rhythm_d_light"), ("d_temp", "rhythm_d_temp"),
+                     ("d_sound", "rhythm_d_sound"), ("d_time", "rhythm_d_time"),
+                     *((f"corr_{b}", f"rhythm_corr_{DELTA_COLUMNS[b]}") for b in METRIC_SIGNALS)]
     rows = []
     for event in events.itertuples(index=False):
         t0 = pd.Timestamp(event.rule_ts)
         pre = pd.Series(pd.date_range(t0 - pd.Timedelta(seconds=pre_s), t0 - pd.Timedelta(seconds=guard_s), freq="1s"))
         post = pd.Series(pd.date_range(t0 + pd.Timedelta(seconds=guard_s), t0 + pd.Timedelta(seconds=post_s), freq="1s"))
-        row = {"event_id": event.event_id, "rule_ts": event.rule_ts, "rule": event.rule,
-               "d_phase": getattr(event, "d_phase", np.nan)}
-        for column, name in (("blend", "rhythm_d_blend"), ("d_light", "rhythm_d_light"), ("d_temp", "rhythm_d_temp"),
-                             ("d_sound", "rhythm_d_sound"), ("d_time", "rhythm_d_time")):
+        row: dict[str, Any] = {"event_id": event.event_id, "rule_ts": event.rule_ts, "rule": event.rule}
+        for column, name in moved_columns:
+            if column not in sync:
+                row[name] = np.nan
+                continue
             before, after = blend_at(pre, sync, column), blend_at(post, sync, column)
             with np.errstate(invalid="ignore"):
                 row[name] = float(np.nanmean(after) - np.nanmean(before)) if (
                     np.isfinite(before).any() and np.isfinite(after).any()) else np.nan
+        for band in METRIC_SIGNALS:
+            short = DELTA_COLUMNS[band]
+            measured = float(getattr(event, short, np.nan))
+            gain = gains.get(band)
+            moved = row[f"rhythm_corr_{short}"]
+            row[f"gain_{short}"] = np.nan if gain is None else gain
+            row[short] = measured
+            row[f"{short}_without_rhythm"] = measured - gain * moved if gain is not None and np.isfinite(moved) else np.nan
         rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=list(ACROSS_COLUMNS))
 
 
 def day_summary(records: list[dict[str, Any]], day: date, tz: ZoneInfo) -> dict[str, Any] | None:

@@ -128,3 +128,29 @@ def test_freshness_passes_for_sensors_that_are_writing_now(tmp_path: Path) -> No
     checks = check_evaluations(result)
     assert checks["environment_freshness"].passed, checks["environment_freshness"].description
     assert checks["environment_schema_range_order"].passed and checks["environment_quarantine_rate"].passed
+
+
+def test_rule_effects_are_written_with_and_without_the_rhythm(tmp_path: Path) -> None:
+    from lumen_assets.effects.defs import rule_effects
+    from lumen_assets.effects.table import read_effects_csv
+
+    demo = demo_graph(tmp_path, hours=1.0, add_partitions=False)
+    assert _run(demo, [metrics, environment]).success
+    assert dg.materialize([rule_effects], partition_key=demo.event_days[0], resources=demo.resources,
+                          instance=demo.instance).success
+    result = _run(demo, [rhythm_sync])
+    assert result.success
+    path = demo.root / "logs" / "rhythm_effects.csv"
+    across = pd.read_csv(path)
+    effects = read_effects_csv(demo.root / "logs" / "rules_effects.csv")
+    complete = effects[effects["status"] == "complete"]
+    assert len(across) == len(complete) > 0 and across["event_id"].tolist() == complete["event_id"].tolist()
+    assert np.allclose(across["d_phase"], complete["d_phase"].to_numpy(), atol=1e-6)  # "with": as measured
+    for short in ("d_phase", "d_entropy", "d_creative", "d_risk"):
+        assert across[f"{short}_without_rhythm"].notna().all() and across[f"gain_{short}"].notna().all()
+        assert np.allclose(across[f"{short}_without_rhythm"],
+                           across[short] - across[f"gain_{short}"] * across[f"rhythm_corr_{short}"], atol=1e-5)
+    # the demo's sound bursts start with some events: the creative correction moves across their windows
+    assert (across["rhythm_corr_d_creative"].abs() > 0.5).any()
+    [materialisation] = result.asset_materializations_for_node("rhythm_sync")
+    assert materialisation.metadata["rhythm_effects"].value == "logs/rhythm_effects.csv"

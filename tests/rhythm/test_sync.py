@@ -159,3 +159,29 @@ def test_rhythm_across_a_rule_event_compares_its_effect_windows() -> None:
     assert across.loc[0, "rhythm_d_light"] == pytest.approx(0.4)
     assert across.loc[1, "rhythm_d_blend"] == pytest.approx(0.0)  # both windows inside the 12:01 step
     assert np.isnan(across.loc[0, "rhythm_d_sound"])  # no sound data: unknown, not zero
+
+
+def test_an_effect_is_read_with_and_without_the_rhythm_correction() -> None:
+    """The phase band follows its correction with a gain of 0.02 (read from the steps); a rule event falls on a
+    step where the correction jumps by 0.5, so 0.01 of its measured Δphase of 0.02 is the rhythm's."""
+    from lumen_assets.rhythm.sync import rhythm_across_events, rhythm_gains
+
+    corrections = np.r_[np.sin(np.arange(40) / 3.0), [0.0, 0.5]]
+    records = [{"ts": (pd.Timestamp("2025-10-23T12:00:00+09:00") + pd.Timedelta(minutes=i)).isoformat(), "step_s": 60,
+                "blend": 0.1, "corrections": {"phase_diff": c, "risk_band": 0.7, "entropy_rate": None},
+                "metrics": {"phase_diff": 0.3 + 0.02 * c, "risk_band": 0.2, "entropy_rate": 0.1}}
+               for i, c in enumerate(corrections)]
+    sync = read_sync_records(records)
+    gains = rhythm_gains(sync)
+    assert gains["phase_diff"] == pytest.approx(0.02)
+    assert gains["risk_band"] is None  # a constant correction says nothing about its gain
+    assert gains["entropy_rate"] is None and gains["creative_band"] is None  # no correction at all
+    t0 = pd.Timestamp(records[-1]["ts"])  # the jump from 0.0 to 0.5
+    events = pd.DataFrame({"event_id": ["e1"], "rule": ["risk_max"], "rule_ts": [t0.isoformat()],
+                           "d_phase": [0.02], "d_risk": [-0.03], "d_entropy": [0.0], "d_creative": [0.01]})
+    [row] = rhythm_across_events(events, sync, pre_s=30, post_s=30, guard_s=1).to_dict("records")
+    assert row["rhythm_corr_d_phase"] == pytest.approx(0.5)
+    assert row["d_phase"] == 0.02 and row["d_phase_without_rhythm"] == pytest.approx(0.01)
+    assert row["d_risk"] == -0.03 and math.isnan(row["d_risk_without_rhythm"])  # gain unknown: not guessed
+    forced = rhythm_across_events(events, sync, 30, 30, 1, gains={**gains, "risk_band": 0.0})
+    assert forced.loc[0, "d_risk_without_rhythm"] == pytest.approx(-0.03)  # a band the rhythm does not move
