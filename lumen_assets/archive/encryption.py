@@ -202,18 +202,28 @@ class StreamEncryptor:
 
     def _seal(self, plaintext: bytes | bytearray | memoryview, final: bool) -> None:
         nonce = _nonce(self.header.nonce_prefix, self._index, final)
-        size = len(plaintext)
-        if hasattr(self._aead, "encrypt_into"):  # cryptography >= 45: seal into the reused buffer
-            self._aead.encrypt_into(nonce, plaintext, self._aad, memoryview(self._sealed)[: size + TAG_SIZE])
-            with memoryview(self._sealed) as view:
-                self._out.write(view[: size + TAG_SIZE])
-        else:
+        sealed_size = len(plaintext) + TAG_SIZE
+        if not hasattr(self._aead, "encrypt_into"):  # cryptography < 45 (or < 46): allocate per segment
             self._out.write(self._aead.encrypt(nonce, plaintext, self._aad))
+            self._index += 1
+            return
+        reserve = getattr(self._out, "reserve", None)
+        target = reserve(sealed_size) if reserve is not None else None
+        if target is not None:  # seal straight into the output's own buffer (hashed and written from there)
+            with target:
+                self._aead.encrypt_into(nonce, plaintext, self._aad, target)
+            self._out.commit(sealed_size)  # type: ignore[attr-defined]
+        else:  # seal into the reused buffer
+            with memoryview(self._sealed) as view:
+                self._aead.encrypt_into(nonce, plaintext, self._aad, view[:sealed_size])
+                self._out.write(view[:sealed_size])
         self._index += 1
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview, *, more_follows: bool = False) -> None:
         """Buffer into the fixed segment; a full segment is sealed only once more data follows it
-        (only close() knows which segment is the final one)."""
+        (only close() knows which segment is the final one). A caller that knows more data follows
+        `data` says so (`more_follows`): whole segments at the end of `data` are then sealed straight
+        from it, with no copy into the segment buffer."""
         if self._closed:
             raise EncryptionError("write after close")
         size = self.header.segment_size
@@ -223,8 +233,8 @@ class StreamEncryptor:
             if self._filled == size:
                 self._seal(segment, final=False)
                 self._filled = 0
-            if self._filled == 0 and len(view) > size:  # a whole segment straight from the caller, no copy
-                self._seal(view[:size], final=False)
+            if self._filled == 0 and (len(view) > size or (more_follows and len(view) == size)):
+                self._seal(view[:size], final=False)  # a whole segment straight from the caller, no copy
                 view = view[size:]
                 continue
             take = min(size - self._filled, len(view))

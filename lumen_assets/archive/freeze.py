@@ -9,6 +9,12 @@ With encryption on, only the sealed copy is kept (issue 16 §3: a plaintext `bun
 stay beside it); the manifest's bundle line then has no sha256 (AES-GCM authenticates every plaintext
 byte, and verify re-hashes every member through decryption). Every output carries the strictest mode of
 its sources (a 0600 source gives a 0600 bundle, manifest and sums in a 0700 folder).
+
+Where the CPU goes, per GiB (issue 16 §3): SHA-256 of every member (the manifest) and SHA-256 of the stored
+bytes (the index, S3's checksum, keyless verify) at ~0.65 s each, AES-GCM ~0.15 s, the read ~0.2 s. The
+reader hashes members on the calling thread, a stage thread seals each chunk straight into the output's
+buffer and hashes the sealed bytes there, and `BundleFile` writes them with O_DIRECT from its own thread
+(buffered writes used to cost more CPU than both hashes together on this VM).
 Pure module: no dagster import.
 """
 
@@ -26,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from lumen_assets.archive.bundle_file import BundleFile
 from lumen_assets.archive.encryption import KDF_SCRYPT, StreamEncryptor, resolve_key_material
 from lumen_assets.archive.index import upsert_index
 from lumen_assets.archive.manifest import (
@@ -51,50 +58,6 @@ ENCRYPTED_FORMAT = "LUMENENC-v2"
 INDEX_NAME = "index.jsonl"
 
 
-class HashingFile:
-    """A write sink that hashes and counts what it writes to a file (the stored bytes' digest).
-
-    Every `flush_every` bytes it starts an fdatasync on a helper thread (one at a time), so the disk writes
-    the file while it is still being produced and the closing fsync waits for the last few MiB only.
-    """
-
-    def __init__(self, handle: BinaryIO, flush_every: int = 64 << 20) -> None:
-        self.handle = handle
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self._flush_every = flush_every
-        self._unflushed = 0
-        self._flusher: threading.Thread | None = None
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.digest.update(data)
-        self.handle.write(data)
-        self.size += len(data)
-        self._unflushed += len(data)
-        if self._unflushed >= self._flush_every and (self._flusher is None or not self._flusher.is_alive()):
-            self._unflushed = 0
-            self.handle.flush()
-            self._flusher = threading.Thread(target=_quiet_fdatasync, args=(self.handle.fileno(),), daemon=True)
-            self._flusher.start()
-
-    def wait_for_flush(self) -> None:
-        if self._flusher is not None:
-            self._flusher.join()
-
-    def sync(self) -> None:
-        """Wait for the early flush, then fsync what is left (before the file may be renamed into place)."""
-        self.wait_for_flush()
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-
-
-def _quiet_fdatasync(fd: int) -> None:
-    try:
-        os.fdatasync(fd)
-    except OSError:
-        pass  # only an early start: the closing fsync reports any real error
-
-
 class CountingSink:
     """Counts the plaintext bundle's bytes when only the sealed copy is kept. No digest: with no plaintext
     file left, nothing could be checked against it without the key, and with the key AES-GCM authenticates
@@ -110,10 +73,11 @@ class CountingSink:
 class _Chunk:
     """One pooled buffer handed to every stage; back to the pool when the last stage is done with it."""
 
-    __slots__ = ("buffer", "size", "_users", "_lock", "_pool")
+    __slots__ = ("buffer", "size", "last", "_users", "_lock", "_pool")
 
     def __init__(self, pool: queue.Queue[_Chunk], buffer: bytearray) -> None:
         self.buffer, self.size, self._pool = buffer, 0, pool
+        self.last = False  # no byte follows this chunk's (the pipeline was closed)
         self._users = 0
         self._lock = threading.Lock()
 
@@ -122,7 +86,7 @@ class _Chunk:
             self._users -= 1
             last = self._users == 0
         if last:
-            self.size = 0
+            self.size, self.last = 0, False
             self._pool.put(self)
 
 
@@ -134,6 +98,8 @@ class _Stage:
 
     def __init__(self, sink: Any) -> None:
         self._sink = sink
+        # the encryptor seals whole segments straight from a chunk when told more bytes follow it
+        self._tells_more = isinstance(sink, StreamEncryptor)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="lumen-archive-stage", daemon=True)
@@ -147,7 +113,10 @@ class _Stage:
             try:
                 if self.error is None:
                     with memoryview(chunk.buffer) as view:
-                        self._sink.write(view[: chunk.size])
+                        if self._tells_more:
+                            self._sink.write(view[: chunk.size], more_follows=not chunk.last)
+                        else:
+                            self._sink.write(view[: chunk.size])
             except BaseException as exc:  # surfaced to the producer on its next chunk or on close
                 self.error = exc
             finally:
@@ -168,7 +137,8 @@ class ChunkPipeline:
     so the bytes are copied once, from the page cache into the buffer; no allocation per chunk (and no page
     faults). Memory is `pool` buffers whatever the bundle size. Buffers are small enough (512 KiB) to still
     sit in the CPU's L2 cache when the next stage hashes or seals them: with 8 MiB buffers SHA-256 ran at
-    two thirds of its in-cache speed here (bench/archive.py, issue 16 §3).
+    two thirds of its in-cache speed here (bench/archive.py, issue 16 §3). With encryption the chunks hold
+    whole segments and each chunk says whether bytes follow it, so the encryptor seals from the chunk itself.
     """
 
     def __init__(self, sinks: Sequence[Any], chunk_size: int = 512 << 10, pool: int = 8) -> None:
@@ -185,9 +155,10 @@ class ChunkPipeline:
             if stage.error is not None:
                 raise stage.error
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, last: bool = False) -> None:
         chunk = self._current
         self._raise_stage_error()
+        chunk.last = last
         chunk._users = len(self._stages)
         for stage in self._stages:
             stage.put(chunk)
@@ -216,7 +187,7 @@ class ChunkPipeline:
         """Hand over the last partial buffer, wait for every stage, re-raise the first stage error."""
         try:
             if self._current.size and not any(stage.error for stage in self._stages):
-                self._dispatch()
+                self._dispatch(last=True)
         finally:
             for stage in self._stages:
                 stage.close()
@@ -281,15 +252,13 @@ def freeze_day(
     try:
         encrypted_meta = None
         encryptor = None
-        plain: HashingFile | CountingSink | None = None
-        enc_file: HashingFile | None = None
-        outputs: list[BinaryIO] = []
+        plain: BundleFile | CountingSink | None = None
+        enc_file: BundleFile | None = None
+        chunk_size = 512 << 10
         try:
             if encryption.enable:  # only the sealed copy is stored: no plaintext bundle stays behind
                 plain = CountingSink()
-                enc_handle = _create(staging / (bundle_name + ENCRYPTED_SUFFIX), file_mode)
-                outputs.append(enc_handle)
-                enc_file = HashingFile(enc_handle)
+                enc_file = BundleFile(staging / (bundle_name + ENCRYPTED_SUFFIX), file_mode)
                 encryptor = StreamEncryptor(
                     enc_file,
                     resolve_key_material(secret or "", encryption.key_kind),
@@ -298,17 +267,17 @@ def freeze_day(
                     scrypt_r=encryption.scrypt_r,
                     scrypt_p=encryption.scrypt_p,
                 )
+                if encryption.segment_size <= 4 << 20:  # chunks of whole segments: each sealed with no copy
+                    chunk_size = encryption.segment_size * max(1, (512 << 10) // encryption.segment_size)
             else:
-                bundle_handle = _create(staging / bundle_name, file_mode)
-                outputs.append(bundle_handle)
-                plain = HashingFile(bundle_handle)
+                plain = BundleFile(staging / bundle_name, file_mode)
             if settings.compression == "none":  # hash and seal on their own threads, beside the reader
                 stages: list[Any] = [encryptor] if encryptor is not None else [plain]
                 compressor = None
             else:  # the compressor is the bottleneck: one stage compresses, then hashes and seals its output
                 compressor = Compressor(settings.compression, _Chain(plain, *([encryptor] if encryptor else [])))
                 stages = [compressor]
-            pipeline = ChunkPipeline(stages)
+            pipeline = ChunkPipeline(stages, chunk_size=chunk_size)
             try:
                 entries = write_tar(root, selection.files, pipeline, mtime=tar_mtime)
                 pipeline.write(end_of_archive(pipeline.count))
@@ -329,18 +298,16 @@ def freeze_day(
                     "key": "passphrase (scrypt)" if encryptor.header.kdf == KDF_SCRYPT else "raw",
                 }
             for sink in (plain, enc_file):
-                if isinstance(sink, HashingFile):
-                    sink.sync()
+                if isinstance(sink, BundleFile):
+                    sink.finish()  # everything on disk and fsynced before the folder is swapped in
         finally:
             for sink in (plain, enc_file):
-                if isinstance(sink, HashingFile):
-                    sink.wait_for_flush()  # never close a descriptor a flusher still uses
-            for handle in outputs:
-                handle.close()
+                if isinstance(sink, BundleFile):
+                    sink.close()  # stops its writer thread before the descriptor is closed
         bundle_meta = {
             "name": bundle_name,
             "size": plain.size,
-            "sha256": plain.digest.hexdigest() if isinstance(plain, HashingFile) else None,  # None: sealed only
+            "sha256": plain.digest.hexdigest() if isinstance(plain, BundleFile) else None,  # None: sealed only
             "compression": settings.compression,
             "tar_format": "pax",
             "tar_mtime": tar_mtime,

@@ -149,16 +149,10 @@ def test_any_single_flipped_byte_fails_verify(frozen_template: Path, data: st.Da
 def test_a_write_error_in_a_background_writer_fails_the_freeze_and_leaves_nothing(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from lumen_assets.archive import freeze as freeze_module
 
-    calls = {"n": 0}
-    real_write = freeze_module.HashingFile.write
+    def failing_write(self, buffer, offset, length) -> None:  # noqa: ANN001
+        raise OSError(28, "No space left on device")
 
-    def failing_write(self, data) -> None:  # noqa: ANN001
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise OSError(28, "No space left on device")
-        real_write(self, data)
-
-    monkeypatch.setattr(freeze_module.HashingFile, "write", failing_write)
+    monkeypatch.setattr(freeze_module.BundleFile, "_write_out", failing_write)  # runs on the writer thread
     with pytest.raises(OSError, match="No space left"):
         freeze(workspace, RAW_KEY_B64)
     assert [p.name for p in (workspace / "archive").iterdir()] == []
@@ -207,16 +201,16 @@ def test_a_failing_writer_never_deadlocks_a_large_freeze(workspace: Path, monkey
     from lumen_assets.archive import freeze as freeze_module
 
     (workspace / "logs/big.csv").write_bytes(b"0123456789abcdef" * (3 << 20))  # 48 MiB: far more chunks than the pool
-    real_write = freeze_module.HashingFile.write
+    real_write = freeze_module.BundleFile._write_out
     calls = {"n": 0}
 
-    def failing_write(self, data) -> None:  # noqa: ANN001
+    def failing_write(self, buffer, offset, length) -> None:  # noqa: ANN001
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError(5, "Input/output error")
-        real_write(self, data)
+        real_write(self, buffer, offset, length)
 
-    monkeypatch.setattr(freeze_module.HashingFile, "write", failing_write)
+    monkeypatch.setattr(freeze_module.BundleFile, "_write_out", failing_write)  # runs on the writer thread
     with pytest.raises(OSError, match="Input/output error"):
         freeze(workspace, RAW_KEY_B64)
 
