@@ -20,6 +20,8 @@ server returned. Here every step is checked in order and the first failure is na
                  passes, the proof's checkpoint is in its history and consistent with the newest signed
                  checkpoint found (workspace history and any --checkpoint from outside; an older one
                  presented as the latest fails), and, with --witness, enough witnesses cosigned it
+12. cert-logged  the signer certificate is itself an entry of the workspace log (certificates and CRLs are
+                 logged, issue 13 §2); no log, or a certificate never logged, fails
 
 Pure module: no dagster import.
 """
@@ -35,6 +37,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lumen_assets.attest.envelope import EnvelopeError, parse_envelope, verify_envelope
@@ -50,12 +53,14 @@ from lumen_assets.attest.keys import (
 from lumen_assets.attest.statement import PAYLOAD_TYPE, StatementError, sha256_file, validate_statement
 from lumen_assets.tlog.audit import AuditError
 from lumen_assets.tlog.audit import audit_log as audit_workspace_log
+from lumen_assets.tlog.log import LEAVES_FILE
 from lumen_assets.tlog.merkle import verify_consistency
 from lumen_assets.tlog.publish import CHECKPOINT_FILE, ProofError, logged_entries, verify_proof
 from lumen_assets.tlog.witness import count_cosignatures
 
 ENVELOPE_SUFFIX = ".dsse.json"
 PROOF_SUFFIX = ".proof.json"
+CERT_LOGGED = "cert-logged"
 
 
 @dataclass
@@ -273,7 +278,8 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
         if pins.checkpoints or pins.witnesses:
             raise _Fail("log", "--checkpoint and --witness are checked against the workspace log, which is "
                                + ("absent" if audit_log else "skipped (--no-log-audit)"))
-        report.passed("log", "skipped (no workspace log present)")
+        report.passed("log", "skipped (no workspace log present)" if audit_log else "audit skipped (--no-log-audit)")
+        _check_certificate_logged(cert, tlog, layout.tlog_dir, report)
         return
     try:
         audit = audit_workspace_log(tlog, vkey, proof_checkpoint.origin, pins.checkpoints, layout.tlog_dir)
@@ -297,6 +303,27 @@ def _verify(artifact: Path, workspace: Path, layout: TrustLayout, root_cert: Pat
         report.passed("witnesses", f"{len(counted)} of {len(pins.witnesses)} witnesses cosigned size "
                                    f"{newest.tree_size}: {', '.join(sorted(counted))}")
     report.passed("log", f"size {size} -> newest signed size {newest.tree_size} consistent; full audit: {audit.summary()}")
+    _check_certificate_logged(cert, tlog, layout.tlog_dir, report)
+
+
+def _check_certificate_logged(cert: x509.Certificate, tlog: Path, label: str, report: VerifyReport) -> None:
+    """Issue 13 §2: certificates are logged, so a signer certificate slipped into the trust folder or an envelope
+    without ever being published in the log cannot sign. Runs after the log step, so a damaged log is named as
+    such first. Fails closed: no log, or no logged certificate with these exact DER bytes, is a failure."""
+    serial = f"{cert.serial_number:x}"
+    if not (tlog / LEAVES_FILE).is_file():
+        raise _Fail(CERT_LOGGED, f"signer certificate {serial} cannot be looked up: no workspace log at {label}/ "
+                                 "(every signing certificate must be in the log)")
+    der = cert.public_bytes(Encoding.DER)
+    for record, data in logged_entries(tlog, "certificate"):
+        try:
+            if x509.load_pem_x509_certificate(data).public_bytes(Encoding.DER) == der:
+                report.passed(CERT_LOGGED, f"signer certificate {serial} is leaf {record['index']} of the log")
+                return
+        except ValueError:
+            continue
+    raise _Fail(CERT_LOGGED, f"signer certificate {serial} is not in the log {label}/: a certificate never "
+                             "logged is not trusted (the trust run logs every certificate before it signs)")
 
 
 def crl_number(crl: x509.CertificateRevocationList) -> int | None:

@@ -10,6 +10,7 @@ import pytest
 from lumen_assets.attest.demo_trust import DEMO_PASSPHRASE, DemoTrust, bootstrap_demo_trust
 from lumen_assets.attest.issue import attest_artifact, log_envelopes
 from lumen_assets.attest.keys import current_signer, log_key
+from lumen_assets.tlog.publish import log_trust_files
 
 ORIGIN = "lumen.local/tlog"
 
@@ -28,6 +29,8 @@ def attest_and_log(workspace: Path, rels: list[str], trust: DemoTrust) -> None:
         attest_artifact(workspace, rel, signer, asset_key="test_asset", run_id="run-1", config_digest="0" * 64,
                         materials=[{"uri": "logs/metrics.csv", "digest": {"sha256": "1" * 64}}])
     name, key = log_key(trust.keystore, DEMO_PASSPHRASE)
+    # as the trust run does (tlog/defs.py): certificates and CRL not yet in the log first, then the envelopes
+    log_trust_files(workspace, "attest/trust", workspace / "tlog", ORIGIN, name, key)
     log_envelopes(workspace, rels, workspace / "tlog", ORIGIN, name, key)
 
 

@@ -50,9 +50,11 @@ def test_keys_lifecycle_from_the_command_line(tmp_path: Path, monkeypatch: pytes
     assert trust.signer_serial == serial
     from lumen_assets.attest.issue import attest_artifact, log_envelopes
     from lumen_assets.attest.keys import current_signer, log_key
+    from lumen_assets.tlog.publish import log_trust_files
 
     attest_artifact(ws, "logs/bayes_posterior.jsonl", current_signer(ws / ".lumen/keys", "signer-secret"), asset_key="x")
     name, key = log_key(ws / ".lumen/keys", "signer-secret")
+    log_trust_files(ws, "attest/trust", ws / "tlog", "lumen.local/tlog", name, key)  # as the trust run does
     log_envelopes(ws, ["logs/bayes_posterior.jsonl"], ws / "tlog", "lumen.local/tlog", name, key)
     assert main(["verify", str(ws / "logs/bayes_posterior.jsonl"), "--workspace", str(ws)]) == 0
     monkeypatch.setenv("LUMEN_ROOT_PASS", "root-secret")

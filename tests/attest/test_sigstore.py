@@ -38,6 +38,7 @@ from lumen_assets.attest.keys import (
 from lumen_assets.attest.sigstore_bundle import TRUST_CONFIG, check_bundle, publish_sigstore_trust
 from lumen_assets.attest.verifier import TrustLayout, verify_artifact
 from lumen_assets.tlog.merkle import leaf_hash
+from lumen_assets.tlog.publish import log_trust_files
 from tests.attest.conftest import ORIGIN, Attested
 
 REPORT = "controls/reports/report_2025-01-02.md"
@@ -224,6 +225,7 @@ def test_rotation_from_ed25519_keeps_old_envelopes_verifying(tmp_path: Path) -> 
     old_signer = current_signer(keystore, DEMO_PASSPHRASE)
     attest_artifact(ws, "logs/old.jsonl", old_signer, asset_key="x")
     name, key = log_key(keystore, DEMO_PASSPHRASE)
+    log_trust_files(ws, "attest/trust", ws / "tlog", ORIGIN, name, key)  # as the trust run does
     log_envelopes(ws, unlogged_envelopes(ws), ws / "tlog", ORIGIN, name, key)
     assert not (ws / "attest/logs/old.jsonl.sigstore.json").exists()  # Ed25519: no Sigstore bundle
 
@@ -237,6 +239,7 @@ def test_rotation_from_ed25519_keeps_old_envelopes_verifying(tmp_path: Path) -> 
     assert load_cert(trust / "root.pem") == load_cert(new_root / "root_cert.pem")
     assert len(list((trust / "roots").glob("*/root.pem"))) == 1
     attest_artifact(ws, "logs/new.jsonl", current_signer(keystore, DEMO_PASSPHRASE), asset_key="x")
+    log_trust_files(ws, "attest/trust", ws / "tlog", ORIGIN, name, key)  # as the trust run does
     log_envelopes(ws, unlogged_envelopes(ws), ws / "tlog", ORIGIN, name, key)
     publish_sigstore_trust(trust, DEFAULT_IDENTITY, DEFAULT_ISSUER)
 

@@ -38,7 +38,7 @@ def test_untouched_artefacts_verify(attested: Attested) -> None:
     for path in (attested.report, attested.posterior):
         report = verify_artifact(path, attested.workspace, LAYOUT)
         assert report.ok, report.failure
-        assert [s["step"] for s in report.steps][-1] == "log"
+        assert [s["step"] for s in report.steps][-2:] == ["log", "cert-logged"]
 
 
 def test_envelope_verifies_with_securesystemslib_alone(attested: Attested) -> None:

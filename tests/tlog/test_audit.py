@@ -21,7 +21,8 @@ THIRD = "controls/reports/report_2025-01-03.md"
 
 @pytest.fixture
 def logged(attested: Attested) -> Attested:
-    """Three artefacts in two appends: leaves 0-2, checkpoints of size 2 and 3."""
+    """The trust files (leaves 0-2: root, signer, CRL), then three artefacts in two appends (leaves 3-5):
+    checkpoints of size 3, 5 and 6."""
     (attested.workspace / THIRD).write_text("# day three\n", encoding="utf-8")
     attest_and_log(attested.workspace, [THIRD], attested.trust)
     return attested
@@ -49,14 +50,14 @@ def _edit_entries_hash(ws: Path) -> None:
 def _edit_entries_name(ws: Path) -> None:
     path = ws / "tlog/entries.jsonl"
     lines = path.read_text().splitlines()
-    record = json.loads(lines[0])
+    record = json.loads(lines[3])
     record["name"] = "logs/something_else.jsonl"
-    lines[0] = json.dumps(record)
+    lines[3] = json.dumps(record)
     path.write_text("\n".join(lines) + "\n")
 
 
 def _corrupt_old_signature(ws: Path) -> None:
-    path = ws / "tlog/checkpoints/000000000002"
+    path = ws / "tlog/checkpoints/000000000005"
     note = path.read_text()
     head, _, last = note.rstrip("\n").rpartition(" ")
     flipped = ("A" if last[10] != "A" else "B")
@@ -71,18 +72,18 @@ def _extra_leaf_and_garbage_line(ws: Path) -> None:
 
 
 def _roll_back_checkpoint(ws: Path) -> None:
-    shutil.copy(ws / "tlog/checkpoints/000000000002", ws / "tlog/checkpoint")
+    shutil.copy(ws / "tlog/checkpoints/000000000005", ws / "tlog/checkpoint")
 
 
 def _alter_entry_bundle(ws: Path) -> None:
-    path = ws / "tlog/tile/entries/000.p/3"
+    path = ws / "tlog/tile/entries/000.p/6"
     data = bytearray(path.read_bytes())
     data[-5] ^= 0x01
     path.write_bytes(bytes(data))
 
 
 def _alter_tile(ws: Path) -> None:
-    _flip(ws / "tlog/tile/0/000.p/3", 40)
+    _flip(ws / "tlog/tile/0/000.p/6", 40)
 
 
 def _truncate_leaves(ws: Path) -> None:
@@ -98,27 +99,27 @@ TAMPERS: dict[str, tuple[Callable[[Path], None], str]] = {
     "edited leaf_hash in entries.jsonl": (_edit_entries_hash,
                                           "tlog/entries.jsonl line 2: leaf_hash is not leaf 1's hash"),
     "edited name in entries.jsonl": (_edit_entries_name,
-                                     "tlog/entries.jsonl line 1: name is not a subject of the envelope"),
+                                     "tlog/entries.jsonl line 4: name is not a subject of the envelope"),
     "corrupted signature on an older checkpoint": (
-        _corrupt_old_signature, "tlog/checkpoints/000000000002: checkpoint does not verify"),
+        _corrupt_old_signature, "tlog/checkpoints/000000000005: checkpoint does not verify"),
     "extra unsigned leaf and a garbage entries line": (
         _extra_leaf_and_garbage_line,
-        "tlog/leaves.bin leaf 3 (offset 96): beyond the newest signed checkpoint and not marked pending"),
+        "tlog/leaves.bin leaf 6 (offset 192): beyond the newest signed checkpoint and not marked pending"),
     "checkpoint rolled back to an older signed one": (
         _roll_back_checkpoint, "tlog/checkpoint: rolled back: older than the newest signed checkpoint"),
-    "altered entry bundle": (_alter_entry_bundle, "tlog/leaves.bin leaf 2 (offset 64): does not hash from its entry"),
-    "altered hash tile": (_alter_tile, "tlog/tile/0/000.p/3 hash 1 (offset 32): differs from the log's tree"),
+    "altered entry bundle": (_alter_entry_bundle, "tlog/leaves.bin leaf 5 (offset 160): does not hash from its entry"),
+    "altered hash tile": (_alter_tile, "tlog/tile/0/000.p/6 hash 1 (offset 32): differs from the log's tree"),
     "leaves truncated": (_truncate_leaves, "tlog/leaves.bin leaf 2 (offset 64): ends before the newest signed"),
 }
 
 
 def test_untouched_log_passes_the_audit(logged: Attested, capsys: pytest.CaptureFixture[str]) -> None:
     report = audit_log(logged.workspace / "tlog", _vkey(logged.workspace), ORIGIN)
-    assert (report.leaves, report.entries, report.newest and report.newest.checkpoint.tree_size) == (3, 3, 3)
-    assert [c.checkpoint.tree_size for c in report.checkpoints] == [2, 3, 3]
+    assert (report.leaves, report.entries, report.newest and report.newest.checkpoint.tree_size) == (6, 6, 6)
+    assert [c.checkpoint.tree_size for c in report.checkpoints] == [3, 5, 6, 6]
     assert main(["tlog", "audit", "--workspace", str(logged.workspace)]) == 0
     out = capsys.readouterr().out
-    assert "ok   3 leaves recomputed" in out and "not pinned" in out
+    assert "ok   6 leaves recomputed" in out and "not pinned" in out
 
 
 @pytest.mark.parametrize("case", sorted(TAMPERS))
@@ -174,20 +175,20 @@ def test_pending_leaves_are_accepted_only_when_marked(logged: Attested) -> None:
         log.append(b"crashed before its checkpoint")
     with pytest.raises(AuditError, match="not marked pending"):
         audit_log(tlog, _vkey(logged.workspace), ORIGIN)
-    (tlog / "pending.json").write_text(json.dumps({"first": 3, "count": 1, "names": ["x"]}))
-    with pytest.raises(AuditError, match=r"tile/entries/000.p/4: missing"):
+    (tlog / "pending.json").write_text(json.dumps({"first": 6, "count": 1, "names": ["x"]}))
+    with pytest.raises(AuditError, match=r"tile/entries/000.p/7: missing"):
         audit_log(tlog, _vkey(logged.workspace), ORIGIN)
 
 
 def test_incremental_audit_names_the_new_leaf_that_does_not_match(logged: Attested) -> None:
     tlog = logged.workspace / "tlog"
     vkey = _vkey(logged.workspace)
-    previous = open_checkpoint((tlog / "checkpoints/000000000002").read_text(), vkey)
+    previous = open_checkpoint((tlog / "checkpoints/000000000005").read_text(), vkey)
     current = open_checkpoint((tlog / "checkpoint").read_text(), vkey)
     assert audit_increment(tlog, previous, current) is None
     _edit_entries_hash_last(tlog)
     finding = audit_increment(tlog, previous, current)
-    assert finding is not None and str(finding).startswith("tlog/entries.jsonl line 3: leaf_hash is not leaf 2's")
+    assert finding is not None and str(finding).startswith("tlog/entries.jsonl line 6: leaf_hash is not leaf 5's")
 
 
 def _edit_entries_hash_last(tlog: Path) -> None:
@@ -213,29 +214,30 @@ def test_a_crash_between_append_and_checkpoint_is_pending_then_recovered(logged:
     with pytest.raises(OSError, match="power cut"):
         attest_and_log(ws, ["crash.md"], logged.trust)
     monkeypatch.undo()
-    report = audit_log(tlog, _vkey(ws), ORIGIN)  # leaf 3 is beyond checkpoint 3 but marked pending
-    assert (report.leaves, report.pending, report.entries) == (4, 1, 3)
+    report = audit_log(tlog, _vkey(ws), ORIGIN)  # leaf 6 is beyond checkpoint 6 but marked pending
+    assert (report.leaves, report.pending, report.entries) == (7, 1, 6)
     (ws / "after.md").write_text("after\n")
     attest_and_log(ws, ["after.md"], logged.trust)
     report = audit_log(tlog, _vkey(ws), ORIGIN)
-    assert (report.leaves, report.pending, report.entries, report.newest.checkpoint.tree_size) == (5, 0, 5, 5)
-    assert json.loads((tlog / "entries.jsonl").read_text().splitlines()[3])["recovered"] is True
+    assert (report.leaves, report.pending, report.entries, report.newest.checkpoint.tree_size) == (8, 0, 8, 8)
+    assert json.loads((tlog / "entries.jsonl").read_text().splitlines()[6])["recovered"] is True
 
 
 def test_a_log_from_before_tiles_is_backfilled_from_the_envelopes_on_disk(logged: Attested) -> None:
-    from lumen_assets.tlog.publish import ProofError, backfill_tiles
+    from lumen_assets.tlog.publish import ProofError, backfill_tiles, trust_files
 
     ws, tlog = logged.workspace, logged.workspace / "tlog"
     shutil.rmtree(tlog / "tile")  # what a log written before entry bundles looks like
-    with pytest.raises(AuditError, match=r"tlog/tile/entries/000.p/3: missing"):
+    with pytest.raises(AuditError, match=r"tlog/tile/entries/000.p/6: missing"):
         audit_log(tlog, _vkey(ws), ORIGIN)
     envelopes = sorted((ws / "attest").rglob("*.dsse.json"))
-    with pytest.raises(ProofError, match=r"leaves \[2\] have no entry left to publish"):
-        backfill_tiles(tlog, [p.read_bytes() for p in envelopes if "01-03" not in p.name])
+    trust = [(ws / rel).read_bytes() for rel, _ in trust_files(ws, "attest/trust")]
+    with pytest.raises(ProofError, match=r"leaves \[5\] have no entry left to publish"):
+        backfill_tiles(tlog, trust + [p.read_bytes() for p in envelopes if "01-03" not in p.name])
     assert not (tlog / "tile").exists()
-    assert backfill_tiles(tlog, [p.read_bytes() for p in envelopes]) == 3
+    assert backfill_tiles(tlog, trust + [p.read_bytes() for p in envelopes]) == 6
     report = audit_log(tlog, _vkey(ws), ORIGIN)  # every checkpoint size has its partial tiles again
-    assert report.leaves == 3 and (tlog / "tile/0/000.p/2").exists() and (tlog / "tile/entries/000.p/2").exists()
+    assert report.leaves == 6 and (tlog / "tile/0/000.p/3").exists() and (tlog / "tile/entries/000.p/5").exists()
 
 
 def test_outside_anchors_are_never_silently_ignored(logged: Attested, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,7 @@ from tests.attest.conftest import Attested
 def test_log_audit_check_passes_then_names_the_flipped_index_node(attested: Attested) -> None:
     workspace = LumenWorkspace(root=str(attested.workspace))
     result = log_audit(workspace)
-    assert result.passed and result.metadata["leaves"].value == 2
+    assert result.passed and result.metadata["leaves"].value == 5
     path: Path = attested.workspace / "tlog/levels/01.bin"
     data = bytearray(path.read_bytes())
     data[0] ^= 1

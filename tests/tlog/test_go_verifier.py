@@ -2,7 +2,7 @@
 
 tests/tlog/go_verifier/main.go is built with the Debian Go toolchain against Debian's golang.org/x/mod source
 (packages golang-go and golang-golang-x-mod-dev, installed by scripts/system-deps.sh; offline: GOPATH mode,
-GOPROXY=off) and run on a log of 300+ leaves (full and partial tiles on two levels): `note.Open` opens the
+GOPROXY=off) and run on a log of 306 leaves (full and partial tiles on two levels): `note.Open` opens the
 signed checkpoints with the log's verifier key, `tlog.CheckRecord` checks Lumen's inclusion proofs,
 `tlog.CheckTree` Lumen's consistency proof, and `TileHashReader` + `ProveRecord` / `ProveTree` re-derive the
 same proofs from the published tiles. One flipped byte in any of them makes it fail."""
@@ -49,8 +49,9 @@ def go_verifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def big_log(attested: Attested) -> Attested:
-    """The attested workspace (2 leaves, checkpoint of size 2), then 300 more leaves in three appends, then one
-    more attested report: a log of 303 leaves with a full level-0 tile, partial tiles and several checkpoints."""
+    """The attested workspace (certificates, CRL and 2 envelopes: checkpoints of size 3 and 5), then 300 more
+    leaves in three appends, then one more attested report: a log of 306 leaves with a full level-0 tile,
+    partial tiles and several checkpoints."""
     ws = attested.workspace
     name, key = log_key(attested.trust.keystore, DEMO_PASSPHRASE)
     for batch in range(3):
@@ -66,14 +67,14 @@ def _run(binary: Path, ws: Path, consistency: Path | None = None) -> subprocess.
     for rel in (REPORT, LATE):
         args += ["-proof", str(ws / "attest" / f"{rel}.proof.json"), "-entry", str(ws / "attest" / f"{rel}.dsse.json")]
     if consistency is not None:
-        args += ["-old", str(ws / "tlog/checkpoints/000000000002"), "-consistency", str(consistency)]
+        args += ["-old", str(ws / "tlog/checkpoints/000000000005"), "-consistency", str(consistency)]
     return subprocess.run(args, capture_output=True, text=True, timeout=120)
 
 
 def _consistency_file(ws: Path) -> Path:
     with TransparencyLog(ws / "tlog") as log:
-        proof = log.consistency_proof(2, log.size)
-    path = ws / "consistency-2.hex"
+        proof = log.consistency_proof(5, log.size)
+    path = ws / "consistency-5.hex"
     path.write_text("".join(h.hex() + "\n" for h in proof))
     return path
 
@@ -83,10 +84,10 @@ def test_go_sumdb_accepts_lumens_checkpoint_proofs_and_tiles(go_verifier: Path, 
     result = _run(go_verifier, ws, _consistency_file(ws))
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"ok checkpoint {ORIGIN} size 303 signed by ")
-    assert lines[1].startswith("ok inclusion leaf 0 in size 2 ")
-    assert lines[2].startswith("ok inclusion leaf 302 in size 303 ")
-    assert lines[3] == "ok consistency size 2 -> 303: CheckTree, same proof from the tiles"
+    assert lines[0].startswith(f"ok checkpoint {ORIGIN} size 306 signed by ")
+    assert lines[1].startswith("ok inclusion leaf 3 in size 5 ")
+    assert lines[2].startswith("ok inclusion leaf 305 in size 306 ")
+    assert lines[3] == "ok consistency size 5 -> 306: CheckTree, same proof from the tiles"
 
 
 def _flip_hex(text: str, at: int) -> str:
@@ -94,12 +95,12 @@ def _flip_hex(text: str, at: int) -> str:
 
 
 @pytest.mark.parametrize(("target", "cause"), [
-    ("inclusion", "tlog.CheckRecord leaf 302 in size 303"),
-    ("old inclusion", "tlog.CheckRecord leaf 0 in size 2"),
-    ("consistency", "tlog.CheckTree 2 -> 303"),
+    ("inclusion", "tlog.CheckRecord leaf 305 in size 306"),
+    ("old inclusion", "tlog.CheckRecord leaf 3 in size 5"),
+    ("consistency", "tlog.CheckTree 5 -> 306"),
     ("checkpoint signature", "checkpoint: note.Open"),
     ("tile", "the tiles give a proof that does not verify (a tile altered?)"),
-    ("partial tile", "tiles for size 303: downloaded inconsistent tile"),
+    ("partial tile", "tiles for size 306: downloaded inconsistent tile"),
 ])
 def test_go_verifier_fails_on_one_flipped_byte(go_verifier: Path, big_log: Attested, target: str, cause: str) -> None:
     ws = big_log.workspace
@@ -118,7 +119,7 @@ def test_go_verifier_fails_on_one_flipped_byte(go_verifier: Path, big_log: Attes
         raw[10] ^= 0x01
         path.write_text(body + " " + base64.b64encode(bytes(raw)).decode() + "\n")
     else:
-        path = ws / "tlog" / "tile" / "0" / ("000" if target == "tile" else "001.p/47")
+        path = ws / "tlog" / "tile" / "0" / ("000" if target == "tile" else "001.p/50")
         data = bytearray(path.read_bytes())
         data[100] ^= 0x01  # hash 3 of the tile
         path.write_bytes(bytes(data))

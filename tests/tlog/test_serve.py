@@ -79,17 +79,17 @@ def test_independent_reader_and_json_lookups(served: tuple[Attested, str]) -> No
         return response.content
 
     view = Reader(get, vkey).read()
-    assert view["origin"] == ORIGIN and view["size"] == 5
+    assert view["origin"] == ORIGIN and view["size"] == 8
 
     checkpoint = session.get(base + "/checkpoint", timeout=10)
     assert checkpoint.headers["content-type"] == "text/plain; charset=utf-8"
     assert checkpoint.headers["cache-control"] == "public, max-age=5"
-    tile = session.get(base + "/tile/0/000.p/5", timeout=10)
+    tile = session.get(base + "/tile/0/000.p/8", timeout=10)
     assert tile.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert tile.headers["content-type"] == "application/octet-stream"
-    bundle = session.get(base + "/tile/entries/000.p/5", headers={"Accept-Encoding": "gzip"}, stream=True, timeout=10)
+    bundle = session.get(base + "/tile/entries/000.p/8", headers={"Accept-Encoding": "gzip"}, stream=True, timeout=10)
     assert bundle.headers["content-encoding"] == "gzip" and bundle.headers["vary"] == "Accept-Encoding"
-    assert gzip.decompress(bundle.raw.read()) == (ws / "tlog/tile/entries/000.p/5").read_bytes()
+    assert gzip.decompress(bundle.raw.read()) == (ws / "tlog/tile/entries/000.p/8").read_bytes()
     missing = session.get(base + "/tile/0/001", timeout=10)
     assert missing.status_code == 404 and missing.headers["cache-control"] == "no-store"
     assert session.get(base + "/tile/../../attest/trust/log.vkey", timeout=10).status_code == 404
@@ -102,18 +102,18 @@ def test_independent_reader_and_json_lookups(served: tuple[Attested, str]) -> No
     by_index = session.get(f"{base}/v1/log/entry/{by_leaf['index']}", timeout=10).json()
     assert by_leaf == by_digest == by_index
     proof = [bytes.fromhex(h) for h in by_leaf["proof"]]
-    assert verify_inclusion(leaf_hash(envelope), by_leaf["index"], 5, proof, view["root"])
+    assert verify_inclusion(leaf_hash(envelope), by_leaf["index"], 8, proof, view["root"])
     assert proof == path(by_leaf["index"], view["leaves"])  # the independent reader's audit path
     with TransparencyLog(ws / "tlog") as log:
-        assert proof == log.inclusion_proof(by_leaf["index"], 5)  # Lumen's own index agrees with the tiles
+        assert proof == log.inclusion_proof(by_leaf["index"], 8)  # Lumen's own index agrees with the tiles
     assert session.get(f"{base}/v1/log/entry/99", timeout=10).status_code == 404
-    assert session.get(f"{base}/v1/log/root", timeout=10).json()["size"] == 5
+    assert session.get(f"{base}/v1/log/root", timeout=10).json()["size"] == 8
 
 
 def test_there_is_no_write_route(served: tuple[Attested, str]) -> None:
     _, base = served
     for method in ("POST", "PUT", "DELETE", "PATCH"):
-        for rel in ("/checkpoint", "/tile/0/000.p/5", "/v1/log/root", "/v1/log/entry/0"):
+        for rel in ("/checkpoint", "/tile/0/000.p/8", "/v1/log/root", "/v1/log/entry/0"):
             assert requests.request(method, base + rel, data=b"x", timeout=10).status_code == 405, (method, rel)
     assert requests.post(base + "/v1/log/entries", json={"payload": "x"}, timeout=10).status_code == 404
 
@@ -123,8 +123,8 @@ def test_the_server_follows_new_appends(served: tuple[Attested, str]) -> None:
     (attested.workspace / "late.md").write_text("late\n")
     attest_and_log(attested.workspace, ["late.md"], attested.trust)
     time.sleep(0.05)
-    assert requests.get(base + "/v1/log/root", timeout=10).json()["size"] == 6
-    assert requests.get(base + "/tile/0/000.p/6", timeout=10).status_code == 200
+    assert requests.get(base + "/v1/log/root", timeout=10).json()["size"] == 9
+    assert requests.get(base + "/tile/0/000.p/9", timeout=10).status_code == 200
 
 
 def test_tiles_and_index_agree_across_tile_boundaries(tmp_path: Path) -> None:
@@ -170,5 +170,5 @@ def test_a_witness_follows_the_log_over_http(served: tuple[Attested, str], tmp_p
     attest_and_log(attested.workspace, ["later.md"], attested.trust)
     assert main(["witness", "cosign", "--checkpoint", f"{base}/checkpoint", "--state", str(state),
                  "--log-key", log_key, "--out", str(tmp_path / "second")]) == 0
-    assert "cosigned lumen.local/tlog size 6 (consistent with size 5)" in capsys.readouterr().err
+    assert "cosigned lumen.local/tlog size 9 (consistent with size 8)" in capsys.readouterr().err
     assert "\n\u2014 witness.example/w1 " in (tmp_path / "second").read_text()

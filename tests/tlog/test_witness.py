@@ -53,7 +53,7 @@ def test_two_witnesses_and_a_forking_log(attested: Attested, tmp_path: Path, mon
     monkeypatch.setenv("LUMEN_WITNESS_PASS", "witness-secret")
     branch_a = attested.workspace
     branch_b = tmp_path / "fork" / "ws"
-    shutil.copytree(branch_a, branch_b)  # same history, same log key: size 2
+    shutil.copytree(branch_a, branch_b)  # same history, same log key: size 5
     w1, w2 = tmp_path / "w1", tmp_path / "w2"
     vkey1 = _init_witness(w1, "witness.example/w1", capsys)
     vkey2 = _init_witness(w2, "witness.example/w2", capsys)
@@ -62,7 +62,7 @@ def test_two_witnesses_and_a_forking_log(attested: Attested, tmp_path: Path, mon
     # The log forks: branch A appends one artefact, branch B two different ones.
     (branch_a / "a.md").write_text("branch a\n")
     attest_and_log(branch_a, ["a.md"], attested.trust)
-    for name in ("b1.md", "b2.md"):  # two appends: sizes 3 and 4
+    for name in ("b1.md", "b2.md"):  # two appends: sizes 6 and 7
         (branch_b / name).write_text(f"branch b {name}\n")
         attest_and_log(branch_b, [name], attested.trust)
     capsys.readouterr()
@@ -70,14 +70,14 @@ def test_two_witnesses_and_a_forking_log(attested: Attested, tmp_path: Path, mon
     assert _cosign(branch_a, w1, tmp_path / "a3-w1") == 0           # w1 is shown branch A
     assert _cosign(branch_b, w2, tmp_path / "b4-w2") == 0           # w2 is shown branch B
     assert _cosign(branch_b, w1, tmp_path / "b4-w1") == 1           # w1 refuses B: not consistent with A
-    assert "size 4 is not consistent with size 3 already witnessed (the log forked)" in capsys.readouterr().err
-    shutil.copy(branch_b / "tlog/checkpoints/000000000003", tmp_path / "b3")
+    assert "size 7 is not consistent with size 6 already witnessed (the log forked)" in capsys.readouterr().err
+    shutil.copy(branch_b / "tlog/checkpoints/000000000006", tmp_path / "b3")
     assert main(["witness", "cosign", "--checkpoint", str(tmp_path / "b3"), "--state", str(w1), "--log-key",
                  str(branch_b / "attest/trust/log.vkey"), "--tiles", str(branch_b / "tlog"), "--out",
                  str(tmp_path / "b3-w1")]) == 1
-    assert "a different root at size 3 than the one witnessed (the log forked)" in capsys.readouterr().err
-    assert _cosign(branch_a, w2, tmp_path / "a3-w2") == 1           # w2 refuses A: older than B4 seen
-    assert "size 3 is older than size 4 already witnessed (rollback)" in capsys.readouterr().err
+    assert "a different root at size 6 than the one witnessed (the log forked)" in capsys.readouterr().err
+    assert _cosign(branch_a, w2, tmp_path / "a3-w2") == 1           # w2 refuses A: older than B7 seen
+    assert "size 6 is older than size 7 already witnessed (rollback)" in capsys.readouterr().err
 
     report = str(branch_a / "controls/reports/report_2025-01-02.md")
     both = ["--witness", vkey1, "--witness", vkey2]
@@ -85,7 +85,7 @@ def test_two_witnesses_and_a_forking_log(attested: Attested, tmp_path: Path, mon
     assert main(["verify", report, "--workspace", str(branch_a)]) == 0
     assert main(["verify", report, "--workspace", str(branch_a), "--checkpoint", str(tmp_path / "a3-w1"),
                  *both, "--witness-threshold", "1"]) == 0
-    assert "witnesses    1 of 2 witnesses cosigned size 3: witness.example/w1" in capsys.readouterr().out
+    assert "witnesses    1 of 2 witnesses cosigned size 6: witness.example/w1" in capsys.readouterr().out
     # ... but neither gathers both cosignatures.
     assert main(["verify", report, "--workspace", str(branch_a), "--checkpoint", str(tmp_path / "a3-w1"), *both]) == 1
     assert "carries 1 of 2 witness cosignatures, 2 required" in capsys.readouterr().out
