@@ -6,8 +6,9 @@ between the two imports so both see the same load. Target: the code location und
 
     python bench/import_time.py [--samples N] [--s3]
 
-`--s3` measures a code location whose `archive.store.kind` is s3: it binds dagster-aws's S3Resource, so it
-imports dagster_aws and boto3 at load (the default location does not; tests/test_definitions.py guards that).
+`--s3` measures a code location whose `archive.store.kind` is s3: it binds `S3ArchiveStoreResource`, which
+imports dagster-aws's S3Resource (and boto3) only when a store opens (resources/archive_s3.py says why;
+tests/resources/test_archive_store.py guards it).
 
 Last line: `import: dagster <s> s, lumen_assets.definitions <s> s, ratio <r>`.
 """

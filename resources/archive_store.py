@@ -1,10 +1,10 @@
 """Where archive bundles are copied: a local folder (embedded default), any S3-compatible bucket, or any rclone
 remote (Google Drive, Dropbox, ...: `lumen_assets/archive/rclone.py`).
 
-S3 goes through dagster-aws `S3Resource`, nested in `S3ArchiveStoreResource` (resources/archive_s3.py; seed
+S3 goes through dagster-aws `S3Resource`, built by `S3ArchiveStoreResource` (resources/archive_s3.py; seed
 segC C5 wrapped a bare boto3 client): endpoint, region, bucket and prefix come from `archive.store` in
 config/lumen.yaml; credentials only from the environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY as
-`dg.EnvVar` fields of the S3Resource, else boto3's own chain), never from config files.
+`dg.EnvVar` fields of that resource, else boto3's own chain), never from config files.
 Uploads stream from disk (boto3 multipart), downloads are read in chunks, so memory stays bounded.
 """
 
@@ -166,9 +166,9 @@ class ArchiveStoreResource(dg.ConfigurableResource):
     names, lumen.resources.secrets).
 
     This class opens a local folder or an rclone remote. For `kind: s3` the code location binds its subclass
-    `S3ArchiveStoreResource` (resources/archive_s3.py), which nests dagster-aws's `S3Resource`; that module is
-    imported only when the config asks for S3, because dagster_aws imports boto3 at import time and the default
-    code location must load without it (tests/test_definitions.py; bench/import_time.py prints the cost)."""
+    `S3ArchiveStoreResource` (resources/archive_s3.py), which opens the bucket through dagster-aws's
+    `S3Resource`, imported when a store is opened, not at load (why: resources/archive_s3.py;
+    tests/resources/test_archive_store.py; bench/import_time.py --s3 prints the cost)."""
 
     workspace: LumenWorkspace
     encryption_key: str | None = None
@@ -201,11 +201,10 @@ def archive_store_resource(workspace: LumenWorkspace, encryption_env: str = "LUM
     """The resource as the Definitions (and the `lumen archive` CLI) bind it: every secret a `dg.EnvVar`.
 
     `store` is the `archive.store` config the binding follows (default: `workspace`'s own config, which needs
-    a workspace root known now); for `kind: s3` it is an `S3ArchiveStoreResource` with a nested `S3Resource`."""
+    a workspace root known now); for `kind: s3` it is an `S3ArchiveStoreResource` (dagster-aws `S3Resource`)."""
     settings = store if store is not None else workspace.config.archive.store
     if settings.kind == "s3":
-        from lumen.resources.archive_s3 import S3ArchiveStoreResource, s3_resource
+        from lumen.resources.archive_s3 import s3_archive_store
 
-        return S3ArchiveStoreResource(workspace=workspace, encryption_key=env_secret(encryption_env),
-                                      s3=s3_resource(settings.s3))
+        return s3_archive_store(workspace, env_secret(encryption_env), settings.s3)
     return ArchiveStoreResource(workspace=workspace, encryption_key=env_secret(encryption_env))
