@@ -1,1 +1,2 @@
-"""Sensors: the rule-event sensor (here) and the alert sensors (alerts area)."""
+"""Every sensor and schedule of the code location, and the jobs they start, one module per topic (automation,
+rule events, alerts, posteriors, environment, tlog); `lumen_assets/definitions.py` collects them all."""

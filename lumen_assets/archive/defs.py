@@ -29,10 +29,8 @@ from lumen_assets.config import LumenConfig
 from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.keys import asset_key
 from lumen_assets.partitions import (
-    ARCHIVE_CRON,
     DAILY_FRESHNESS,
     daily_partitions,
-    previous_day_on_cron,
     skipped_checks,
 )
 from lumen_assets.tables import metadata_table
@@ -100,7 +98,6 @@ def freeze_partition(
 
 @dg.asset(
     partitions_def=daily_partitions,
-    automation_condition=previous_day_on_cron(ARCHIVE_CRON),
     freshness_policy=DAILY_FRESHNESS,
     group_name="trust",
     kinds={"python", "s3"},

@@ -25,7 +25,6 @@ from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
 from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.keys import asset_key
-from lumen_assets.location_config import location_config
 from lumen_assets.posteriors.settings import PosteriorsSettings
 from lumen_assets.tables import metadata_table
 
@@ -156,9 +155,7 @@ def effect_posteriors_conjugate(context: dg.AssetExecutionContext, workspace: Lu
     kinds={"pymc", "json"},
     owners=["team:lumen"],
     deps=["rule_effects", "effect_posteriors_conjugate"],
-    # the full fit on config `posteriors.schedule_cron` (UTC), once new effects arrived since the last tick
-    # (evaluated by sensors/automation.py)
-    automation_condition=dg.AutomationCondition.on_cron(location_config().posteriors.schedule_cron),
+    # the full fit runs as `effect_posteriors_job` on config `posteriors.schedule_cron` (sensors/automation.py)
     description=(
         "Bayesian effect of each rule on each signal from all its complete events: PyMC pooled model "
         "(rules share a population prior, learned noise, Student-t likelihood), on its schedule; posterior "

@@ -23,9 +23,7 @@ from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.keys import asset_key
 from lumen_assets.partitions import (
     DAILY_FRESHNESS,
-    REPORT_CRON,
     daily_partitions,
-    previous_day_on_cron,
     skipped_checks,
 )
 from lumen_assets.tables import metadata_table
@@ -102,7 +100,6 @@ def _thresholds(workspace: LumenWorkspace) -> dict[str, float]:
     kinds={"pdf", "markdown"},
     owners=["team:lumen"],
     partitions_def=daily_partitions,
-    automation_condition=previous_day_on_cron(REPORT_CRON),
     freshness_policy=DAILY_FRESHNESS,
     deps=[
         "quote_bank",
@@ -278,7 +275,6 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     kinds={"email"},
     owners=["team:lumen"],
     partitions_def=daily_partitions,
-    automation_condition=previous_day_on_cron(REPORT_CRON),
     freshness_policy=DAILY_FRESHNESS,
     deps=["daily_report"],
     output_required=False,  # nothing is sent for a day without data (daily_report skipped it)

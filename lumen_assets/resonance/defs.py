@@ -1,5 +1,5 @@
-"""Dagster definitions contributed by the resonance area: `resonance_scores`, its SLO checks, and its
-declarative automation (config `resonance.schedule_cron`, evaluated by sensors/automation.py)."""
+"""Dagster definitions contributed by the resonance area: `resonance_scores` and its SLO checks (it runs as
+`resonance_scores_job` on config `resonance.schedule_cron`: sensors/automation.py)."""
 
 
 import hashlib
@@ -13,7 +13,6 @@ import dagster as dg
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_text
 from lumen_assets.check_words import described
-from lumen_assets.location_config import location_config
 from lumen_assets.resonance.custody import custody_age
 from lumen_assets.resonance.mapper import COMPONENTS
 from lumen_assets.resonance.slo import (
@@ -27,15 +26,6 @@ from lumen_assets.resonance.slo import (
 from lumen_assets.tables import metadata_table
 
 GROUP = "observability"
-
-
-def _on_cron() -> dg.AutomationCondition | None:
-    """Recompute on config `resonance.schedule_cron` (UTC) whatever upstream did, as the seed's loop did; no
-    automation when config turns it off (`resonance.schedule_cron: null` or "")."""
-    cron = location_config().resonance.schedule_cron
-    if not cron:
-        return None
-    return dg.AutomationCondition.cron_tick_passed(cron) & ~dg.AutomationCondition.in_progress()
 
 
 def _metrics_frame(workspace: LumenWorkspace):
@@ -62,7 +52,6 @@ def _metrics_frame(workspace: LumenWorkspace):
     # after the trust assets (issue 11 §2): the safety score reads the day's signatures and log checks
     deps=["metrics", "attestations", "transparency_log"],
     tags={"lumen/runs_despite_upstream": "true"},
-    automation_condition=_on_cron(),
     description=(
         "Resonance per window and observer channel (seed segD §13): symmetry, continuity, entropy, safety, "
         "phase, coherence from the signals, Lumen's own run history, integrity-check outcomes and custody "
