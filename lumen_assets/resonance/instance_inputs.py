@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from lumen_assets.keys import asset_prefix, check_key, owns
+from lumen_assets.location_config import location_config
 from lumen_assets.resonance.sli import RunOutcome
 from lumen_assets.resonance.taxonomy import classify_failure
 
@@ -43,11 +44,15 @@ def failure_class(instance: dg.DagsterInstance, run_id: str) -> str:
 
 def _ours(run: dg.DagsterRun) -> bool:
     """A run of this workspace: on an instance shared by several workspaces (asset key prefixes), a run that
-    selected this location's assets or checks; without a prefix, every run (the instance is the workspace's)."""
+    selected this location's assets or checks, or a whole named job (`daily_report_job`, `rule_event_job`:
+    no selection) of this code location; without a prefix, every run (the instance is the workspace's)."""
     if not asset_prefix():
         return True
     keys = [*(run.asset_selection or ()), *(check.asset_key for check in run.asset_check_selection or ())]
-    return any(owns(key) for key in keys)
+    if keys:
+        return any(owns(key) for key in keys)
+    origin = run.remote_job_origin
+    return origin is not None and origin.location_name == location_config().location.name
 
 
 def run_outcomes(
