@@ -1,10 +1,11 @@
 """The `report_notifier` resource: turns the `reports.distribution` config into senders.
 
-Distribution secrets come from the environment variables the config names (`smtp.username_env`,
-`smtp.password_env`, a webhook's `url_env`), read through lumen.resources.secrets when a run builds its
-senders (the variables are named per workspace config, so they are known only then); the values never enter
-config files, run metadata or receipts (they are handed to `distribute` for redaction). A missing secret
-fails that recipient only, with a message naming the variable.
+Distribution secrets are typed fields, bound as `dg.EnvVar`s (lumen.resources.secrets, as for every resource)
+from the environment variables the code location's config names: `smtp.username_env`, `smtp.password_env`,
+and each webhook recipient's `url_env`. Dagster resolves them when a run starts and never shows their values;
+they never enter config files, run metadata or receipts (they are handed to `distribute` for redaction).
+A variable unset when the code location loaded fails that recipient only, with a message naming the variable
+(`MissingSecret`); the other recipients are still served.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
-from lumen.resources.secrets import MissingSecret, require_secret, secret_value
+from lumen.resources.secrets import MissingSecret, env_secret
 from lumen_assets.notify import PermanentError, SmtpServer
 from lumen_assets.reports.distribution import (
     Delivery,
@@ -24,7 +26,12 @@ from lumen_assets.reports.distribution import (
     SmtpSender,
     WebhookSender,
 )
-from lumen_assets.reports.settings import DistributionSettings, OutboxRecipient, SmtpRecipient
+from lumen_assets.reports.settings import (
+    DistributionSettings,
+    OutboxRecipient,
+    SmtpRecipient,
+    WebhookRecipient,
+)
 
 
 @dataclass
@@ -38,13 +45,12 @@ class UnusableSender:
 
 
 class ReportNotifier(dg.ConfigurableResource):
-    """Builds the report senders from config; reads the named secrets from the environment."""
+    """Builds the report senders from config, with the secrets the config names (bound as `dg.EnvVar`s by
+    `report_notifier_resource`)."""
 
-    @staticmethod
-    def _env(name: str | None, required: bool, what: str) -> str | None:
-        if name and required:
-            return require_secret(name, what)
-        return secret_value(name)
+    smtp_username: str | None = Field(None, description="SMTP login, from $reports.distribution.smtp.username_env")
+    smtp_password: str | None = Field(None, description="SMTP password, from $reports.distribution.smtp.password_env")
+    webhook_urls: dict[str, str] = Field({}, description="webhook recipient name -> URL, from its $url_env")
 
     def targets(self, settings: DistributionSettings, workspace_root: Path) -> tuple[list[tuple[Delivery, Sender]], list[str]]:
         """(delivery, sender) per recipient, and the secret values to redact from receipts and logs."""
@@ -64,9 +70,9 @@ class ReportNotifier(dg.ConfigurableResource):
                 delivery = Delivery(recipient_id, "smtp", recipient.name, recipient.address)
                 if smtp_sender is None:
                     try:
-                        username = self._env(smtp.username_env, False, "the SMTP user (reports.distribution.smtp.username_env)")
-                        password = self._env(smtp.password_env, bool(username),
-                                             "the SMTP password (reports.distribution.smtp.password_env)")
+                        username, password = self.smtp_username, self.smtp_password
+                        if username and smtp.password_env and not password:
+                            raise MissingSecret(smtp.password_env, "the SMTP password (reports.distribution.smtp.password_env)")
                         secrets += [s for s in (password,) if s]
                         server = SmtpServer(
                             host=smtp.host,
@@ -84,11 +90,25 @@ class ReportNotifier(dg.ConfigurableResource):
             else:
                 delivery = Delivery(recipient_id, "webhook", recipient.name)
                 try:
-                    url = recipient.url or self._env(recipient.url_env, True, f"the URL of webhook {recipient.name} (url_env)")
-                    if recipient.url_env and url:
+                    url = recipient.url
+                    if recipient.url_env:
+                        url = self.webhook_urls.get(recipient.name)
+                        if not url:
+                            raise MissingSecret(recipient.url_env, f"the URL of webhook {recipient.name} (url_env)")
                         secrets.append(url)  # a URL kept in the environment embeds a token
                     sender = WebhookSender(str(url), recipient.include_pdf, settings.webhook_timeout_s)
                 except MissingSecret as exc:
                     sender = UnusableSender(str(exc))
             targets.append((delivery, sender))
         return targets, secrets
+
+
+def report_notifier_resource(settings: DistributionSettings) -> ReportNotifier:
+    """The resource as the Definitions bind it: each secret `settings` names as a `dg.EnvVar`, bound when the
+    variable is set (an unset one would fail every run; instead the recipient that needs it fails, naming it)."""
+    urls = {r.name: env_secret(r.url_env) for r in settings.recipients if isinstance(r, WebhookRecipient)}
+    return ReportNotifier(
+        smtp_username=env_secret(settings.smtp.username_env),
+        smtp_password=env_secret(settings.smtp.password_env),
+        webhook_urls={name: url for name, url in urls.items() if url is not None},
+    )

@@ -5,10 +5,11 @@ Config files only *name* the variables (`attest.passphrase_env`, `archive.encryp
 files, run config, metadata or the UI.
 
 - Resources take a secret as a `dg.EnvVar` field (`env_secret`), resolved by Dagster when the resource is
-  initialised; the CLI opens the same resources with `process_config_and_initialize_cm()`.
-- Where a variable's name is only known at run time (a report recipient's `url_env`), and in the `lumen`
-  commands that need a passphrase before any resource exists (`lumen keys`, `lumen tlog witness`,
-  `lumen archive decrypt`, the pre-flight of `lumen run`), the value is read with `secret_value` /
+  initialised: `signer`, `archive_store` (and its S3 credentials), `report_notifier`, `alert_channels`, with
+  the variable names the code location's config gives at load; the CLI opens the same resources with
+  `process_config_and_initialize_cm()`.
+- The `lumen` commands that need a passphrase before any resource exists (`lumen keys`, `lumen tlog witness`,
+  `lumen archive decrypt`, the pre-flight of `lumen run`) read the value with `secret_value` /
   `require_secret`.
 
 A missing secret is an error naming the variable and what it is for (`MissingSecret`), never a silent

@@ -8,7 +8,7 @@ from email import message_from_bytes
 import dagster as dg
 import pytest
 
-from lumen.resources.notifiers import ReportNotifier
+from lumen.resources.notifiers import report_notifier_resource
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.evidence.defs import quote_bank, risk_ledger
 from lumen_assets.reports.checks import pdf_text
@@ -18,11 +18,16 @@ from tests.support.demo_workspace import prepare_demo_workspace
 DAY = "2025-10-23"
 
 
+def notifier(root):
+    """The report notifier as the code location binds it for this workspace's config (secrets as EnvVars)."""
+    return report_notifier_resource(LumenWorkspace(root=str(root)).config.reports.distribution)
+
+
 def run(root, assets, partition=None):
     result = dg.materialize(
         assets,
         partition_key=partition,
-        resources={"workspace": LumenWorkspace(root=str(root)), "report_notifier": ReportNotifier()},
+        resources={"workspace": LumenWorkspace(root=str(root)), "report_notifier": notifier(root)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from lumen.resources.notifiers import ReportNotifier
+from lumen.resources.notifiers import report_notifier_resource
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.evidence.defs import quote_bank, risk_ledger
 from lumen_assets.reports.defs import daily_report, report_distribution
@@ -24,11 +24,16 @@ pytestmark = pytest.mark.integration
 DAY = "2025-10-23"
 
 
+def notifier(root):
+    """The report notifier as the code location binds it for this workspace's config (secrets as EnvVars)."""
+    return report_notifier_resource(LumenWorkspace(root=str(root)).config.reports.distribution)
+
+
 def run(root, assets):
     return dg.materialize(
         assets,
         partition_key=DAY if assets[0] is not quote_bank else None,
-        resources={"workspace": LumenWorkspace(root=str(root)), "report_notifier": ReportNotifier()},
+        resources={"workspace": LumenWorkspace(root=str(root)), "report_notifier": notifier(root)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

@@ -1,0 +1,49 @@
+"""The report notifier's secrets are typed `dg.EnvVar` fields named by config (issue 12 §2: one way of handling
+secrets); a variable that is not set fails only the recipient that needs it, naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from lumen.resources.notifiers import report_notifier_resource
+from lumen_assets.notify import PermanentError
+from lumen_assets.reports.settings import DistributionSettings
+
+SETTINGS = DistributionSettings.model_validate({
+    "smtp": {"username_env": "TEST_REPORT_SMTP_USER", "password_env": "TEST_REPORT_SMTP_PASS"},
+    "recipients": [
+        {"channel": "outbox", "name": "outbox"},
+        {"channel": "smtp", "name": "Binoche", "address": "binoche@example.com"},
+        {"channel": "webhook", "name": "ops", "url_env": "TEST_REPORT_HOOK"},
+    ],
+})
+
+
+def test_secrets_are_env_vars_of_the_variables_config_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_REPORT_SMTP_USER", "lumen")
+    monkeypatch.setenv("TEST_REPORT_SMTP_PASS", "pass-value")
+    monkeypatch.setenv("TEST_REPORT_HOOK", "https://hooks.example/T0/token-value")
+    bound = report_notifier_resource(SETTINGS)
+    assert isinstance(bound.smtp_password, dg.EnvVar) and bound.smtp_password.env_var_name == "TEST_REPORT_SMTP_PASS"
+    assert isinstance(bound.webhook_urls["ops"], dg.EnvVar) and bound.webhook_urls["ops"].env_var_name == "TEST_REPORT_HOOK"
+    with bound.process_config_and_initialize_cm() as ready:
+        targets, secrets = ready.targets(SETTINGS, tmp_path)
+    assert [d.channel for d, _ in targets] == ["outbox", "smtp", "webhook"]
+    assert set(secrets) == {"pass-value", "https://hooks.example/T0/token-value"}  # redacted from receipts
+
+
+def test_a_missing_secret_fails_only_its_recipient_naming_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_REPORT_SMTP_USER", "lumen")
+    monkeypatch.delenv("TEST_REPORT_SMTP_PASS", raising=False)
+    monkeypatch.delenv("TEST_REPORT_HOOK", raising=False)
+    bound = report_notifier_resource(SETTINGS)
+    with bound.process_config_and_initialize_cm() as ready:
+        targets, secrets = ready.targets(SETTINGS, tmp_path)
+    senders = {d.channel: s for d, s in targets}
+    assert type(senders["outbox"]).__name__ == "OutboxSender" and secrets == []
+    for channel, variable in (("smtp", "TEST_REPORT_SMTP_PASS"), ("webhook", "TEST_REPORT_HOOK")):
+        with pytest.raises(PermanentError, match=rf"^\${variable} is not set"):
+            senders[channel].send(None, None)  # type: ignore[arg-type]
