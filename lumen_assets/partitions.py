@@ -58,9 +58,26 @@ def previous_day_on_cron(cron: str) -> dg.AutomationCondition:
     ).with_label(f"the previous reporting day, on {cron} ({daily_partitions.timezone})")
 
 
+def cron_freshness(cron: str, timezone: str = "UTC") -> dg.FreshnessPolicy:
+    """For an asset recomputed on every tick of `cron` whatever upstream did (resonance scores): WARN once it
+    missed a tick, FAIL once it missed two, i.e. a time window of 2x / 3x the longest gap between two ticks
+    (over the next 200 ticks or 8 days). The asset's own checks cannot say this: they are evaluated only when
+    the asset runs, so they can never turn red while nothing runs."""
+    from datetime import UTC, datetime
+    from itertools import islice
+
+    from dagster._utils.schedules import cron_string_iterator  # Dagster's own cron arithmetic (no croniter)
+
+    start = datetime.now(UTC)
+    ticks = [tick for tick in islice(cron_string_iterator(start.timestamp(), cron, timezone), 200)
+             if tick - start <= timedelta(days=8)]
+    gap = max((later - earlier for earlier, later in zip(ticks, ticks[1:], strict=False)), default=timedelta(days=8))
+    return dg.FreshnessPolicy.time_window(fail_window=3 * gap, warn_window=2 * gap)
+
+
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
-"""For the assets made once a day (report, distribution, archive bundle): the UI shows them WARN when the last
-materialisation is over 25 h old and FAIL over 26 h, i.e. when a day's automated run did not happen. Evaluated
+"""For the assets made once a day (report, distribution, archive bundle, in-toto links): the UI shows them WARN
+when the last materialisation is over 25 h old and FAIL over 26 h, i.e. when a day's automated run did not happen. Evaluated
 by Dagster's freshness daemon (`freshness: enabled: true` in the dagster.yaml `lumen run` writes)."""
 
 

@@ -142,9 +142,13 @@ def test_the_daily_assets_carry_a_freshness_policy_and_lumens_instance_runs_its_
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     graph = defs.resolve_asset_graph()
-    for key in (REPORT, DISTRIBUTION, ARCHIVE):
+    for key in (REPORT, DISTRIBUTION, ARCHIVE, dg.AssetKey("in_toto_links")):
         policy = graph.get(key).freshness_policy
         assert policy is not None and policy.fail_window.to_timedelta() == timedelta(hours=26), key
+    resonance = graph.get(dg.AssetKey("resonance_scores")).freshness_policy  # the */10 cron: two missed ticks
+    assert resonance is not None and resonance.fail_window.to_timedelta() == timedelta(minutes=30)
+    # the PyMC fit runs only after new effects: a quiet loop leaves it old, rightly (docs/ARCHITECTURE.md)
+    assert graph.get(dg.AssetKey("effect_posteriors")).freshness_policy is None
     (tmp_path / "dagster.yaml").write_text(instance_yaml(), encoding="utf-8")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.freshness_enabled

@@ -51,3 +51,15 @@ def test_a_workspace_without_data_starts_at_the_documented_fallback(tmp_path: Pa
     (tmp_path / "ws").mkdir()
     assert NO_DATA_FIRST_DAY == "2025-01-01"  # what partitions.py documents
     assert partitions_start(tmp_path / "ws")[0] == NO_DATA_FIRST_DAY
+
+
+def test_a_cron_freshness_policy_warns_after_one_missed_tick_and_fails_after_two() -> None:
+    from datetime import timedelta
+
+    from lumen_assets.partitions import cron_freshness
+
+    every_ten = cron_freshness("*/10 * * * *")
+    assert (every_ten.warn_window.to_timedelta(), every_ten.fail_window.to_timedelta()) == (
+        timedelta(minutes=20), timedelta(minutes=30))
+    weekdays = cron_freshness("0 9 * * 1-5", "Asia/Seoul")  # the longest gap is the weekend: Friday to Monday
+    assert weekdays.fail_window.to_timedelta() == timedelta(days=9)

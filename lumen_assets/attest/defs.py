@@ -15,7 +15,7 @@ from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, sign_day_links
 from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
 from lumen_assets.keys import asset_key
-from lumen_assets.partitions import daily_partitions
+from lumen_assets.partitions import DAILY_FRESHNESS, daily_partitions
 from lumen_assets.tables import metadata_table
 
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors", "effect_posteriors_conjugate")
@@ -122,6 +122,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
     group_name="trust",
     partitions_def=daily_partitions,
     output_required=False,  # a day with no report (no data) has nothing to sign: skipped, as the report is
+    freshness_policy=DAILY_FRESHNESS,  # in_toto_links_job at 09:50 every day
     deps=[dg.AssetKey("daily_report"), dg.AssetKey("archive_bundle")],
     kinds={"in-toto"},
     owners=["team:lumen"],

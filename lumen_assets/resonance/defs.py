@@ -13,6 +13,8 @@ import dagster as dg
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_text
 from lumen_assets.check_words import described
+from lumen_assets.location_config import location_config
+from lumen_assets.partitions import cron_freshness
 from lumen_assets.resonance.custody import custody_age
 from lumen_assets.resonance.mapper import COMPONENTS
 from lumen_assets.resonance.slo import (
@@ -26,6 +28,7 @@ from lumen_assets.resonance.slo import (
 from lumen_assets.tables import metadata_table
 
 GROUP = "observability"
+_CRON = location_config().resonance.schedule_cron  # the resonance_scores_job's cron (sensors/automation.py)
 
 
 def _metrics_frame(workspace: LumenWorkspace):
@@ -52,6 +55,8 @@ def _metrics_frame(workspace: LumenWorkspace):
     # after the trust assets (issue 11 §2): the safety score reads the day's signatures and log checks
     deps=["metrics", "attestations", "transparency_log"],
     tags={"lumen/runs_despite_upstream": "true"},
+    # WARN / FAIL when the resonance_scores_job missed one / two ticks of its cron (none when config turns it off)
+    freshness_policy=cron_freshness(_CRON) if _CRON else None,
     description=(
         "Resonance per window and observer channel (seed segD §13): symmetry, continuity, entropy, safety, "
         "phase, coherence from the signals, Lumen's own run history, integrity-check outcomes and custody "
