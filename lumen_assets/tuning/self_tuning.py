@@ -84,6 +84,12 @@ def rhythm_targets(settings: TuningSettings, rhythm_blend: float | None) -> dict
     return targets
 
 
+def _rhythm_note(settings: TuningSettings, rhythm_blend: float, targets: dict[str, Any]) -> dict[str, Any]:
+    """What a proposal records of the rhythm: the blend read, its weight, the phase_diff target it gave."""
+    phase = targets.get("phase_diff")
+    return {"blend": rhythm_blend, "weight": settings.rhythm_weight, "phase_diff_target": phase.max if phase else None}
+
+
 def propose_self_tuning(
     settings: TuningSettings,
     events: list[Any],
@@ -124,8 +130,11 @@ def propose_self_tuning(
             chosen = (signal, rule, step_factor)
             break
     if chosen is None:
-        return [Proposal("self_tuning", "-", None, None, 0.0,
-                         "no change: every targeted signal is on target or already improving")]
+        unchanged = Proposal("self_tuning", "-", None, None, 0.0,
+                             "no change: every targeted signal is on target or already improving")
+        if settings.rhythm_weight and rhythm_blend is not None:  # say which phase target "on target" was read against
+            unchanged.extra["rhythm"] = _rhythm_note(settings, rhythm_blend, targets)
+        return [unchanged]
     signal, rule, step_factor = chosen
     bounds = settings.rules[rule]
     old, last_event = current_value(events, rule, bounds.init)
@@ -141,8 +150,7 @@ def propose_self_tuning(
                         gate.weighted_p_improve, gate.weighted_gain, gate.passed,
                         extra={"gate": gate.reason, "deltas": deltas, "levels": levels.means})
     if settings.rhythm_weight and rhythm_blend is not None:
-        proposal.extra["rhythm"] = {"blend": rhythm_blend, "weight": settings.rhythm_weight,
-                                    "phase_diff_target": targets["phase_diff"].max if "phase_diff" in targets else None}
+        proposal.extra["rhythm"] = _rhythm_note(settings, rhythm_blend, targets)
     if warn:
         proposal.blocked.append(f"warning: d_phase {deltas['d_phase']} and d_entropy {deltas['d_entropy']} co-rise")
     if step == 0:

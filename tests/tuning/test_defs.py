@@ -72,3 +72,31 @@ def test_lumen_rollback_cli(workspace, capsys):
     bad = parser.parse_args(["rollback", "nonexistent", "--workspace", str(workspace)])
     assert bad.func(bad) == 1
     assert "no rule event with id 'nonexistent'" in capsys.readouterr().err
+
+
+def test_the_rhythm_blend_moves_the_phase_target_only_when_weighted(workspace):
+    """Seed segC §C1: self-tuning reads the synchronizer's blend (logs/rhythm_sync.jsonl) over its observation
+    window and scales the phase_diff target by (1 + w·blend); with the default weight 0 it is not read at all."""
+    from lumen_assets.rhythm.defs import environment, rhythm_sync
+    from lumen_assets.rhythm.sync import blend_over, read_sync_file
+
+    instance = dg.DagsterInstance.ephemeral()
+    assert dg.materialize([environment, rhythm_sync], resources=_resources(workspace), instance=instance).success
+
+    def self_tuning_proposal():
+        assert dg.materialize([effect_posteriors_conjugate, tuning_proposals], resources=_resources(workspace),
+                              instance=instance).success
+        record = json.loads((workspace / ".lumen/tuning/latest.json").read_text())
+        [proposal] = [p for p in record["proposals"] if p["kind"] == "self_tuning"]
+        return proposal
+
+    assert "rhythm" not in self_tuning_proposal()  # off by default
+    (workspace / "lumen.yaml").write_text("tuning:\n  rhythm_weight: 0.4\n")
+    proposal = self_tuning_proposal()
+    rhythm = proposal["rhythm"]
+    from lumen_assets.ingest.metrics_store import load_state
+
+    last_ns = load_state(workspace / ".lumen/metrics").last_ts_ns
+    expected = blend_over(read_sync_file(workspace / "logs/rhythm_sync.jsonl"), last_ns, 90)
+    assert expected is not None and rhythm["blend"] == pytest.approx(expected) and rhythm["weight"] == 0.4
+    assert rhythm["phase_diff_target"] == pytest.approx(0.05 * (1 + 0.4 * max(-1.0, min(1.0, expected))), abs=1e-6)
