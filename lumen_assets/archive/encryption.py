@@ -167,7 +167,7 @@ class StreamEncryptor:
         out: BinaryIO,
         material: KeyMaterial,
         *,
-        segment_size: int = 1 << 20,
+        segment_size: int = 256 << 10,
         scrypt_log2_n: int = 15,
         scrypt_r: int = 8,
         scrypt_p: int = 1,

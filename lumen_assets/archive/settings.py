@@ -64,7 +64,7 @@ class EncryptionSettings(Section):
     enable: bool = False
     env_key: str = Field("LUMEN_ARCHIVE_KEY", min_length=1, description="env var holding a base64 32-byte key or a passphrase")
     key_kind: Literal["auto", "raw", "passphrase"] = "auto"
-    segment_size: int = Field(1 << 20, ge=4096, le=64 << 20, description="plaintext bytes per sealed segment")
+    segment_size: int = Field(256 << 10, ge=4096, le=64 << 20, description="plaintext bytes per sealed segment")
     scrypt_log2_n: int = Field(15, ge=10, le=20, description="scrypt work factor N = 2**log2_n for passphrases")
     scrypt_r: int = Field(8, ge=1, le=32)
     scrypt_p: int = Field(1, ge=1, le=16)
