@@ -28,6 +28,11 @@ def check_key(asset: str, check: str) -> dg.AssetCheckKey:
     return dg.AssetCheckKey(asset_key(asset), check)
 
 
+# Check metadata marking a check that runs only in its own scheduled job (e.g. the full log audit), never as
+# part of `lumen run` / `lumen demo`, which select the other checks of the assets they materialise.
+SCHEDULED_ONLY = "lumen/scheduled_only"
+
+
 def owns(key: dg.AssetKey) -> bool:
     """True for a key of this code location: with a prefix, exactly the prefixed ones (others in the same
     instance belong to other workspaces); without one, the unprefixed ones."""

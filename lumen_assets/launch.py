@@ -12,7 +12,7 @@ their event logs, as the in-process path does.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,8 +91,8 @@ def unattended_queue(instance: dg.DagsterInstance, max_age_s: float = DAEMON_HEA
 
 
 def submit_run(graphql: GraphQL, location: str, asset_keys: Sequence[dg.AssetKey], tags: Mapping[str, str],
-               run_config: Mapping[str, Any]) -> str:
-    """Submit one run of the asset job over `asset_keys`; its run id."""
+               run_config: Mapping[str, Any], checks: Collection[dg.AssetCheckKey] | None = None) -> str:
+    """Submit one run of the asset job over `asset_keys` (and only `checks` of them, when given); its run id."""
     from dagster_graphql.client.client_queries import CLIENT_SUBMIT_PIPELINE_RUN_MUTATION
 
     params = {
@@ -101,6 +101,8 @@ def submit_run(graphql: GraphQL, location: str, asset_keys: Sequence[dg.AssetKey
             "repositoryName": REPOSITORY,
             "pipelineName": ASSET_JOB,
             "assetSelection": [key.to_graphql_input() for key in asset_keys],
+            **({} if checks is None else {"assetCheckSelection": [
+                {"assetKey": check.asset_key.to_graphql_input(), "name": check.name} for check in sorted(checks)]}),
         },
         "runConfigData": dict(run_config),
         "mode": "default",

@@ -376,8 +376,7 @@ def _run_executor(job, instance, graph, summary: RunSummary, launch: LaunchOptio
     if launch is None:
         def in_process(keys: list, runs: list[dict]) -> None:
             for run_args in runs:
-                result = job.execute_in_process(instance=instance, asset_selection=keys,
-                                                run_config=QUIET_RUN_CONFIG, raise_on_error=False, **run_args)
+                result = _execute_in_process(job, graph, keys, instance, **run_args)
                 _collect(result, summary, graph)
 
         yield in_process
@@ -398,7 +397,8 @@ def _run_executor(job, instance, graph, summary: RunSummary, launch: LaunchOptio
                     tags = dict(run_args.get("tags", {}))
                     if "partition_key" in run_args:
                         tags["dagster/partition"] = run_args["partition_key"]
-                    run_ids.append(submit_run(graphql, location, keys, tags, QUIET_RUN_CONFIG))
+                    run_ids.append(submit_run(graphql, location, keys, tags, QUIET_RUN_CONFIG,
+                                              checks=run_checks(graph, keys)))
                 where = launch.webserver or workspace_yaml
                 progress(f"[lumen] submitted {len(run_ids)} run(s) to code location {location!r} via {where}; waiting")
                 for run in wait_for_runs(instance, run_ids, launch.timeout_s, progress):
@@ -420,6 +420,34 @@ def ui_workspace_file(workspace: Path, config_path: Path | None, home: Path, con
     if config_path is not None:
         location = replace(location, config=config_path.resolve())
     return write_workspace_files([location], home / "ui")
+
+
+def _execute_in_process(job, graph, keys: list, instance, partition_key: str | None = None,
+                        tags: dict | None = None):
+    """`job.execute_in_process(asset_selection=keys)` minus the SCHEDULED_ONLY checks.
+
+    Dagster's own call re-selects every check of the selected assets (its subset is rebuilt from the full asset
+    graph), so this is that method's body on a subset with an explicit check selection: the plan holds only
+    `run_checks`, while the run still records `keys` as its asset selection (alerts and resonance read it)."""
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.execution.execute_in_process import core_execute_in_process, merge_run_tags
+
+    subset = job.get_subset(asset_selection=set(keys), asset_check_selection=run_checks(graph, keys))
+    ephemeral = subset.as_ephemeral_job(resource_defs={}, input_values={})
+    run_tags = merge_run_tags(job_def=job, partition_key=partition_key, tags=tags, asset_selection=keys,
+                              instance=instance, run_config=QUIET_RUN_CONFIG)
+    return core_execute_in_process(run_config=QUIET_RUN_CONFIG, job=InMemoryJob(ephemeral), instance=instance,
+                                   output_capturing_enabled=True, raise_on_error=False, run_tags=run_tags,
+                                   asset_selection=frozenset(keys))
+
+
+def run_checks(graph: object, keys: list) -> set:
+    """The asset checks a run of `keys` executes: every check of those assets except the ones marked
+    SCHEDULED_ONLY (the full log audit runs on its schedule, not on every `lumen run`)."""
+    from lumen_assets.keys import SCHEDULED_ONLY
+
+    return {check for check in graph.get_check_keys_for_assets(set(keys))
+            if SCHEDULED_ONLY not in (graph.get_check_spec(check).metadata or {})}
 
 
 def location_name(config: object) -> str:

@@ -79,6 +79,26 @@ def test_runs_are_recorded_in_the_workspace_dagster_home(demo_run, monkeypatch) 
         assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z_[\w.-]+", i) for i in effects["event_id"])
 
 
+def test_a_run_checks_each_append_but_leaves_the_full_log_audit_to_its_schedule(demo_run, monkeypatch) -> None:
+    """Issue 13 §1: the incremental audit (`new_leaves_included`, `checkpoint_consistent`) runs on every trust
+    run; the full `log_audit` only in `tlog_audit_job` (nightly) or `lumen tlog audit`, not in `lumen run`."""
+    import dagster as dg
+
+    workspace, done = demo_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    monkeypatch.setenv("DAGSTER_HOME", str(workspace / ".dagster"))
+    with dg.DagsterInstance.from_config(str(workspace / ".dagster")) as instance:
+        trust_runs = [run for run in instance.get_runs()
+                      if dg.AssetKey("transparency_log") in (run.asset_selection or ())]
+        assert trust_runs
+        evaluated = {entry.dagster_event.event_specific_data.check_name
+                     for run in trust_runs
+                     for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)}
+    assert {"new_leaves_included", "checkpoint_consistent", "attested_artefacts_verify"} <= evaluated
+    assert "log_audit" not in evaluated
+    assert "log_audit" not in done.stdout
+
+
 def test_unknown_config_key_exits_2_naming_file_key_and_line(tmp_path: Path) -> None:
     write_demo_workspace(tmp_path / "ws", hours=0.5)
     config = tmp_path / "bad.yaml"

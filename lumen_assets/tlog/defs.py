@@ -13,7 +13,7 @@ from lumen.resources.signer import LumenSigner
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.keys import TRUST_LOG_VKEY, TrustError
 from lumen_assets.check_words import described, nothing_to_compare
-from lumen_assets.keys import asset_key
+from lumen_assets.keys import SCHEDULED_ONLY, asset_key
 from lumen_assets.tables import metadata_table
 from lumen_assets.tlog.audit import AuditError, audit_increment, audit_log
 from lumen_assets.tlog.checkpoint import CheckpointError, open_checkpoint
@@ -241,7 +241,8 @@ LOG_AUDIT_CHECK = "log_audit"
     name=LOG_AUDIT_CHECK,
     blocking=False,
     description="`lumen tlog audit`: the whole log recomputed from its leaf data (entries, index, every checkpoint, "
-                "entries.jsonl, tiles); runs on the `tlog_audit_schedule` (sensors/tlog.py)",
+                "entries.jsonl, tiles); runs on the `tlog_audit_schedule` (sensors/tlog.py), not on every trust run",
+    metadata={SCHEDULED_ONLY: "tlog_audit_schedule"},
 )
 def log_audit(workspace: LumenWorkspace) -> dg.AssetCheckResult:
     config = workspace.config
