@@ -75,3 +75,40 @@ def test_a_preselected_scenario_skips_the_questions_and_quitting_returns_nothing
 
     asyncio.run(_drive(app, script))
     assert app.return_value is None
+
+
+def test_lumen_ceremony_without_answers_runs_the_ui_and_scores_what_it_returns(workspace, tmp_path, capsys,
+                                                                               monkeypatch) -> None:
+    """The CLI's interactive branch: `lumen ceremony` opens CeremonyApp; here Textual's harness stands in for the
+    terminal (App.run_test), the trainee answers through it, and the CLI logs and certifies as for --answers."""
+    import json
+
+    from lumen_assets.cli import main
+
+    async def trainee(app: CeremonyApp, pilot) -> None:
+        await _next(pilot)                                          # check_airgap ... store_safe_B: six steps
+        for _ in range(5):
+            await _next(pilot)
+        await pilot.press("down", "down", "enter")                  # mc_airgap
+        await pilot.press("down", "enter")                          # mc_dual
+        await pilot.press(*"serial, reason", "enter")               # sa_crl
+
+    def run_in_harness(app: CeremonyApp):
+        asyncio.run(_drive(app, trainee))
+        return app.return_value
+
+    monkeypatch.setattr(CeremonyApp, "run", run_in_harness)
+    code = main(["ceremony", "--workspace", str(workspace), "--scenario", "initial_setup_happy", "--trainee", "Mina"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    [log_path] = (workspace / "custody" / "sim" / "artifacts").glob("rehearsal_initial_setup_happy_*.json")
+    log = json.loads(log_path.read_text(encoding="utf-8"))
+    assert log["mode"] == "interactive" and log["trainee"] == "Mina" and log["passed"] and log["points"] == 4
+
+    async def quitter(app: CeremonyApp, pilot) -> None:
+        await pilot.press("ctrl+q")
+
+    monkeypatch.setattr(CeremonyApp, "run", lambda app: (asyncio.run(_drive(app, quitter)), app.return_value)[1])
+    assert main(["ceremony", "--workspace", str(workspace), "--scenario", "initial_setup_happy", "--trainee", "Mina"]) == 1
+    assert "quit before the end: nothing scored, nothing written" in capsys.readouterr().out
+    assert len(list((workspace / "custody" / "sim" / "artifacts").glob("rehearsal_*.json"))) == 1
