@@ -8,7 +8,7 @@ import dagster as dg
 
 from lumen.resources.archive_store import archive_store_resource
 from lumen.resources.notifiers import report_notifier_resource
-from lumen.resources.notifiers_alerts import alert_channels_from_env
+from lumen.resources.notifiers_alerts import alert_channels_resource
 from lumen.resources.signer import signer_resource
 from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.location_config import location_config
@@ -25,7 +25,7 @@ def resource_defs() -> dg.Definitions:
             "workspace": workspace,
             "archive_store": archive_store_resource(workspace, config.archive.encryption.env_key, config.archive.store),
             "signer": signer_resource(workspace, config.attest.passphrase_env),
-            "report_notifier": report_notifier_resource(config.reports.distribution),
-            "alert_channels": alert_channels_from_env(config.alerts),
+            "report_notifier": report_notifier_resource(workspace, config.reports.distribution),
+            "alert_channels": alert_channels_resource(workspace, config.alerts),
         }
     )

@@ -11,12 +11,12 @@ A variable unset when the code location loaded fails that recipient only, with a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from lumen.resources.secrets import MissingSecret, env_secret
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.notify import PermanentError, SmtpServer
 from lumen_assets.reports.distribution import (
     Delivery,
@@ -45,15 +45,17 @@ class UnusableSender:
 
 
 class ReportNotifier(dg.ConfigurableResource):
-    """Builds the report senders from config, with the secrets the config names (bound as `dg.EnvVar`s by
-    `report_notifier_resource`)."""
+    """Builds the report senders `reports.distribution` in `workspace`'s config asks for, with the secrets it
+    names (bound as `dg.EnvVar`s by `report_notifier_resource`)."""
 
+    workspace: LumenWorkspace
     smtp_username: str | None = Field(None, description="SMTP login, from $reports.distribution.smtp.username_env")
     smtp_password: str | None = Field(None, description="SMTP password, from $reports.distribution.smtp.password_env")
     webhook_urls: dict[str, str] = Field({}, description="webhook recipient name -> URL, from its $url_env")
 
-    def targets(self, settings: DistributionSettings, workspace_root: Path) -> tuple[list[tuple[Delivery, Sender]], list[str]]:
+    def targets(self) -> tuple[list[tuple[Delivery, Sender]], list[str]]:
         """(delivery, sender) per recipient, and the secret values to redact from receipts and logs."""
+        settings, workspace_root = self.workspace.config.reports.distribution, self.workspace.root_path
         feedback = settings.feedback.form_url if settings.feedback.enabled and settings.feedback.form_url else None
         smtp = settings.smtp
         secrets: list[str] = []
@@ -103,11 +105,14 @@ class ReportNotifier(dg.ConfigurableResource):
         return targets, secrets
 
 
-def report_notifier_resource(settings: DistributionSettings) -> ReportNotifier:
+def report_notifier_resource(workspace: LumenWorkspace, settings: DistributionSettings | None = None) -> ReportNotifier:
     """The resource as the Definitions bind it: each secret `settings` names as a `dg.EnvVar`, bound when the
-    variable is set (an unset one would fail every run; instead the recipient that needs it fails, naming it)."""
+    variable is set (an unset one would fail every run; instead the recipient that needs it fails, naming it).
+    `settings`: the code location's `reports.distribution` (default: `workspace`'s own config)."""
+    settings = settings if settings is not None else workspace.config.reports.distribution
     urls = {r.name: env_secret(r.url_env) for r in settings.recipients if isinstance(r, WebhookRecipient)}
     return ReportNotifier(
+        workspace=workspace,
         smtp_username=env_secret(settings.smtp.username_env),
         smtp_password=env_secret(settings.smtp.password_env),
         webhook_urls={name: url for name, url in urls.items() if url is not None},

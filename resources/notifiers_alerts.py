@@ -9,11 +9,10 @@ variable that is not set leaves the webhook channel off.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
 from lumen.resources.secrets import env_secret
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.alerts.channels import Channel, FileChannel, SmtpChannel, WebhookChannel
 from lumen_assets.alerts.settings import AlertsSettings
 
@@ -22,14 +21,16 @@ WEBHOOK_TOKEN_ENV = "LUMEN_ALERT_TOKEN"
 
 
 class AlertChannelsResource(dg.ConfigurableResource):
-    """Secrets for the alert channels; `channels(settings, root)` builds the enabled ones."""
+    """The alert channels `alerts:` in `workspace`'s config enables (`channels()`), with their secrets."""
 
+    workspace: LumenWorkspace
     webhook_url: str | None = None
     webhook_token: str | None = None
     smtp_user: str | None = None
     smtp_password: str | None = None
 
-    def channels(self, settings: AlertsSettings, workspace_root: Path) -> list[Channel]:
+    def channels(self) -> list[Channel]:
+        settings, workspace_root = self.workspace.config.alerts, self.workspace.root_path
         built: list[Channel] = []
         if settings.file.enabled:
             built.append(FileChannel(workspace_root / settings.file.path))
@@ -60,11 +61,13 @@ class AlertChannelsResource(dg.ConfigurableResource):
         return built
 
 
-def alert_channels_from_env(settings: AlertsSettings | None = None) -> AlertChannelsResource:
+def alert_channels_resource(workspace: LumenWorkspace, settings: AlertsSettings | None = None) -> AlertChannelsResource:
     """Each secret as a dg.EnvVar when its variable is set (an unset EnvVar would fail every tick); the SMTP
-    login's variable names from `settings.smtp` (the code location's config, read once at load)."""
-    smtp = (settings or AlertsSettings()).smtp
+    login's variable names from `settings.smtp` (the code location's config, read once at load; default:
+    `workspace`'s own config, which needs a workspace root known now)."""
+    smtp = (settings if settings is not None else workspace.config.alerts).smtp
     return AlertChannelsResource(
+        workspace=workspace,
         webhook_url=env_secret(WEBHOOK_URL_ENV),
         webhook_token=env_secret(WEBHOOK_TOKEN_ENV),
         smtp_user=env_secret(smtp.username_env),

@@ -123,7 +123,7 @@ def check_alert_sensor(
     observations: list[dg.AssetObservation] = []
     sent_lines: list[str] = []
     if records:
-        channels = alert_channels.channels(settings, workspace.root_path)
+        channels = alert_channels.channels()
         with shared_rate_limiter(workspace, settings) as limiter:
             for record in records:
                 after = record.storage_id
@@ -215,7 +215,7 @@ def run_failure_alert_sensor(
     with shared_rate_limiter(workspace, settings) as limiter:
         if not limiter.allow(time.time()):
             return dg.SkipReason(f"rate limit: run-failure alert for {run.run_id} not sent")
-    results = deliver(message, alert_channels.channels(settings, workspace.root_path))
+    results = deliver(message, alert_channels.channels())
     for name, result in results.items():
         if result != "ok":
             context.log.error(f"run-failure alert {message.alert_id} via {name}: {result}")

@@ -310,7 +310,7 @@ def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorks
             description=f"{workspace.rel(pdf_path)} does not match the digest daily_report recorded; rebuild it", allow_retries=False
         )
     report = Report(day, pdf_path, md_path, facts["title"], facts["headline"], facts.get("language", "ko"))
-    targets, secrets = report_notifier.targets(settings, workspace.root_path)
+    targets, secrets = report_notifier.targets()
     receipts_path = workspace.path(config.reports.receipts)
     outcome = distribute(
         report,

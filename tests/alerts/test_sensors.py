@@ -42,9 +42,11 @@ def configure(root: Path, smtp_port: int, **alerts) -> None:
 
 
 def resources(root: Path, webhook_url: str | None) -> dict:
+    workspace = LumenWorkspace(root=str(root))
     return {
-        "workspace": LumenWorkspace(root=str(root)),
-        "alert_channels": AlertChannelsResource(webhook_url=webhook_url, webhook_token="tok-not-in-messages"),
+        "workspace": workspace,
+        "alert_channels": AlertChannelsResource(workspace=workspace, webhook_url=webhook_url,
+                                                webhook_token="tok-not-in-messages"),
     }
 
 
@@ -151,15 +153,17 @@ def broken_asset():
     raise ConnectionResetError("Connection reset by peer (password=hunter2)")
 
 
-def _failure_context(instance, run, res):
+def _run_failure_sensor(instance, run, res):
+    """One evaluation of the run-failure sensor for `run` (in the context's scope: resources nest the workspace)."""
     failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)[0].dagster_event
-    return dg.build_run_status_sensor_context(
+    with dg.build_run_status_sensor_context(
         sensor_name="run_failure_alert_sensor",
         dagster_instance=instance,
         dagster_run=run,
         dagster_event=failure,
         resources=res,
-    ).for_run_failure()
+    ) as context:
+        return run_failure_alert_sensor(context.for_run_failure())
 
 
 def test_run_failure_alert_classifies_without_leaking(tmp_path):
@@ -168,7 +172,7 @@ def test_run_failure_alert_classifies_without_leaking(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([broken_asset], instance=instance, raise_on_error=False)
     run = instance.get_run_by_id(result.run_id)
-    run_failure_alert_sensor(_failure_context(instance, run, res))
+    _run_failure_sensor(instance, run, res)
     (alert,) = file_alerts(tmp_path)
     assert alert["kind"] == "run_failure" and alert["run_id"] == run.run_id
     assert alert["figures"]["failure_class"] == "network"
@@ -182,7 +186,7 @@ def test_run_that_will_be_retried_is_skipped(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([broken_asset], instance=instance, raise_on_error=False, tags={"dagster/will_retry": "true"})
     run = instance.get_run_by_id(result.run_id)
-    outcome = run_failure_alert_sensor(_failure_context(instance, run, res))
+    outcome = _run_failure_sensor(instance, run, res)
     assert isinstance(outcome, dg.SkipReason) and "will be retried" in outcome.skip_message
     assert file_alerts(tmp_path) == []
 

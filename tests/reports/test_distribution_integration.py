@@ -26,7 +26,7 @@ DAY = "2025-10-23"
 
 def notifier(root):
     """The report notifier as the code location binds it for this workspace's config (secrets as EnvVars)."""
-    return report_notifier_resource(LumenWorkspace(root=str(root)).config.reports.distribution)
+    return report_notifier_resource(LumenWorkspace(root=str(root)))
 
 
 def run(root, assets):

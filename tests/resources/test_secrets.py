@@ -10,8 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from lumen.resources.notifiers_alerts import alert_channels_from_env
+from lumen.resources.notifiers_alerts import alert_channels_resource
 from lumen.resources.secrets import MissingSecret, env_secret, require_secret, secret_value
+from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.alerts.settings import AlertsSettings
 from lumen_assets.cli import main
 
@@ -37,12 +38,13 @@ def test_a_resource_gets_the_secret_as_an_env_var_never_the_value(monkeypatch: p
     assert isinstance(bound, dg.EnvVar) and bound.env_var_name == "LUMEN_TEST_SECRET"
 
 
-def test_the_alert_smtp_login_comes_from_the_variables_the_config_names(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_alert_smtp_login_comes_from_the_variables_the_config_names(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
     monkeypatch.setenv("OPS_MAIL_USER", "ops")
     monkeypatch.setenv("OPS_MAIL_PASS", "pw-never-shown")
     settings = AlertsSettings.model_validate({"smtp": {"username_env": "OPS_MAIL_USER", "password_env": "OPS_MAIL_PASS",
                                                        "ca_file": "/etc/ssl/private-ca.pem"}})
-    resource = alert_channels_from_env(settings)
+    resource = alert_channels_resource(LumenWorkspace(root=str(tmp_path)), settings)
     with resource.process_config_and_initialize_cm() as channels:
         assert (channels.smtp_user, channels.smtp_password) == ("ops", "pw-never-shown")
 
