@@ -2,7 +2,6 @@
 
 
 import datetime as dt
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, sign_day_links
 from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
+from lumen_assets.digests import sha256_file_or_none
 from lumen_assets.keys import asset_key
 from lumen_assets.partitions import DAILY_FRESHNESS, daily_partitions
 from lumen_assets.tables import metadata_table
@@ -21,16 +21,6 @@ from lumen_assets.tables import metadata_table
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors", "effect_posteriors_conjugate")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
 CODE_VERSION = "attest-1"
-
-
-def _sha256_or_none(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _produced_by(instance: dg.DagsterInstance, asset: str, partition: str | None) -> dict[str, Any] | None:
@@ -83,7 +73,7 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
     materials = [
         {"uri": rel, "digest": {"sha256": digest}}
         for rel in (config.paths.metrics_csv, config.paths.rules_history)
-        if (digest := _sha256_or_none(root / rel))
+        if (digest := sha256_file_or_none(root / rel))
     ]
     rows, created = [], 0
     for spec in settings.artifacts:

@@ -36,8 +36,9 @@ from lumen_assets.attest.sigstore_bundle import (
     signer_cert_of,
     sigstore_ready,
 )
-from lumen_assets.attest.statement import build_statement, sha256_file, statement_bytes
+from lumen_assets.attest.statement import build_statement, statement_bytes
 from lumen_assets.attest.verifier import ENVELOPE_SUFFIX, PROOF_SUFFIX
+from lumen_assets.digests import sha256_file
 from lumen_assets.tlog.merkle import leaf_hash
 from lumen_assets.tlog.publish import AppendResult, append_entries
 

@@ -10,10 +10,8 @@ Pure module: no dagster import.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -23,11 +21,6 @@ PREDICATE_TYPE = "https://lumen.dev/attestation/provenance/v1"
 
 class StatementError(ValueError):
     """A statement that does not have the in-toto v1 shape Lumen writes."""
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def build_statement(subject_name: str, subject_sha256: str, *, asset_key: str, partition: str | None,

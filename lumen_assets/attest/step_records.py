@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from lumen_assets.atomic import atomic_write_text
+from lumen_assets.digests import sha256_file
 
 STEPS = ("ingest", "effects", "posteriors", "evidence", "report", "archive")
 UPSTREAM_STEPS = ("ingest", "effects", "posteriors", "evidence")  # frozen into a day by its report
@@ -133,11 +134,6 @@ def chain_paths(config: Any) -> ChainPaths:
         reports_dir=config.reports.reports_dir.rstrip("/"), archive_dir=config.archive.archive_dir.rstrip("/"),
         links_dir=f"{config.attest.attest_dir.rstrip('/')}/{LINKS_DIR}",
     )
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def byte_range_sha256(path: Path, start: int, end: int) -> str:

@@ -50,7 +50,8 @@ from lumen_assets.attest.keys import (
     load_cert,
     trusted_roots,
 )
-from lumen_assets.attest.statement import PAYLOAD_TYPE, StatementError, sha256_file, validate_statement
+from lumen_assets.attest.statement import PAYLOAD_TYPE, StatementError, validate_statement
+from lumen_assets.digests import sha256_file
 from lumen_assets.tlog.audit import AuditError
 from lumen_assets.tlog.audit import audit_log as audit_workspace_log
 from lumen_assets.tlog.log import LEAVES_FILE

@@ -18,6 +18,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.atomic import atomic_write_bytes, atomic_write_text
 from lumen_assets.attest.step_records import chain_paths, freeze_upstream, record_step
 from lumen_assets.check_words import described, nothing_to_compare
+from lumen_assets.digests import sha256_file_or_none
 from lumen_assets.evidence.ledger import read_ledger
 from lumen_assets.ingest.coverage import no_data_reason
 from lumen_assets.keys import asset_key
@@ -39,16 +40,6 @@ def report_paths(workspace: LumenWorkspace, day: str) -> tuple[Path, Path, Path]
     folder = workspace.path(workspace.config.reports.reports_dir)
     facts = workspace.layout.report_facts(day)
     return folder / f"report_{day}.md", folder / f"report_{day}.pdf", facts
-
-
-def _sha256_file(path: Path) -> str | None:
-    if not path.exists():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _rhythm_sync(workspace: LumenWorkspace):
@@ -159,12 +150,12 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     sources = {
         name: digest
         for name, digest in (
-            (config.evidence.quotes_bank, _sha256_file(quotes_path)),
-            (config.evidence.risk_ledger, _sha256_file(risks_path)),
-            (config.paths.effects_csv, _sha256_file(effects_path)),
-            (settings.posterior_jsonl, _sha256_file(workspace.path(settings.posterior_jsonl))),
-            ("logs/bayes_posterior_conjugate.jsonl", _sha256_file(workspace.layout.conjugate_posterior_log)),
-            (settings.resonance_json, _sha256_file(workspace.path(settings.resonance_json))),
+            (config.evidence.quotes_bank, sha256_file_or_none(quotes_path)),
+            (config.evidence.risk_ledger, sha256_file_or_none(risks_path)),
+            (config.paths.effects_csv, sha256_file_or_none(effects_path)),
+            (settings.posterior_jsonl, sha256_file_or_none(workspace.path(settings.posterior_jsonl))),
+            (workspace.rel(workspace.layout.conjugate_posterior_log), sha256_file_or_none(workspace.layout.conjugate_posterior_log)),
+            (settings.resonance_json, sha256_file_or_none(workspace.path(settings.resonance_json))),
         )
         if digest
     }
@@ -305,7 +296,7 @@ def report_distribution(context: dg.AssetExecutionContext, workspace: LumenWorks
     if not (pdf_path.exists() and facts_path.exists()):
         raise dg.Failure(description=f"{workspace.rel(pdf_path)} not found: materialise daily_report for {day} first", allow_retries=False)
     facts = json.loads(facts_path.read_text(encoding="utf-8"))
-    if _sha256_file(pdf_path) != facts.get("pdf_sha256"):
+    if sha256_file_or_none(pdf_path) != facts.get("pdf_sha256"):
         raise dg.Failure(
             description=f"{workspace.rel(pdf_path)} does not match the digest daily_report recorded; rebuild it", allow_retries=False
         )

@@ -26,8 +26,9 @@ from lumen_assets.attest.keys import (
     current_signer,
     load_private_key,
 )
-from lumen_assets.attest.step_records import freeze_upstream, record_step, sha256_file
+from lumen_assets.attest.step_records import freeze_upstream, record_step
 from lumen_assets.config import load_config, resolve_config_path
+from lumen_assets.digests import sha256_file
 
 DAY = "2025-01-02"
 OFFLINE_ENV = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
