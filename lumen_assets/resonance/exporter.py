@@ -60,8 +60,7 @@ class ExporterSources:
             resonance_json=root / config.resonance.output,
             rhythm_jsonl=root / config.rhythm.output,
             environment_parquet=layout.environment_store,
-            rhythm_bands={"light": "phase_diff", "temperature": "entropy_rate", "sound": "creative_band",
-                          "time_cycle": config.rhythm.time_cycle.band},
+            rhythm_bands=config.rhythm.bands(),
         )
 
     def rhythm_collector(self):

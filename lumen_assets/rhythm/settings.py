@@ -128,3 +128,8 @@ class RhythmSettings(Section):
     sound: SoundSettings = SoundSettings()
     time_cycle: TimeCycleSettings = TimeCycleSettings()
     weights: BlendWeights = BlendWeights()
+
+    def bands(self) -> dict[str, str]:
+        """Which band each input drives: the seed's table, with time_cycle's band the config's choice."""
+        return {"light": "phase_diff", "temperature": "entropy_rate", "sound": "creative_band",
+                "time_cycle": self.time_cycle.band}

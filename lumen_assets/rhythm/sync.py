@@ -83,8 +83,7 @@ def temperature_delta(frame: pd.DataFrame, settings: RhythmSettings) -> np.ndarr
 
 def bands_of(settings: RhythmSettings) -> dict[str, str]:
     """Which band each input drives (time_cycle's band is the config's choice)."""
-    return {"light": "phase_diff", "temperature": "entropy_rate", "sound": "creative_band",
-            "time_cycle": settings.time_cycle.band}
+    return settings.bands()
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,10 @@ def test_rhythm_metrics_serves_the_last_step_and_the_newest_readings(tmp_path: P
 
     everything = _scrape(sources, "/metrics")
     assert ("lumen_rhythm_blend", ()) in everything
+
+    moved = LumenConfig.model_validate({"rhythm": {"time_cycle": {"band": "phase_diff"}}})  # the config's choice
+    relabelled = _scrape(ExporterSources.for_workspace(tmp_path, moved), "/rhythm_metrics")
+    assert relabelled[("lumen_rhythm_delta", (("band", "phase_diff"), ("input", "time_cycle")))] == last["d_time"]
     assert everything[("lumen_exporter_source_ok", (("source", "metrics"),))] == 0  # no metrics in this workspace
 
 
