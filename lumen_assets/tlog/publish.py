@@ -94,6 +94,8 @@ def append_entries(tlog_dir: Path, entries: list[tuple[str, bytes]], origin: str
                 raise ProofError(f"cannot publish entry data: {exc}") from exc
         appended = log.append_batch([data for _, data in entries]) if entries else range(log.size, log.size)
         log.sync()
+        if previous_note is not None:
+            refuse_inconsistent_root(log, previous_note, tlog_dir)
         write_hash_tiles(tlog_dir, log, first, log.size)
         checkpoint = Checkpoint(origin, log.size, log.root())
         note = sign_checkpoint(checkpoint, key_name, private_key)
@@ -116,6 +118,25 @@ def append_entries(tlog_dir: Path, entries: list[tuple[str, bytes]], origin: str
                 os.fsync(handle.fileno())
         (tlog_dir / PENDING_FILE).unlink(missing_ok=True)
     return result
+
+
+def refuse_inconsistent_root(log: TransparencyLog, previous_note: str, tlog_dir: Path) -> None:
+    """Never sign a root the previous checkpoint does not extend (issue 13: a flipped node of `levels/` that an
+    append builds on would otherwise be signed into the next checkpoint, and only the check after it would
+    complain). O(log n): an RFC 9162 consistency proof from the index. Raises ProofError naming the sizes;
+    the appended leaves stay marked pending, so `lumen tlog audit` names the damaged file."""
+    from lumen_assets.tlog.checkpoint import parse_checkpoint_body
+
+    try:
+        previous = parse_checkpoint_body(previous_note[: previous_note.find("\n\n") + 1])
+    except CheckpointError as exc:
+        raise ProofError(f"{tlog_dir}/{CHECKPOINT_FILE} is unreadable ({exc}); not signing a new checkpoint") from exc
+    size = log.size
+    if previous.tree_size > size or not verify_consistency(
+            previous.tree_size, size, log.consistency_proof(previous.tree_size, size), previous.root_hash, log.root(size)):
+        raise ProofError(f"not signing size {size}: the index under {tlog_dir} no longer yields the root of the previous "
+                         f"checkpoint (size {previous.tree_size}); a stored node or leaf changed since it was signed. "
+                         "Run `lumen tlog audit` to name it, then restore the log from its last good copy")
 
 
 def recover_pending(tlog_dir: Path, log: TransparencyLog) -> int:

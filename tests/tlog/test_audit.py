@@ -245,3 +245,53 @@ def test_outside_anchors_are_never_silently_ignored(logged: Attested, capsys: py
     assert main(["verify", str(logged.report), "--workspace", str(ws), "--no-log-audit",
                  "--checkpoint", str(ws / "tlog/checkpoint")]) == 1
     assert "--checkpoint and --witness are checked against the workspace log, which is skipped" in capsys.readouterr().out
+
+
+def test_verify_names_its_anchors_and_pinned_ones_win_over_the_workspace(
+        logged: Attested, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13 §2: without --root/--log-key verify says it took the anchors from the workspace; pinned from
+    outside, they are what counts: a workspace log.vkey swapped for another key fails unpinned, not pinned."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from lumen_assets.tlog.checkpoint import verifier_key
+
+    ws = logged.workspace
+    root, vkey = logged.trust.root_dir / "root_cert.pem", _vkey(ws)
+    assert main(["verify", str(logged.report), "--workspace", str(ws)]) == 0
+    assert "anchors: root from the workspace attest/trust/root.pem, log key from the workspace attest/trust/log.vkey " \
+           "(pin them with --root/--log-key)" in capsys.readouterr().out
+    pinned = ["--root", str(root), "--log-key", vkey]
+    assert main(["verify", str(logged.report), "--workspace", str(ws), *pinned]) == 0
+    out = capsys.readouterr().out
+    assert f"anchors: root --root {root}, log key --log-key\n" in out and "VERIFIED" in out
+    (ws / "attest/trust/log.vkey").write_text(verifier_key(ORIGIN, Ed25519PrivateKey.generate().public_key()) + "\n")
+    assert main(["verify", str(logged.report), "--workspace", str(ws)]) == 1
+    assert "NOT VERIFIED: inclusion: checkpoint" in capsys.readouterr().out
+    assert main(["verify", str(logged.report), "--workspace", str(ws), *pinned]) == 0
+
+
+@pytest.mark.parametrize("node", [2, 0])
+def test_a_flipped_index_node_and_the_next_trust_run(logged: Attested, node: int) -> None:
+    """Issue 13's first case (a flipped byte of levels/01.bin, after which the next trust run passed): a node the
+    next append builds on (node 2, leaves 4-5) makes the append refuse to sign a checkpoint that does not extend
+    the previous one; one the append never reads (node 0, under the stored level-2 node) leaves the new
+    checkpoint correct and is named by the full audit, which runs nightly (`log_audit`), in `lumen tlog audit`
+    and in every `lumen verify`."""
+    from lumen_assets.tlog.publish import ProofError
+
+    ws, tlog = logged.workspace, logged.workspace / "tlog"
+    vkey = _vkey(ws)
+    _flip(tlog / "levels/01.bin", node * 32 + 3)
+    previous = open_checkpoint((tlog / "checkpoint").read_text(), vkey)
+    (ws / "next.md").write_text("next\n")
+    if node == 2:
+        with pytest.raises(ProofError, match=r"not signing size 7: the index under .* no longer yields the root of "
+                                             r"the previous checkpoint \(size 6\)"):
+            attest_and_log(ws, ["next.md"], logged.trust)
+        assert open_checkpoint((tlog / "checkpoint").read_text(), vkey) == previous  # nothing signed
+    else:
+        attest_and_log(ws, ["next.md"], logged.trust)
+        current = open_checkpoint((tlog / "checkpoint").read_text(), vkey)
+        assert current.tree_size == 7 and audit_increment(tlog, previous, current) is None
+    with pytest.raises(AuditError, match=rf"tlog/levels/01.bin node {node} \(offset {node * 32}\): is not the hash"):
+        audit_log(tlog, vkey, ORIGIN)
