@@ -13,6 +13,7 @@ from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import interval, number, signed
 from lumen_assets.ingest.rules import event_day, read_rule_events
 from lumen_assets.partitions import daily_partitions
+from lumen_assets.signals import SIGNALS
 from lumen_assets.tables import metadata_table
 
 if TYPE_CHECKING:
@@ -143,8 +144,7 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
 
 EVENTS_SHOWN = 1000  # per day; the effects CSV has every row
 DAY_TABLE = [("event_id", "string"), ("event_time", "string"), ("actor", "string"), ("rule", "string"),
-             ("change", "string"), *[(name, "string") for name in ("phase_diff", "entropy_rate", "creative_band",
-                                                                   "risk_band")],
+             ("change", "string"), *[(name, "string") for name in SIGNALS],
              ("n_pre", "int"), ("n_post", "int"),
              ("status", "string")]
 

@@ -18,7 +18,7 @@ from tests.e2e.dagster_dev import (
     FAST_OVERRIDES,
     DagsterDev,
     free_port,
-    prepare_demo_workspace,
+    prepare_dagster_dev_workspace,
     start_dagster_dev,
 )
 from tests.support import servers
@@ -100,7 +100,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory, alert_receiver: servers
         pytest.skip(f"{CHROMIUM} missing: run scripts/system-deps.sh")
     root = tmp_path_factory.mktemp("e2e")
     workspace = root / "workspace"
-    env = prepare_demo_workspace(workspace, FAST_OVERRIDES, hours=0.5)
+    env = prepare_dagster_dev_workspace(workspace, FAST_OVERRIDES, hours=0.5)
     env["LUMEN_ALERT_WEBHOOK_URL"] = alert_receiver.url
     port = free_port()
     env["LUMEN_UI_BASE_URL"] = f"http://127.0.0.1:{port}"

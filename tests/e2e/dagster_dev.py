@@ -68,7 +68,7 @@ def write_workspace_config(workspace: Path, overrides: dict[str, dict[str, Any]]
     return path
 
 
-def prepare_demo_workspace(
+def prepare_dagster_dev_workspace(
     workspace: Path, overrides: dict[str, dict[str, Any]] | None = None, hours: float = 0.5,
     max_concurrent_runs: int = 2,
 ) -> dict[str, str]:
