@@ -228,6 +228,16 @@ def integrity_result(workspace: LumenWorkspace, store_resource: ArchiveStoreReso
     )
 
 
+def _store_hint(kind: str) -> str:
+    """Where to look when the remote copy keeps failing, in the store's own terms."""
+    if kind == "rclone":
+        return ("check the rclone remote (`rclone lsf <remote>:` with the same rclone config / RCLONE_CONFIG_<REMOTE>_* "
+                "environment) and its credentials")
+    if kind == "s3":
+        return "check the bucket and the AWS credentials in the environment"
+    return "check the store folder (archive.store.local_dir) and its disk"
+
+
 def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResource, day: str) -> dg.AssetCheckResult:
     """The stored object's metadata and bytes (downloaded and hashed, decrypted with the key) match the manifest."""
     from lumen_assets.archive.manifest import MANIFEST_NAME, ManifestError, parse_manifest
@@ -263,7 +273,7 @@ def remote_result(workspace: LumenWorkspace, store_resource: ArchiveStoreResourc
             not problems, f"the stored {key} matches the {day} manifest ({workspace.scrub(store.description)})",
             f"the stored copy {key} does not match the {day} manifest: {workspace.scrub(str(problems[0])) if problems else ''}",
             f"re-materialise archive_bundle for {day} to upload it again (the local bundle verifies first); "
-            "if it keeps failing, check the store's credentials and bucket"),
+            f"if it keeps failing, {_store_hint(settings.store.kind)}"),
     )
 
 

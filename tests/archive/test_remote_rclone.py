@@ -130,6 +130,7 @@ def test_upload_handshake_verify_corrupt_and_detect(rclone_workspace: Path, webd
     check = defs.remote_result(LumenWorkspace(root=str(rclone_workspace)), initialised_store(rclone_workspace), DAY)
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "failed authentication" in table_text(check.metadata["failures"])
+    assert "check the rclone remote" in check.description  # the hint speaks of the store in use
     assert lumen("archive", "verify", DAY, "--workspace", str(rclone_workspace), "--remote") == 1
     assert lumen("archive", "verify", DAY, "--workspace", str(rclone_workspace)) == 0  # local copy intact
 
