@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -51,6 +52,25 @@ def atomic_write_jsonl(path: Path | str, records: Iterable[dict[str, Any]]) -> i
             handle.write(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n")
             count += 1
     return count
+
+
+def append_jsonl(path: Path | str, records: Iterable[dict[str, Any]]) -> int:
+    """Add records at the end of a JSONL file, atomically all the same: the existing bytes are copied into the
+    temp file (a kernel copy, no parsing: ~0.1 s for 40 MB) and the new lines written after them. Returns the
+    number of records added. A file whose last line lacks its newline gets one first."""
+    path = Path(path)
+    lines = "".join(json.dumps(record, ensure_ascii=False, sort_keys=False) + "\n" for record in records)
+    with atomic_open(path, "wb") as handle:
+        if path.exists():
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, handle, 1 << 20)
+                source.seek(0, os.SEEK_END)
+                if source.tell():
+                    source.seek(-1, os.SEEK_END)
+                    if source.read(1) != b"\n":
+                        handle.write(b"\n")
+        handle.write(lines.encode("utf-8"))
+    return lines.count("\n")
 
 
 @contextlib.contextmanager

@@ -17,6 +17,17 @@ class JsonLine:
     problem: str | None  # why it is not
 
 
+def parse_jsonl_line(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, None) for a line holding a JSON object, else (None, why not)."""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        return None, f"not valid JSON ({exc})"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, got {type(record).__name__}"
+    return record, None
+
+
 def iter_jsonl(path: Path | str) -> Iterator[JsonLine]:
     """Every non-blank line of `path` (a missing file has none)."""
     path = Path(path)
@@ -26,12 +37,5 @@ def iter_jsonl(path: Path | str) -> Iterator[JsonLine]:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except ValueError as exc:
-                yield JsonLine(line_no, None, f"not valid JSON ({exc})")
-                continue
-            if not isinstance(record, dict):
-                yield JsonLine(line_no, None, f"expected a JSON object, got {type(record).__name__}")
-                continue
-            yield JsonLine(line_no, record, None)
+            record, problem = parse_jsonl_line(line)
+            yield JsonLine(line_no, record, problem)

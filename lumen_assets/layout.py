@@ -130,6 +130,11 @@ class WorkspaceLayout:
         return self.state_dir / "tuning" / "bandit_state.json"
 
     @property
+    def evidence_state(self) -> Path:
+        """What the evidence assets have mapped and scanned so far (`lumen_assets.evidence.incremental`)."""
+        return self.state_dir / "evidence"
+
+    @property
     def alert_rate_limit(self) -> Path:
         return self.state_dir / "alerts" / "rate_limit.json"
 

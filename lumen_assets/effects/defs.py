@@ -152,17 +152,17 @@ DAY_TABLE = [("event_id", "string"), ("event_time", "string"), ("actor", "string
 @dg.asset_check(asset=rule_effects, blocking=True, description="Exactly one effects row per rule event; "
                 "rows only for events in the history; every complete event has n_pre, n_post >= min_samples.")
 def effects_rows_consistent(workspace: LumenWorkspace) -> dg.AssetCheckResult:
-    from lumen_assets.effects.table import read_effects_csv, read_effects_store
+    from lumen_assets.effects.table import read_effects_table
 
     config = workspace.config
-    table = read_effects_csv(workspace.layout.effects_csv)
-    store = read_effects_store(workspace.layout.effects_store)
+    table, store = read_effects_table(workspace.layout.effects_store, workspace.layout.effects_csv)
     history_ids = {e.event_id for e in read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy()).events}
-    duplicates = int(table["event_id"].duplicated().sum())
-    orphans = sorted(set(table["event_id"]) - history_ids)
+    table_ids = set(table["event_id"])
+    duplicates = len(table) - len(table_ids)
+    orphans = sorted(table_ids - history_ids)
     complete = table[table["status"] == "complete"]
     too_few = complete[(complete["n_pre"] < config.effects.min_samples) | (complete["n_post"] < config.effects.min_samples)]
-    missing = len(history_ids - set(table["event_id"]))
+    missing = len(history_ids - table_ids)
     passed = duplicates == 0 and not orphans and too_few.empty and len(store) == len(table)
     problems = [text for count, text in (
         (duplicates, f"{duplicates} event(s) have more than one row"),

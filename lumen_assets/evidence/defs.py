@@ -1,7 +1,8 @@
 """Dagster definitions contributed by the evidence area: `quote_bank` and `risk_ledger` (seed segB §1).
 
-Both read logs/rules_effects.csv whole and upsert one record per complete rule event, keyed by event id,
-so re-running (or a sensor run for a later event) never duplicates a record (seed segB §1.8).
+Both map the rows of logs/rules_effects.csv they have not mapped yet (`evidence.incremental`: a rule event's
+run maps its own rows, not the year before it) and upsert one record per complete rule event, keyed by event
+id, so re-running (or a sensor run for a later event) never duplicates a record (seed segB §1.8).
 """
 
 
@@ -10,32 +11,33 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
-from lumen_assets.atomic import upsert_jsonl
 from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
-from lumen_assets.evidence.ledger import ledger_problems, read_ledger
+from lumen_assets.evidence.ledger import latest_records, scan_ledger
 from lumen_assets.tables import metadata_table
 
 if TYPE_CHECKING:
-    from lumen_assets.evidence.mapper import Evidence
+    from lumen_assets.evidence.incremental import LedgerUpdate
 
 
-def _map_workspace(workspace: LumenWorkspace) -> "Evidence":
-    from lumen_assets.effects.table import read_effects_csv
-    from lumen_assets.evidence.mapper import map_evidence, rows_from_records
+LATEST_SHOWN = 200  # newest records in the metadata table (read from the end of the file)
+
+
+def _update(workspace: LumenWorkspace, ledger_rel: str, kind: str) -> "LedgerUpdate":
+    from lumen_assets.evidence.incremental import update_ledger
 
     config = workspace.config
-    effects = read_effects_csv(workspace.layout.effects_csv)
-    rows, rejected = rows_from_records(effects.to_dict("records"), config.tz)
-    evidence = map_evidence(rows, config.evidence)
-    evidence.rejected = rejected + evidence.rejected
-    return evidence
+    return update_ledger(workspace.layout.effects_csv, workspace.path(ledger_rel), kind, config.evidence,
+                         config.tz, workspace.layout.evidence_state)
 
 
-def _common_metadata(evidence: "Evidence", workspace: LumenWorkspace) -> dict:
+def _common_metadata(update: "LedgerUpdate", workspace: LumenWorkspace) -> dict:
+    evidence = update.evidence
     rejected = evidence.rejected
     return {
         "effects_csv": dg.MetadataValue.path(workspace.rel(workspace.layout.effects_csv)),
+        "effects_rows_mapped": update.rows_mapped,
+        "mapped_whole_table": update.whole_table,
         "not_yet_evidence": dg.MetadataValue.json(evidence.not_evidence),
         "rejected_rows": len(rejected),
         "rejected": metadata_table([("event", "string"), ("reason", "string")], rejected, limit=50)
@@ -54,15 +56,14 @@ def _common_metadata(evidence: "Evidence", workspace: LumenWorkspace) -> dict:
     ),
 )
 def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
-    from lumen_assets.evidence.mapper import record_key
-
-    evidence = _map_workspace(workspace)
+    update = _update(workspace, workspace.config.evidence.quotes_bank, "quote")
     path = workspace.path(workspace.config.evidence.quotes_bank)
-    added, total = upsert_jsonl(path, evidence.quotes, record_key)
-    context.log.info(f"quote bank: {added} added, {total} in {workspace.rel(path)}")
+    added, total = update.added, update.total
+    context.log.info(f"quote bank: {added} added, {total} in {workspace.rel(path)} "
+                     f"({update.rows_mapped} effects row(s) mapped)")
     record_step(workspace.root_path, chain_paths(workspace.config), "quote_bank",  # the in-toto evidence step
                 environment={"run_id": context.run.run_id, "added": added})
-    latest = read_ledger(path).records[::-1]
+    latest = latest_records(path, LATEST_SHOWN)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(workspace.rel(path)),
@@ -72,9 +73,9 @@ def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> 
                 [("ts", "string"), ("rule", "string"), ("confidence", "float"), ("quote", "string"),
                  ("event_id", "string")],
                 [(q.get("ts"), q.get("rule"), q.get("confidence"), q.get("quote"), q.get("event_id")) for q in latest],
-                limit=200,
+                limit=LATEST_SHOWN,
             ),
-            **_common_metadata(evidence, workspace),
+            **_common_metadata(update, workspace),
         }
     )
 
@@ -90,18 +91,14 @@ def quote_bank(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> 
     ),
 )
 def risk_ledger(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
-    from lumen_assets.evidence.mapper import record_key
-
-    evidence = _map_workspace(workspace)
+    update = _update(workspace, workspace.config.evidence.risk_ledger, "risk")
     path = workspace.path(workspace.config.evidence.risk_ledger)
-    added, total = upsert_jsonl(path, evidence.risks, record_key)
-    context.log.info(f"risk ledger: {added} added, {total} in {workspace.rel(path)}")
+    added, total = update.added, update.total
+    context.log.info(f"risk ledger: {added} added, {total} in {workspace.rel(path)} "
+                     f"({update.rows_mapped} effects row(s) mapped)")
     record_step(workspace.root_path, chain_paths(workspace.config), "risk_ledger",  # the in-toto evidence step
                 environment={"run_id": context.run.run_id, "added": added})
-    records = read_ledger(path).records
-    severities: dict[str, int] = {}
-    for record in records:
-        severities[record.get("severity", "info")] = severities.get(record.get("severity", "info"), 0) + 1
+    severities = dict(sorted(update.scan.severities.items()))
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(workspace.rel(path)),
@@ -114,19 +111,20 @@ def risk_ledger(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
                 [
                     (r.get("ts"), r.get("severity"), r.get("rule"), r.get("signal", {}).get("phase"),
                      r.get("signal", {}).get("entropy"), r.get("event_id"))
-                    for r in records[::-1]
+                    for r in latest_records(path, LATEST_SHOWN)
                 ],
-                limit=200,
+                limit=LATEST_SHOWN,
             ),
-            **_common_metadata(evidence, workspace),
+            **_common_metadata(update, workspace),
         }
     )
 
 
 def _ledger_check(workspace: LumenWorkspace, relative: str, kind: str) -> dg.AssetCheckResult:
     path = workspace.path(relative)
-    problems = ledger_problems(path, kind)
-    records = len(read_ledger(path).records)
+    scan = scan_ledger(path, kind, workspace.layout.evidence_state / f"{path.name}.scan.json")
+    problems = scan.problems(path)
+    records = scan.records
     if not records and not problems:
         description = nothing_to_compare(f"{relative} has no {kind} records yet (no complete rule effect maps "
                                          "to one)")

@@ -111,11 +111,13 @@ def _plain(value: Any) -> Any:
     return None if is_missing(value) else value
 
 
-def rows_from_records(records: Iterable[Mapping[str, Any]], tz: tzinfo) -> tuple[list[EffectRow], list[tuple[str, str]]]:
-    """Turn effects-table records into EffectRows; rows that cannot be read are returned with a reason."""
+def rows_from_records(records: Iterable[Mapping[str, Any]], tz: tzinfo,
+                      first_index: int = 0) -> tuple[list[EffectRow], list[tuple[str, str]]]:
+    """Turn effects-table records into EffectRows; rows that cannot be read are returned with a reason
+    (`first_index`: how many table rows come before these, for the "row N" of a row without an id)."""
     rows: list[EffectRow] = []
     rejected: list[tuple[str, str]] = []
-    for index, record in enumerate(records):
+    for index, record in enumerate(records, start=first_index):
         raw_id = record.get("event_id")
         event_id = "" if is_missing(raw_id) else str(raw_id).strip()
         label = event_id or f"row {index + 1}"

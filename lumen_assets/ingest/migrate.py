@@ -10,15 +10,22 @@ and the bandit's record of rewarded events. Running it again changes nothing.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from lumen_assets.atomic import atomic_write_jsonl, atomic_write_text, file_lock
 from lumen_assets.jsonl import iter_jsonl
 
+_HASH_ID = re.compile(rb'"event_id"\s*:\s*"([0-9a-f]{16})"')  # what an old content-hash id looks like
+
 
 def migrate_jsonl(path: Path, id_map: dict[str, str]) -> int:
-    """Rewrite `event_id` fields found in `id_map`; returns how many records changed (0: file untouched)."""
+    """Rewrite `event_id` fields found in `id_map`; returns how many records changed (0: file untouched).
+    Every rule event's run calls it: a file naming no old id (a byte search, ~50 ms for a year's 40 MB) is
+    not parsed."""
     if not path.exists() or not id_map:
+        return 0
+    if not any(match.group(1).decode() in id_map for match in _HASH_ID.finditer(path.read_bytes())):
         return 0
     with file_lock(path):
         records, changed = [], 0
@@ -39,13 +46,16 @@ def migrate_effects(store: Path, csv_path: Path, id_map: dict[str, str]) -> int:
     """Rename event ids in the effects store (Parquet) and rewrite logs/rules_effects.csv from it."""
     import pyarrow.parquet as pq
 
-    from lumen_assets.effects.table import _write_parquet, write_effects_csv
+    from lumen_assets.effects.table import _write_parquet, ids_in, write_effects_csv
 
     if not store.exists() or not id_map:
         return 0
+    stored_ids = pq.read_table(store, columns=["event_id"]).column("event_id").to_pylist()
+    if not any(event_id in id_map for event_id in stored_ids):
+        return 0  # nothing to rename (every run asks): only the id column was read
     with file_lock(store):
         frame = pq.read_table(store).to_pandas()
-        hit = frame["event_id"].isin(set(id_map))
+        hit = ids_in(frame["event_id"], set(id_map))
         if not hit.any():
             return 0
         frame.loc[hit, "event_id"] = frame.loc[hit, "event_id"].map(id_map)

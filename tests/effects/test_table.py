@@ -121,3 +121,46 @@ def test_read_effects_csv_rejects_the_seed_14_column_schema(tmp_path: Path) -> N
 def test_read_effects_csv_of_a_missing_file_is_empty_with_columns(tmp_path: Path) -> None:
     frame = read_effects_csv(tmp_path / "absent.csv")
     assert len(frame) == 0 and list(frame.columns) == list(EFFECT_COLUMNS)
+
+
+def _whole(frame: pd.DataFrame, tmp_path: Path) -> bytes:
+    """The CSV a whole rewrite gives for `frame`."""
+    from lumen_assets.effects.table import write_effects_csv
+
+    target = tmp_path / "whole.csv"
+    write_effects_csv(frame, target)
+    return target.read_bytes()
+
+
+def test_a_rewrite_keeps_the_unchanged_rows_bytes_and_equals_a_whole_rewrite(paths, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    store, csv = paths
+    rendered: list[int] = []
+    to_csv = pd.DataFrame.to_csv
+
+    def counting(self, *args, **kwargs):
+        rendered.append(len(self))
+        return to_csv(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", counting)
+    upsert_effects(store, csv, _rows([f"e{i}" for i in range(6)], status="pending", d=np.nan))
+    upsert_effects(store, csv, _rows([f"e{i}" for i in range(4)]))  # rows 0-3 complete now, 4-5 still pending
+    before = csv.read_bytes()
+    unchanged = before[: before.index(b"\n", before.index(b",e1\n")) + 1]  # header, e0..e1 (the file ends rows with id)
+    table = upsert_effects(store, csv, _rows(["e2", "e3", "e6"], d=0.03, minute0=2)[:2])  # e2, e3 recomputed
+    after = csv.read_bytes()
+    assert after.startswith(unchanged) and after != before
+    assert rendered[-1] == 4  # e2..e5: the rows from the first changed one
+    assert after == _whole(table, tmp_path)
+    table = upsert_effects(store, csv, _rows(["e9"], minute0=40))  # a new last event: only it is rendered
+    assert rendered[-1] == 1
+    assert csv.read_bytes().startswith(after) and csv.read_bytes() == _whole(table, tmp_path)
+
+
+def test_a_csv_touched_by_anything_else_is_rewritten_whole(paths, tmp_path: Path) -> None:
+    store, csv = paths
+    upsert_effects(store, csv, _rows(["a", "b"]))
+    csv.write_text(csv.read_text().replace("Lubit", "Hand"), encoding="utf-8")  # edited, same row count
+    table = upsert_effects(store, csv, _rows(["c"], minute0=5))
+    assert b"Hand" not in csv.read_bytes()
+    assert csv.read_bytes() == _whole(table, tmp_path)
