@@ -130,6 +130,11 @@ class WorkspaceLayout:
         return self.state_dir / "tuning" / "bandit_state.json"
 
     @property
+    def rules_cache(self) -> Path:
+        """The rules history's lines as last parsed, for an incremental read (`ingest.rules.read_rule_events`)."""
+        return self.state_dir / "rules_history.parsed.json"
+
+    @property
     def evidence_state(self) -> Path:
         """What the evidence assets have mapped and scanned so far (`lumen_assets.evidence.incremental`)."""
         return self.state_dir / "evidence"

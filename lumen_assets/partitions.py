@@ -12,6 +12,7 @@ import dagster as dg
 
 from lumen_assets.check_words import nothing_to_compare
 from lumen_assets.ingest.coverage import first_data_day
+from lumen_assets.layout import WorkspaceLayout
 from lumen_assets.location_config import location_config
 
 LEGACY_RULE_EVENT_PARTITIONS = "rule_event"  # the per-event dynamic partition set of earlier versions
@@ -21,8 +22,8 @@ def _first_day() -> str:
     """The first reporting day of LUMEN_WORKSPACE's data; NO_DATA_FIRST_DAY when there is none (yet), so a
     code location loaded without a workspace (tests, a fresh deployment) still knows past days."""
     config = location_config()
-    root = Path(os.environ.get("LUMEN_WORKSPACE", "."))
-    day = first_data_day(root / config.paths.metrics_csv, root / config.paths.rules_history, config.loop.timezone)
+    layout = WorkspaceLayout.of(Path(os.environ.get("LUMEN_WORKSPACE", ".")), config)
+    day = first_data_day(layout.metrics_csv, layout.rules_history, config.loop.timezone, layout.rules_cache)
     return day.isoformat() if day else NO_DATA_FIRST_DAY
 
 

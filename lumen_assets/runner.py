@@ -202,7 +202,7 @@ def covered_days(workspace_root: Path, config: object) -> list[str]:
     for first_ns, last_ns in stored_spans(layout.metrics_store):
         span = pd.to_datetime([first_ns, last_ns], utc=True).tz_convert(config.loop.timezone)
         days |= {d.strftime("%Y-%m-%d") for d in pd.date_range(span[0].normalize(), span[1].normalize(), freq="D")}
-    for event in read_rule_events(layout.rules_history, config.rule_policy()).events:
+    for event in read_rule_events(layout.rules_history, config.rule_policy(), layout.rules_cache).events:
         days.add(event.ts.astimezone(config.tz).strftime("%Y-%m-%d"))
     from lumen_assets.partitions import FIRST_DAY  # the first day of the data, as the code location saw it
 

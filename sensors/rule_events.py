@@ -74,7 +74,7 @@ def rule_event_sensor(context: dg.SensorEvaluationContext, workspace: LumenWorks
     if any(e.event_id in known for e in parsed.events):
         # the same event read again, or a same-time same-rule twin of an earlier one: the whole history
         # decides which (rare), so ids always agree with `rule_events`
-        ids = {e.content_id: e.event_id for e in read_rule_events(source, config.rule_policy()).events}
+        ids = {e.content_id: e.event_id for e in read_rule_events(source, config.rule_policy(), workspace.layout.rules_cache).events}
         parsed.events = [replace(e, event_id=ids.get(e.content_id, e.event_id)) for e in parsed.events]
     if parsed.quarantined:
         upsert_jsonl(

@@ -13,7 +13,6 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.intoto import LAYOUT_FILE, chain_paths, sign_day_links
 from lumen_assets.attest.keys import TrustError
 from lumen_assets.attest.sigstore_bundle import publish_sigstore_trust
-from lumen_assets.digests import sha256_file_or_none
 from lumen_assets.keys import asset_key
 from lumen_assets.partitions import DAILY_FRESHNESS, daily_partitions
 from lumen_assets.tables import metadata_table
@@ -21,6 +20,29 @@ from lumen_assets.tables import metadata_table
 PRODUCERS = ("daily_report", "archive_bundle", "effect_posteriors", "effect_posteriors_conjugate")
 _DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
 CODE_VERSION = "attest-1"
+
+
+def _materials(workspace: LumenWorkspace, day: str | None) -> list[dict[str, Any]]:
+    """What an artefact was made from, as in-toto ResourceDescriptors with each file's real sha256: the rules
+    history, the metrics store's cursor, and the store's Parquet parts of the artefact's reporting day (the UTC
+    days it spans; all days for an artefact without one). Not logs/metrics.csv: a year of it is 9.5 GB, hashed
+    again on every run because the loop keeps appending to it, while the store's parts are written once and
+    their digests cached (`step_records.cached_record`); the cursor names the CSV bytes they hold."""
+    from lumen_assets.attest.step_records import cached_record
+
+    config = workspace.config
+    paths = chain_paths(config)
+    if day:
+        local = dt.date.fromisoformat(day)
+        start = dt.datetime.combine(local, dt.time(), config.tz).astimezone(dt.UTC)
+        end = dt.datetime.combine(local + dt.timedelta(days=1), dt.time(), config.tz).astimezone(dt.UTC)
+        utc_days = sorted({start.date(), (end - dt.timedelta(microseconds=1)).date()})
+        parts = [f"{paths.metrics_store}/date={d.isoformat()}/*.parquet" for d in utc_days]
+    else:
+        parts = [f"{paths.metrics_store}/date=*/*.parquet"]
+    found = cached_record(workspace.root_path, paths,
+                          [paths.rules_history, f"{paths.metrics_store}/_ingest_state.json", *parts])
+    return [{"uri": rel, "digest": digest} for rel, digest in found.items()]
 
 
 def _produced_by(instance: dg.DagsterInstance, asset: str, partition: str | None) -> dict[str, Any] | None:
@@ -70,20 +92,18 @@ def attestations(context: dg.AssetExecutionContext, workspace: LumenWorkspace, s
         active = signer.signer()
     except TrustError as exc:
         raise dg.Failure(description=workspace.scrub(f"no usable signer: {exc}")) from exc
-    materials = [
-        {"uri": rel, "digest": {"sha256": digest}}
-        for rel in (config.paths.metrics_csv, config.paths.rules_history)
-        if (digest := sha256_file_or_none(root / rel))
-    ]
+    materials: dict[str | None, list[dict[str, Any]]] = {}  # per reporting day
     rows, created = [], 0
     for spec in settings.artifacts:
         for rel in find_artifacts(root, [spec.glob], spec.exclude):
             match = _DAY.search(Path(rel).name) or _DAY.search(rel)
             partition = match.group(1) if match else None
+            if partition not in materials:
+                materials[partition] = _materials(workspace, partition)
             result = attest_artifact(
                 root, rel, active, attest_dir=settings.attest_dir, asset_key=asset_key(spec.asset).to_user_string(), partition=partition,
                 run_id=context.run.run_id, code_version=CODE_VERSION, config_digest=config.digest(),
-                materials=materials, produced_by=_produced_by(context.instance, spec.asset, partition),
+                materials=materials[partition], produced_by=_produced_by(context.instance, spec.asset, partition),
             )
             created += result.created
             rows.append((rel, result.sha256[:16], "new" if result.created else "unchanged"))

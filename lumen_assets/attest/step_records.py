@@ -189,6 +189,16 @@ def _save_cache(workspace: Path, path: Path, cache: dict[str, list[Any]]) -> Non
     atomic_write_text(path, json.dumps(kept, separators=(",", ":")) + "\n")
 
 
+def cached_record(workspace: Path, paths: ChainPaths, patterns: Iterable[str]) -> dict[str, dict[str, str]]:
+    """`record` through the chain's digest cache (records/digests.json): files unchanged since they were last
+    hashed (same inode, size, mtime and ctime) are not read again."""
+    cache_path = records_dir(workspace, paths).parent / DIGEST_CACHE
+    cache = _load_cache(cache_path)
+    found = record(workspace, patterns, cache)
+    _save_cache(workspace, cache_path, cache)
+    return found
+
+
 def records_dir(workspace: Path, paths: ChainPaths, day: str | None = None) -> Path:
     return Path(workspace) / paths.links_dir / RECORDS_DIR / (day or LATEST_DIR)
 

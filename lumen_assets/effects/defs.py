@@ -101,9 +101,10 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
     from lumen_assets.ingest.metrics_store import load_state
 
     config = workspace.config
-    history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy())
+    history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy(), workspace.layout.rules_cache)
     days = sorted(set(context.partition_keys))
-    events = [e for e in history.events if event_day(e, config.tz) in set(days)]
+    wanted = set(days)
+    events = [e for e in history.events if event_day(e, config.tz) in wanted]
     store = workspace.layout.metrics_store
     state = load_state(store)
     if state is None:
@@ -156,7 +157,7 @@ def effects_rows_consistent(workspace: LumenWorkspace) -> dg.AssetCheckResult:
 
     config = workspace.config
     table, store = read_effects_table(workspace.layout.effects_store, workspace.layout.effects_csv)
-    history_ids = {e.event_id for e in read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy()).events}
+    history_ids = {e.event_id for e in read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy(), workspace.layout.rules_cache).events}
     table_ids = set(table["event_id"])
     duplicates = len(table) - len(table_ids)
     orphans = sorted(table_ids - history_ids)

@@ -1,7 +1,7 @@
 """The first reporting day a workspace's data covers: where the daily partitions start (issue 11 §2).
 
 Read cheaply at code-location load: the first data row of the metrics CSV (the loop writes in time order)
-and the rules history (small). A fixed start such as 2025-01-01 made the UI list hundreds of empty days.
+and the rules history (through its parse cache: a year is 100,000 events). A fixed start such as 2025-01-01 made the UI list hundreds of empty days.
 """
 
 from __future__ import annotations
@@ -32,10 +32,11 @@ def first_metrics_timestamp(path: Path, max_lines: int = 50) -> datetime | None:
     return None
 
 
-def first_data_day(metrics_csv: Path, rules_history: Path, timezone: str) -> date | None:
-    """The earliest reporting day (in `timezone`) of the metrics' first row and of any rule event."""
+def first_data_day(metrics_csv: Path, rules_history: Path, timezone: str, cache: Path | None = None) -> date | None:
+    """The earliest reporting day (in `timezone`) of the metrics' first row and of any rule event (`cache`:
+    the rules history's parse cache, so a year's 100,000 events are not parsed again at every load)."""
     stamps = [ts for ts in [first_metrics_timestamp(metrics_csv)] if ts is not None]
-    stamps += [event.ts for event in read_rule_events(rules_history).events]
+    stamps += [event.ts for event in read_rule_events(rules_history, cache=cache).events]
     if not stamps:
         return None
     tz = ZoneInfo(timezone)

@@ -50,7 +50,7 @@ def migrate_workspace_event_ids(workspace: LumenWorkspace, events: list) -> int:
 def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -> dg.MaterializeResult:
     config = workspace.config
     source = workspace.layout.rules_history
-    parsed = read_rule_events(source, workspace.config.rule_policy())
+    parsed = read_rule_events(source, workspace.config.rule_policy(), workspace.layout.rules_cache)
     quarantine = workspace.layout.quarantine_dir / "rules_history.jsonl"
     write_quarantine(quarantine, workspace.rel(source), ((q.line_no, q.reason, q.text) for q in parsed.quarantined))
     migrated = migrate_workspace_event_ids(workspace, parsed.events)

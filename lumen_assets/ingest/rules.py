@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,28 +166,44 @@ def parse_rule_lines(lines: list[str], first_line_no: int = 1, policy: RulePolic
     an event that breaks `policy` (unknown rule, timestamp too far in the future) is quarantined with why.
     `taken_ids`: ids of events before these lines (a tailing reader), so a same-time same-rule event
     still gets its disambiguating suffix."""
-    parsed = ParsedRules()
-    now = (policy.now if policy and policy.now else None) or datetime.now(UTC)
-    seen: dict[str, int] = {}
-    taken = set(taken_ids or ())
+    return _apply(_parse_lines(lines, first_line_no), policy, lambda line_no: lines[line_no - first_line_no],
+                  taken_ids)
+
+
+# One line as parsed on its own, before the policy, duplicates and ids are settled: (line_no, event, None, None)
+# or (line_no, None, reason, text). An event's id here is its readable key without any suffix.
+_Line = tuple[int, "RuleEvent | None", "str | None", "str | None"]
+
+
+def _parse_lines(lines: list[str], first_line_no: int = 1) -> list[_Line]:
+    parsed: list[_Line] = []
     for offset, raw in enumerate(lines):
-        line_no = first_line_no + offset
         text = raw.strip()
         if not text:
             continue
         try:
-            event = parse_rule_line(text, line_no)
+            parsed.append((first_line_no + offset, parse_rule_line(text, first_line_no + offset), None, None))
         except ValueError as exc:
-            parsed.quarantined.append(QuarantinedLine(line_no, str(exc), text[:500]))
+            parsed.append((first_line_no + offset, None, str(exc), text[:500]))
+    return parsed
+
+
+def _apply(lines: list[_Line], policy: RulePolicy | None, text_of: Callable[[int], str],
+           taken_ids: set[str] | None = None) -> ParsedRules:
+    """Policy, duplicates and ids over parsed lines; `text_of(line_no)` gives a line's text for the
+    quarantine (only asked for a refused line)."""
+    parsed = ParsedRules()
+    now = (policy.now if policy and policy.now else None) or datetime.now(UTC)
+    seen: dict[str, int] = {}
+    taken = set(taken_ids or ())
+    for line_no, event, problem, text in lines:
+        if event is None:
+            parsed.quarantined.append(QuarantinedLine(line_no, problem or "unreadable", text or ""))
             continue
         reason = policy.violation(event, now) if policy else None
-        if reason:
-            parsed.quarantined.append(QuarantinedLine(line_no, reason, text[:500]))
-            continue
-        if event.content_id in seen:
-            parsed.quarantined.append(
-                QuarantinedLine(line_no, f"duplicate of line {seen[event.content_id]}", text[:500])
-            )
+        if reason or event.content_id in seen:
+            reason = reason or f"duplicate of line {seen[event.content_id]}"
+            parsed.quarantined.append(QuarantinedLine(line_no, reason, text_of(line_no).strip()[:500]))
             continue
         seen[event.content_id] = line_no
         if event.event_id in taken:
@@ -196,32 +213,50 @@ def parse_rule_lines(lines: list[str], first_line_no: int = 1, policy: RulePolic
     return parsed
 
 
-_PARSED: dict[Path, tuple[tuple[object, ...], ParsedRules]] = {}  # one entry per file, see read_rule_events
+_PARSED: dict[Path, tuple[bytes, list[_Line], str]] = {}  # per file: (sha256, its lines parsed, its tail)
+_APPLIED: dict[Path, tuple[tuple[object, ...], ParsedRules]] = {}  # per file: the last read's policy and result
+CACHE_VERSION = 1
 
 
-def read_rule_events(path: Path | str, policy: RulePolicy | None = None) -> ParsedRules:
+def read_rule_events(path: Path | str, policy: RulePolicy | None = None, cache: Path | None = None) -> ParsedRules:
     """Read the whole rules history. A missing file is an empty history. A last line without its
     newline counts when it is already a whole JSON object; otherwise it is still being written and is
     reported as `incomplete_tail`, not quarantined.
 
-    One `lumen run` reads the history in rule_events, rule_effects and its checks (100,000 events: ~1 s
-    each, issue 16 §1), so the last parse of each file is kept for the process and reused while the file's
-    identity, size and mtime and the policy are the same, unless a line was refused as too far in the future
-    (time moves on; that line may be valid now). The bytes' sha256 is the key (~10 ms for 11 MB, against
-    ~1 s to parse them), so a rewrite within the file system's mtime granularity is never missed. Callers
-    get their own lists."""
+    A year is 100,000 events (~1 s to parse) and every rule event's run reads them in rule_events,
+    rule_effects, its checks and at code-location load (issue 16 §1). The history is append-only, so the
+    lines are parsed once: kept for the process while the bytes' sha256 is the same (~10 ms for 11 MB), and
+    with `cache` (a file in the state folder) across processes too, as the parsed lines with the length and
+    sha256 of the bytes they came from; a later read parses only the lines after those bytes, and reads
+    everything again when they no longer hash the same (the file was edited, truncated or replaced). The
+    policy (known rules, the future bound), duplicates and ids are applied on every read. Callers get
+    their own lists."""
     path = Path(path)
     if not path.exists():
         return ParsedRules()
     data = path.read_bytes()
-    key = (hashlib.sha256(data).digest(), policy and policy.known_rules, policy and policy.max_future_s,
-           policy and policy.now)
-    cached = _PARSED.get(path)
-    if cached is not None and cached[0] == key:
-        return _copy(cached[1])
-    parsed = _parse_history(data, policy)
-    if not any("in the future" in q.reason for q in parsed.quarantined):
-        _PARSED[path] = (key, _copy(parsed))
+    digest = hashlib.sha256(data).digest()
+    known = _PARSED.get(path)
+    if known is not None and known[0] == digest:
+        lines, tail = known[1], known[2]
+    else:
+        lines, tail = _parse_bytes(data, cache)
+        _PARSED[path] = (digest, lines, tail)
+    split: list[str] = []
+
+    def text_of(line_no: int) -> str:
+        if not split:
+            split.extend(data.decode("utf-8", errors="replace").split("\n"))
+        return split[line_no - 1]
+
+    policy_key = (digest, policy and policy.known_rules, policy and policy.max_future_s, policy and policy.now)
+    applied = _APPLIED.get(path)
+    if applied is not None and applied[0] == policy_key:
+        return _copy(applied[1])
+    parsed = _apply(lines, policy, text_of)
+    parsed.incomplete_tail = tail
+    if not any("in the future" in q.reason for q in parsed.quarantined):  # time moves on: such a line may
+        _APPLIED[path] = (policy_key, _copy(parsed))                        # be valid at the next read
     return parsed
 
 
@@ -229,19 +264,76 @@ def _copy(parsed: ParsedRules) -> ParsedRules:
     return replace(parsed, events=list(parsed.events), quarantined=list(parsed.quarantined))
 
 
-def _parse_history(data: bytes, policy: RulePolicy | None) -> ParsedRules:
-    lines = data.decode("utf-8", errors="replace").split("\n")
-    tail = lines.pop() if lines else ""
+def _parse_bytes(data: bytes, cache: Path | None) -> tuple[list[_Line], str]:
+    complete = data.rfind(b"\n") + 1
+    lines, line_no, length = _load_cache(cache, data[:complete]) if cache is not None else ([], 0, 0)
+    fresh = data[length:complete].decode("utf-8", errors="replace").split("\n")[:-1]
+    if fresh:
+        cached = len(lines)
+        lines = lines + _parse_lines(fresh, line_no + 1)
+        if cache is not None:
+            _save_cache(cache, lines, cached, line_no + len(fresh), data[:complete])
+    tail = data[complete:].decode("utf-8", errors="replace")
     if tail.strip():
         try:
             json.loads(tail)
-            lines.append(tail)
-            tail = ""
+            return lines + _parse_lines([tail], line_no + len(fresh) + 1), ""
         except json.JSONDecodeError:
             pass
-    parsed = parse_rule_lines(lines, policy=policy)
-    parsed.incomplete_tail = tail.strip()
-    return parsed
+    return lines, tail.strip()
+
+
+def _row_json(line: _Line) -> bytes:
+    line_no, event, problem, text = line
+    row = None if event is None else [event.event_id, event.ts.isoformat(), event.ts_text, event.actor, event.rule,
+                                      event.old, event.new, event.note, event.content_id]
+    return json.dumps([line_no, row, problem, text], ensure_ascii=False, separators=(",", ":")).encode() + b",\n"
+
+
+# The cache file: a header line {version, length, sha256, line_no, rows} (what it covers), then one parsed line
+# per text line, each ending ",\n", so a save copies the earlier rows' bytes and adds the new ones, and a load
+# parses them all with one json.loads.
+def _load_cache(cache: Path, complete: bytes) -> tuple[list[_Line], int, int]:
+    """(lines, line count, byte length) of the cached prefix of `complete`, or nothing when it is stale."""
+    try:
+        raw = cache.read_bytes()
+        header_end = raw.index(b"\n") + 1
+        saved = json.loads(raw[:header_end])
+        length = int(saved["length"])
+        if saved["version"] != CACHE_VERSION or length > len(complete) or \
+                hashlib.sha256(memoryview(complete)[:length]).hexdigest() != saved["sha256"]:
+            return [], 0, 0
+        rows = json.loads(b"[" + raw[header_end:].rstrip(b",\n") + b"]")
+        if len(rows) != saved["rows"]:
+            return [], 0, 0
+        lines: list[_Line] = []
+        for line_no, row, problem, text in rows:
+            event = None
+            if row is not None:
+                event_id, iso, ts_text, actor, rule, old, new, note, content_id = row
+                event = RuleEvent(event_id, datetime.fromisoformat(iso), ts_text, actor, rule, old, new, note,
+                                  line_no, content_id)
+            lines.append((line_no, event, problem, text))
+        return lines, int(saved["line_no"]), length
+    except (OSError, ValueError, KeyError, TypeError):
+        return [], 0, 0  # none yet, or unreadable: parse the whole file
+
+
+def _save_cache(cache: Path, lines: list[_Line], cached: int, line_no: int, complete: bytes) -> None:
+    """Write the cache for `complete` (its first `cached` parsed lines are already in the cache file)."""
+    from lumen_assets.atomic import atomic_open
+
+    header = json.dumps({"version": CACHE_VERSION, "length": len(complete), "rows": len(lines),
+                         "sha256": hashlib.sha256(complete).hexdigest(), "line_no": line_no}).encode() + b"\n"
+    try:
+        old = cache.read_bytes() if cached else b""
+        kept = old[old.index(b"\n") + 1:] if old else b""
+        with atomic_open(cache, "wb") as handle:
+            handle.write(header)
+            handle.write(kept)
+            handle.writelines(_row_json(line) for line in lines[cached:])
+    except (OSError, ValueError):
+        pass  # a read-only state folder: the next read parses again
 
 
 event_id_of = content_id_of  # the pre-readable-key name, for callers that hash a record

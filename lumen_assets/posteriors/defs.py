@@ -343,7 +343,7 @@ def causal_impact(context: dg.AssetExecutionContext, workspace: LumenWorkspace) 
     state = load_state(store)
     if state is None:
         raise dg.Failure(description=f"{workspace.rel(store)} not found: materialise `metrics` first")
-    history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy())
+    history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy(), workspace.layout.rules_cache)
     inputs = [EventWindowInput(e.event_id, e.rule, int(e.ts.timestamp() * 1e9)) for e in history.events]
     by_id = {e.event_id: e for e in history.events}
     started = datetime.now(tz=UTC)

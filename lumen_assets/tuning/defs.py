@@ -53,7 +53,7 @@ def tuning_proposals(context: dg.AssetExecutionContext, workspace: LumenWorkspac
 
     lumen = workspace.config
     settings = lumen.tuning
-    events = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy()).events
+    events = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy(), workspace.layout.rules_cache).events
     effects = read_effects_csv(workspace.layout.effects_csv)
     posterior_path = workspace.layout.latest_posteriors
     posteriors = json.loads(posterior_path.read_text(encoding="utf-8"))["rules"] if posterior_path.exists() else {}
@@ -132,7 +132,7 @@ def apply_tuning_changes(context: dg.OpExecutionContext, workspace: LumenWorkspa
     for proposal, raw in zip(proposals, latest["proposals"], strict=True):
         proposal.blocked = list(raw["blocked"])
     history = workspace.layout.rules_history
-    events = read_rule_events(history, workspace.config.rule_policy()).events
+    events = read_rule_events(history, workspace.config.rule_policy(), workspace.layout.rules_cache).events
     now = datetime.now(tz=lumen.tz)
     chosen = select_changes(proposals, settings, events, now)
     records = [rule_event(now, settings.actor, p.rule, p.old, p.new,

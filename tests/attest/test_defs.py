@@ -25,6 +25,11 @@ def _workspace(tmp_path: Path) -> Path:
     (ws / "archive" / "2025-01-02" / "bundle.tar.gz").write_bytes(b"\x1f\x8b tar")
     (ws / "logs" / "bayes_posterior.jsonl").write_text('{"rule":"risk_max"}\n')
     (ws / "logs" / "metrics.csv").write_text("ts,phase_diff,entropy_rate,creative_band,risk_band\n")
+    (ws / "controls" / "rules_history.jsonl").write_text("")
+    for day in ("2025-01-01", "2025-01-02", "2025-01-03"):  # the metrics store's parts (UTC days)
+        (ws / ".lumen" / "metrics" / f"date={day}").mkdir(parents=True)
+        (ws / ".lumen" / "metrics" / f"date={day}" / "part-000000000000001.parquet").write_bytes(day.encode())
+    (ws / ".lumen" / "metrics" / "_ingest_state.json").write_text('{"offset": 1}')
     bootstrap_demo_trust(ws, tmp_path / "offline-root")
     return ws
 
@@ -50,7 +55,16 @@ def test_materialise_attests_logs_and_checks(tmp_path: Path) -> None:
     statement = json.loads(__import__("base64").b64decode(envelope["payload"]))
     assert statement["predicate"]["partition"] == "2025-01-02"
     assert statement["predicate"]["assetKey"] == "daily_report"
-    assert statement["predicate"]["materials"][0]["uri"] == "logs/metrics.csv"
+    # materials: real sha256s of the rules history, the store's cursor and the report day's parts (Asia/Seoul
+    # 2025-01-02 is 2025-01-01T15:00Z .. 2025-01-02T15:00Z), never the 9.5 GB-a-year metrics.csv
+    materials = {m["uri"]: m["digest"]["sha256"] for m in statement["predicate"]["materials"]}
+    part = ".lumen/metrics/date={}/part-000000000000001.parquet"
+    assert sorted(materials) == sorted(["controls/rules_history.jsonl", ".lumen/metrics/_ingest_state.json",
+                                        part.format("2025-01-01"), part.format("2025-01-02")])
+    assert materials[part.format("2025-01-01")] == __import__("hashlib").sha256(b"2025-01-01").hexdigest()
+    posterior = json.loads((ws / "attest/logs/bayes_posterior.jsonl.dsse.json").read_text())
+    posterior_materials = json.loads(__import__("base64").b64decode(posterior["payload"]))["predicate"]["materials"]
+    assert part.format("2025-01-03") in {m["uri"] for m in posterior_materials}  # no day: every day's parts
     # issue 15 §2: the report's own partition says it is signed and logged, and where
     [observed] = [e.asset_observation_data.asset_observation for e in result.get_asset_observation_events()]
     assert observed.asset_key == dg.AssetKey("daily_report") and observed.partition == "2025-01-02"

@@ -226,5 +226,42 @@ def test_a_reread_history_is_parsed_once_and_a_changed_one_again(tmp_path: Path)
     future = '{"ts": "2999-01-01T00:00:00+09:00", "actor": "a", "rule": "risk_max", "new": 0.3}\n'
     path.write_text(future)
     rules_module._PARSED.pop(path, None)
+    rules_module._APPLIED.pop(path, None)
     assert rules_module.read_rule_events(path, rules_module.RulePolicy(max_future_s=60)).quarantined
-    assert path not in rules_module._PARSED  # not kept: time moves on, the line may be valid at the next read
+    later = rules_module.RulePolicy(max_future_s=60, now=datetime(2999, 1, 1, tzinfo=KST))
+    assert rules_module.read_rule_events(path, later).events  # the policy is applied at each read: time moves on
+
+
+def test_the_parse_cache_reads_only_appended_lines_and_any_edit_reads_all_again(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import lumen_assets.ingest.rules as rules
+
+    path, cache = tmp_path / "rules.jsonl", tmp_path / "state" / "rules.parsed.json"
+    lines = [_line(ts=f"2025-10-23T13:{m:02d}:00+09:00") for m in range(5)] + ["junk", _line(ts="2025-10-23T13:00:00+09:00")]
+    _write(path, lines)
+    calls: list[int] = []
+    real = rules.parse_rule_line
+    monkeypatch.setattr(rules, "parse_rule_line", lambda text, line_no: (calls.append(line_no), real(text, line_no))[1])
+
+    def fresh_read(**kwargs) -> rules.ParsedRules:
+        rules._PARSED.clear()  # a new process
+        rules._APPLIED.clear()
+        return read_rule_events(path, cache=cache, **kwargs)
+
+    first = fresh_read()
+    assert len(calls) == 7 and len(first.events) == 5
+    assert [(q.line_no, q.text) for q in first.quarantined] == [(6, "junk"), (7, lines[6])]  # the raw line, kept
+    calls.clear()
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(_line(ts="2025-10-23T14:00:00+09:00") + "\n" + _line(ts="2025-10-23T14:01:00+09:00"))
+    second = fresh_read()
+    assert calls == [8, 9]  # the appended line, and the last one (no newline yet, but whole JSON)
+    rules._PARSED.clear()
+    rules._APPLIED.clear()
+    assert second == read_rule_events(path)  # the same as a read without the cache
+    assert fresh_read(policy=rules.RulePolicy(known_rules=frozenset({"risk_max"}))).events == []  # policy: per read
+    calls.clear()
+    _write(path, [_line(rule="risk_max")] + lines[1:])  # the first line edited: all read again
+    assert [e.rule for e in fresh_read().events][:2] == ["risk_max", "creative_min"] and len(calls) == 7
+    cache.write_text("{broken", encoding="utf-8")
+    assert len(fresh_read().events) == 6  # line 7 is no longer a duplicate of line 1
