@@ -1,0 +1,132 @@
+"""The README's CLI reference is in step with `lumen`'s argparse tree.
+
+Every `lumen` sub-command has a row in the README's "CLI reference" table, every option it takes is named in
+one of its rows with its default, and every command and option a row names exists. Adding a sub-command or a
+flag without documenting it fails here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from lumen_assets.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAG = re.compile(r"--[a-z][a-z0-9-]*")
+
+
+def _cli_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## CLI reference\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _cli_rows() -> list[tuple[list[str], str]]:
+    """(the `lumen ...` synopses of a row's first cell, the whole row) for each row of the CLI reference."""
+    section = _cli_section()
+    rows = []
+    for line in section.splitlines():
+        if not line.startswith("| `lumen"):
+            continue
+        first_cell = re.split(r"(?<!\\)\|", line)[1]
+        synopses = [span.replace("\\|", "|") for span in re.findall(r"`(lumen[^`]*)`", first_cell)]
+        rows.append((synopses, line.replace("\\|", "|")))
+    return rows
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    children = _subparsers(parser)
+    if not children:
+        yield path, parser
+    for name, child in children.items():
+        yield from _leaves(child, (*path, name))
+
+
+def _documented() -> dict[tuple[str, ...], list[tuple[str, str]]]:
+    """Command path -> [(synopsis, row)] as the README's rows name them, resolved against the parser."""
+    parser = build_parser()
+    documented: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for synopses, row in _cli_rows():
+        for synopsis in synopses:
+            # walk the words after `lumen` down the tree; `a|b|c` names several siblings at once
+            frontier: list[tuple[tuple[str, ...], argparse.ArgumentParser]] = [((), parser)]
+            for word in synopsis.split()[1:]:
+                children = _subparsers(frontier[0][1])
+                if not children:
+                    break
+                names = word.split("|")
+                unknown = [name for name in names if name not in children]
+                assert not unknown, f"README CLI reference: `{synopsis}` names `lumen {' '.join(frontier[0][0])} {word}`, which is not a command"
+                frontier = [((*path, name), children[name]) for path, _ in frontier for name in names]
+            for path, node in frontier:
+                assert not _subparsers(node), f"README CLI reference: `{synopsis}` stops at `lumen {' '.join(path)}`, which has sub-commands"
+                documented.setdefault(path, []).append((synopsis, row))
+    return documented
+
+
+def _default_words(action: argparse.Action) -> str | None:
+    """How a default is written in the README, or None when there is nothing to say (no default, a flag,
+    or a default computed when `lumen` starts, such as the current folder)."""
+    default = action.default
+    if default in (None, False, True, "", []) or default is argparse.SUPPRESS or isinstance(default, Path):
+        return None
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
+def test_the_readme_documents_every_lumen_command_and_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LUMEN_WORKSPACE", raising=False)  # `lumen exporter`'s default comes from it
+    # one sentence above the table says it for all: every command with --workspace takes --config
+    common = {"--config"} if "also takes `--config FILE`" in _cli_section() else set()
+    documented = _documented()
+    problems = []
+    for path, parser in _leaves(build_parser()):
+        command = "lumen " + " ".join(path)
+        if path not in documented:
+            problems.append(f"`{command}` has no row in the README's CLI reference")
+            continue
+        named = {flag for synopsis, _ in documented[path] for flag in FLAG.findall(synopsis)}
+        takes = {flag for action in parser._actions for flag in action.option_strings}
+        if "--workspace" in takes:
+            named |= common & takes
+        rows = " ".join(row for _, row in documented[path])
+        known = set()
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction) or not action.option_strings:
+                continue
+            known.update(action.option_strings)
+            if not named.intersection(action.option_strings):
+                problems.append(f"`{command}`: {'/'.join(action.option_strings)} is not in its README synopsis")
+                continue
+            words = _default_words(action)
+            if words is not None and not re.search(rf"(?<![\w.]){re.escape(words)}(?!\w)", rows):
+                problems.append(f"`{command}`: the default of {action.option_strings[0]} ({words}) is not in its README row")
+        problems += [f"`{command}`: the README names {flag}, which it does not take" for flag in sorted(named - known)]
+    assert not problems, "README CLI reference out of step with `lumen --help`:\n" + "\n".join(problems)
+
+
+def test_the_check_fails_for_an_undocumented_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test above can fail: a sub-command added to the parser without a README row is reported."""
+    real_build_parser = build_parser
+
+    def with_extra_command() -> argparse.ArgumentParser:
+        parser = real_build_parser()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                action.add_parser("brand-new-command").add_argument("--knob", default=7)
+        return parser
+
+    monkeypatch.setitem(globals(), "build_parser", with_extra_command)
+    with pytest.raises(AssertionError, match="lumen brand-new-command` has no row"):
+        test_the_readme_documents_every_lumen_command_and_option(monkeypatch)
