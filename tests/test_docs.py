@@ -130,3 +130,50 @@ def test_the_check_fails_for_an_undocumented_command(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(globals(), "build_parser", with_extra_command)
     with pytest.raises(AssertionError, match="lumen brand-new-command` has no row"):
         test_the_readme_documents_every_lumen_command_and_option(monkeypatch)
+
+
+def _graph_section() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n## What the graph holds\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_names_every_asset_check_sensor_schedule_and_job() -> None:
+    """README "What the graph holds" against the code location's `Definitions`, both ways: its asset table
+    has one row per asset with the asset's group and partitioning, and every check, sensor, schedule and job
+    is named in the section; a name there that looks like one of them exists."""
+    from lumen_assets.definitions import defs
+
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    section = _graph_section()
+    named = set(re.findall(r"`([a-z_][a-z0-9_]*)`", section))
+    problems = []
+
+    table = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            cells = [cell.strip() for cell in line.split("|")[1:-1]]
+            for name in re.findall(r"`([a-z_]+)`", cells[0]):
+                table[name] = (cells[1], cells[2].startswith("daily"))
+    assets = {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
+    for name, node in sorted(assets.items()):
+        if name not in table:
+            problems.append(f"asset `{name}` has no row in the table")
+        elif table[name] != (node.group_name, node.partitions_def is not None):
+            problems.append(f"asset `{name}`: the table says group/daily {table[name]}, the code "
+                            f"{(node.group_name, node.partitions_def is not None)}")
+    problems += [f"the table names `{name}`, which is not an asset" for name in sorted(set(table) - set(assets))]
+
+    checks = {key.name for key in graph.asset_check_keys}
+    sensors = {sensor.name for sensor in repo.sensor_defs}
+    schedules = {schedule.name for schedule in repo.schedule_defs}
+    jobs = {job.name for job in repo.get_all_jobs() if not job.name.startswith("__")}
+    for kind, names in (("check", checks), ("sensor", sensors), ("schedule", schedules), ("job", jobs)):
+        problems += [f"{kind} `{name}` is not named in the section" for name in sorted(names - named)]
+    checks_block = section.split("\nChecks (", 1)[1].split("\n\n", 1)[0]
+    for name in sorted(set(re.findall(r"`([a-z_][a-z0-9_]*)`", checks_block)) - checks - set(assets) - jobs - schedules):
+        problems.append(f"the checks list names `{name}`, which is no check, asset, job or schedule")
+    for suffix, names in (("_sensor", sensors), ("_schedule", schedules), ("_job", jobs)):
+        problems += [f"the section names `{name}`, which does not exist" for name in sorted(named - names)
+                     if name.endswith(suffix)]
+    assert not problems, "README \"What the graph holds\" out of step with Definitions:\n" + "\n".join(problems)
