@@ -152,3 +152,52 @@ def test_the_daily_assets_carry_a_freshness_policy_and_lumens_instance_runs_its_
     (tmp_path / "dagster.yaml").write_text(instance_yaml(), encoding="utf-8")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.freshness_enabled
+
+
+@pytest.mark.integration
+def test_a_real_daemon_starts_a_run_of_the_named_job_from_lumens_automation_sensor(tmp_path, monkeypatch) -> None:
+    """The whole path of issue 12 §6 as a deployment runs it: `dagster-daemon` evaluates `lumen_automation_sensor`
+    (which claims the conditioned jobs) and submits a run of `resonance_scores_job`, not an `__ASSET_JOB` run.
+    The workspace sets the resonance cron to every minute, so a tick passes within about a minute."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from lumen_assets.runner import instance_yaml
+
+    workspace, home = tmp_path / "ws", tmp_path / "home"
+    workspace.mkdir()
+    home.mkdir()
+    (workspace / "lumen.yaml").write_text('resonance:\n  schedule_cron: "* * * * *"\n', encoding="utf-8")
+    (home / "dagster.yaml").write_text(instance_yaml(home), encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n  - python_module:\n      module_name: lumen_assets.definitions\n"
+        f"      working_directory: {root}\n      location_name: lumen\n", encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the instance's storage config reads it, here and in the daemon
+    env = {**os.environ, "LUMEN_WORKSPACE": str(workspace)}
+    env.pop("LUMEN_CONFIG", None)
+    log = tmp_path / "daemon.log"
+    with open(log, "wb") as out:
+        daemon = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run", "-w", str(tmp_path / "workspace.yaml")],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300  # daemon start-up, the next minute's tick, a 30 s sensor interval, load
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            while not (runs := instance.get_runs(dg.RunsFilter(tags={"dagster/sensor_name": "lumen_automation_sensor"}))):
+                assert daemon.poll() is None, log.read_text(errors="replace")[-3000:]
+                assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+                time.sleep(3)
+        assert "resonance_scores_job" in {run.job_name for run in runs}
+        assert "__ASSET_JOB" not in {run.job_name for run in runs}
+    finally:
+        if daemon.poll() is None:
+            os.killpg(daemon.pid, signal.SIGTERM)
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+                daemon.wait(timeout=10)
