@@ -177,3 +177,59 @@ def test_the_readme_names_every_asset_check_sensor_schedule_and_job() -> None:
         problems += [f"the section names `{name}`, which does not exist" for name in sorted(named - names)
                      if name.endswith(suffix)]
     assert not problems, "README \"What the graph holds\" out of step with Definitions:\n" + "\n".join(problems)
+
+
+def _config_rows() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Config reference (`config/lumen.yaml`)\n", 1)[1].split("\n## ", 1)[0]
+    return {match[1]: match[2] for match in re.finditer(r"^\| `(\w+)` \| (.*) \|$", section, re.MULTILINE)}
+
+
+def test_the_config_reference_names_every_key_with_its_default() -> None:
+    """One row per `LumenConfig` section naming each of its keys; a key with a plain default (number,
+    string) says it. Nested keys (sampler, store, ...) are spelt out by config/lumen.yaml (next test)."""
+    from lumen_assets.config import LumenConfig
+
+    rows = _config_rows()
+    defaults = LumenConfig().model_dump(mode="json")
+    problems = [f"the config reference has a row `{name}`, which is no section" for name in sorted(set(rows) - set(defaults))]
+    for section, keys in defaults.items():
+        if section not in rows:
+            problems.append(f"section `{section}` has no row in the config reference")
+            continue
+        for key, default in keys.items():
+            if not re.search(rf"(?<![\w.]){re.escape(key)}(?!\w)", rows[section]):
+                problems.append(f"`{section}.{key}` is not in its row")
+            elif isinstance(default, (int, float, str)) and not isinstance(default, bool) and default != "":
+                words = str(int(default)) if isinstance(default, float) and default.is_integer() else str(default)
+                if words not in rows[section]:
+                    problems.append(f"`{section}.{key}`: its default {words} is not in its row")
+    assert not problems, "README config reference out of step with LumenConfig:\n" + "\n".join(problems)
+
+
+def test_the_shipped_config_spells_out_every_key_with_its_default() -> None:
+    """config/lumen.yaml is the full reference: every key of every section, nested ones too, with the model's
+    default (a key whose default is null, such as a target's unused bound, may be left out)."""
+    import yaml
+
+    from lumen_assets.config import LumenConfig
+
+    shipped = yaml.safe_load((ROOT / "config" / "lumen.yaml").read_text(encoding="utf-8"))
+    defaults = LumenConfig().model_dump(mode="json")
+    loaded = LumenConfig.model_validate(shipped).model_dump(mode="json")
+    problems = []
+
+    def compare(written: object, default: object, path: str) -> None:
+        if not (isinstance(written, dict) and isinstance(default, dict)):
+            return
+        for key in default:
+            if key not in written:
+                if default[key] is not None:
+                    problems.append(f"{path}{key} is not spelt out (default {default[key]!r})")
+            else:
+                compare(written[key], default[key], f"{path}{key}.")
+
+    compare(shipped, defaults, "")
+    if loaded != defaults:
+        problems.append("config/lumen.yaml's values differ from the models' defaults")
+    assert not problems, "config/lumen.yaml out of step with the config models:\n" + "\n".join(problems)
