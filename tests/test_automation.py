@@ -181,23 +181,23 @@ def test_a_real_daemon_starts_a_run_of_the_named_job_from_lumens_automation_sens
     env = {**os.environ, "LUMEN_WORKSPACE": str(workspace)}
     env.pop("LUMEN_CONFIG", None)
     log = tmp_path / "daemon.log"
-    with open(log, "wb") as out:
+    # the instance's SQLite storage is created here, before the daemon opens it (both creating it at once race)
+    with dg.DagsterInstance.from_config(str(home)) as instance, open(log, "wb") as out:
         daemon = subprocess.Popen([sys.executable, "-m", "dagster._daemon", "run", "-w", str(tmp_path / "workspace.yaml")],
                                   env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300  # daemon start-up, the next minute's tick, a 30 s sensor interval, load
-        with dg.DagsterInstance.from_config(str(home)) as instance:
+        try:
+            deadline = time.monotonic() + 300  # daemon start-up, the next minute's tick, a 30 s sensor interval, load
             while not (runs := instance.get_runs(dg.RunsFilter(tags={"dagster/sensor_name": "lumen_automation_sensor"}))):
                 assert daemon.poll() is None, log.read_text(errors="replace")[-3000:]
                 assert time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
                 time.sleep(3)
-        assert "resonance_scores_job" in {run.job_name for run in runs}
-        assert "__ASSET_JOB" not in {run.job_name for run in runs}
-    finally:
-        if daemon.poll() is None:
-            os.killpg(daemon.pid, signal.SIGTERM)
-            try:
-                daemon.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-                daemon.wait(timeout=10)
+            assert "resonance_scores_job" in {run.job_name for run in runs}
+            assert "__ASSET_JOB" not in {run.job_name for run in runs}
+        finally:
+            if daemon.poll() is None:
+                os.killpg(daemon.pid, signal.SIGTERM)
+                try:
+                    daemon.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(daemon.pid, signal.SIGKILL)
+                    daemon.wait(timeout=10)
