@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,34 @@ def test_the_shipped_config_spells_out_every_key_with_its_default() -> None:
     if loaded != defaults:
         problems.append("config/lumen.yaml's values differ from the models' defaults")
     assert not problems, "config/lumen.yaml out of step with the config models:\n" + "\n".join(problems)
+
+
+def test_the_architecture_doc_lists_every_folder_and_module_and_only_those() -> None:
+    """docs/ARCHITECTURE.md names every top-level folder, area, shared module, resource and sensor module, and
+    every module or folder it names exists."""
+    text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    folders = {line.split("/", 1)[0] for line in listed.splitlines() if "/" in line and not line.startswith(".")}
+    problems = [f"the folder {folder}/ is not in the folder table" for folder in sorted(folders)
+                if f"`{folder}/`" not in text]
+    modules = [p for p in sorted((ROOT / "lumen_assets").iterdir()) if not p.name.startswith("_")]
+    for module in modules:
+        if module.is_dir() and module.name != "fonts" and (module / "__init__.py").exists():
+            if f"| `{module.name}` |" not in text:
+                problems.append(f"the area lumen_assets/{module.name}/ is not in the areas table")
+        elif module.suffix == ".py" and not re.search(rf"`(lumen_assets\.)?{module.stem}(\.py|\.\w+)?[`(]|{module.stem}\.py", text):
+            problems.append(f"lumen_assets/{module.name} is not named")
+    for folder in ("resources", "sensors"):
+        for module in sorted((ROOT / folder).glob("[!_]*.py")):
+            if module.name not in text and f"{folder}/{module.name}" not in text:
+                problems.append(f"{folder}/{module.name} is not named")
+    for named in sorted(set(re.findall(r"`((?:lumen_assets|resources|sensors|tests|bench|deploy|config)/[\w./<>-]*)", text))):
+        if "<" not in named and "*" not in named and not (ROOT / named).exists():
+            problems.append(f"the doc names {named}, which does not exist")
+    for dotted in sorted(set(re.findall(r"`lumen_assets\.(\w+)", text))):
+        if not ((ROOT / "lumen_assets" / f"{dotted}.py").exists() or (ROOT / "lumen_assets" / dotted).is_dir()):
+            problems.append(f"the doc names lumen_assets.{dotted}, which does not exist")
+    for dotted in sorted(set(re.findall(r"`lumen\.(resources|sensors)\.(\w+)", text))):
+        if not (ROOT / dotted[0] / f"{dotted[1]}.py").exists():
+            problems.append(f"the doc names lumen.{dotted[0]}.{dotted[1]}, which does not exist")
+    assert not problems, "docs/ARCHITECTURE.md out of step with the tree:\n" + "\n".join(problems)
