@@ -139,8 +139,8 @@ class ChunkPipeline:
     faults). Memory is `pool` buffers whatever the bundle size. Buffers are small enough (256 KiB) to still
     sit in the CPU's L2 cache when the next stage hashes or seals them: with 8 MiB buffers SHA-256 ran at
     two thirds of its in-cache speed here, and 1 MiB chunks and segments cost ~0.35 s more CPU per GiB than
-    256 KiB ones (bench/archive.py, issue 16 §3). Sixteen of them ride out a stage descheduled for a few ms. With encryption the chunks hold
-    whole segments and each chunk says whether bytes follow it, so the encryptor seals from the chunk itself.
+    256 KiB ones (bench/archive.py, issue 16 §3). With encryption the chunks hold whole segments and each
+    chunk says whether bytes follow it, so the encryptor seals from the chunk itself.
     """
 
     def __init__(self, sinks: Sequence[Any], chunk_size: int = CHUNK_SIZE, pool: int = 16) -> None:
