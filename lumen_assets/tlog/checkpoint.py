@@ -53,10 +53,11 @@ class Checkpoint:
         return "".join(line + "\n" for line in lines)
 
 
-def key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
-    """The signed-note key id: first 4 bytes of SHA-256(name || \\n || alg || key)."""
+def key_id(name: str, public_key: Ed25519PublicKey, alg: int = ALG_ED25519) -> bytes:
+    """The signed-note key id: first 4 bytes of SHA-256(name || \\n || alg || key). `alg` is the signature
+    type: 0x01 a log's Ed25519 note signature, 0x04 a witness's cosignature/v1."""
     raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + raw).digest()[:4]
+    return hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + raw).digest()[:4]
 
 
 def strict_b64decode(text: str) -> bytes:
@@ -68,30 +69,50 @@ def strict_b64decode(text: str) -> bytes:
     return blob
 
 
-def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
-    """The vkey string that pins a log key for verifiers (Go note.NewVerifier format)."""
+def encode_vkey(name: str, public_key: Ed25519PublicKey, alg: int, error: type[ValueError], what: str) -> str:
+    """`<name>+<key id hex>+<base64(alg || public key)>` (Go note.NewVerifier format) for a key of type `alg`;
+    `error(...)` names `what` when the name cannot be written."""
     if not name or any(c in name for c in "+ \n\t"):
-        raise CheckpointError(f"key name {name!r} must be non-empty without '+' or whitespace")
+        raise error(f"{what} {name!r} must be non-empty without '+' or whitespace")
     raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return f"{name}+{key_id(name, public_key).hex()}+{base64.b64encode(bytes([ALG_ED25519]) + raw).decode()}"
+    return f"{name}+{key_id(name, public_key, alg).hex()}+{base64.b64encode(bytes([alg]) + raw).decode()}"
 
 
-def parse_verifier_key(vkey: str) -> tuple[str, Ed25519PublicKey]:
-    """(name, public key) from a vkey string; the embedded key id must match."""
+def decode_vkey(vkey: str, alg: int, error: type[ValueError], what: str, kind: str) -> tuple[str, Ed25519PublicKey]:
+    """(name, public key) from a vkey string of type `alg`; the embedded key id must match. `error(...)` says
+    what is wrong, naming `what` ("verifier key") and, for another key type, the `kind` expected."""
     parts = vkey.strip().split("+", 2)
     if len(parts) != 3:
-        raise CheckpointError(f"verifier key {vkey!r} is not name+keyid+base64key")
+        raise error(f"{what} {vkey!r} is not name+keyid+base64key")
     name, id_hex, key_b64 = parts
     try:
         blob = strict_b64decode(key_b64)
     except ValueError as exc:
-        raise CheckpointError(f"verifier key for {name!r}: bad base64") from exc
-    if len(blob) != 33 or blob[0] != ALG_ED25519:
-        raise CheckpointError(f"verifier key for {name!r}: not an Ed25519 key")
+        raise error(f"{what} for {name!r}: bad base64") from exc
+    if len(blob) != 33 or blob[0] != alg:
+        raise error(f"{what} for {name!r}: not {kind}")
     public_key = Ed25519PublicKey.from_public_bytes(blob[1:])
-    if key_id(name, public_key).hex() != id_hex.lower():
-        raise CheckpointError(f"verifier key for {name!r}: key id {id_hex} does not match the key")
+    if key_id(name, public_key, alg).hex() != id_hex.lower():
+        raise error(f"{what} for {name!r}: key id {id_hex} does not match the key")
     return name, public_key
+
+
+def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
+    """The vkey string that pins a log key for verifiers (Go note.NewVerifier format)."""
+    return encode_vkey(name, public_key, ALG_ED25519, CheckpointError, "key name")
+
+
+def parse_verifier_key(vkey: str) -> tuple[str, Ed25519PublicKey]:
+    """(name, public key) from a vkey string; the embedded key id must match."""
+    return decode_vkey(vkey, ALG_ED25519, CheckpointError, "verifier key", "an Ed25519 key")
+
+
+def split_note(note: str) -> tuple[str, list[str]]:
+    """(body including its final newline, signature lines) of a signed note."""
+    split = note.find("\n\n")
+    if split < 0 or not note.endswith("\n"):
+        raise CheckpointError("signed note has no blank line before its signatures")
+    return note[: split + 1], note[split + 2 : -1].split("\n")
 
 
 def sign_checkpoint(checkpoint: Checkpoint, name: str, private_key: Ed25519PrivateKey) -> str:
@@ -129,11 +150,7 @@ def open_checkpoint(note: str, vkey: str, origin: str | None = None) -> Checkpoi
     or an origin other than the expected one.
     """
     name, public_key = parse_verifier_key(vkey)
-    split = note.find("\n\n")
-    if split < 0 or not note.endswith("\n"):
-        raise CheckpointError("signed note has no blank line before its signatures")
-    body = note[: split + 1]
-    signature_lines = note[split + 2 : -1].split("\n")
+    body, signature_lines = split_note(note)
     expected_id = key_id(name, public_key)
     found = False
     for line in signature_lines:

@@ -35,11 +35,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lumen_assets.tlog.audit import envelope_subjects
-from lumen_assets.tlog.checkpoint import CheckpointError, parse_checkpoint_body
+from lumen_assets.tlog.checkpoint import CheckpointError, parse_checkpoint_body, split_note
 from lumen_assets.tlog.merkle import inclusion_path
 from lumen_assets.tlog.publish import CHECKPOINT_FILE, ENTRIES_FILE
 from lumen_assets.tlog.tiles import ENTRIES, TILE_WIDTH, TileError, parse_tile_path, read_bundle
-from lumen_assets.tlog.witness import TiledTree, split_note
+from lumen_assets.tlog.witness import TiledTree
 
 CHECKPOINT_CACHE = "public, max-age=5"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"

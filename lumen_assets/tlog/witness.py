@@ -17,7 +17,6 @@ Pure module: no dagster import.
 from __future__ import annotations
 
 import base64
-import hashlib
 import struct
 import urllib.parse
 import urllib.request
@@ -27,14 +26,17 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lumen_assets.atomic import atomic_write_text
 from lumen_assets.tlog.checkpoint import (
     SIG_PREFIX,
     Checkpoint,
     CheckpointError,
+    decode_vkey,
+    encode_vkey,
+    key_id,
     open_checkpoint,
+    split_note,
     strict_b64decode,
 )
 from lumen_assets.tlog.merkle import HASH_SIZE, consistency_path, node_hash, verify_consistency
@@ -49,41 +51,16 @@ class WitnessError(ValueError):
 
 
 def cosigner_key_id(name: str, public_key: Ed25519PublicKey) -> bytes:
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_COSIGNATURE_V1]) + raw).digest()[:4]
+    return key_id(name, public_key, ALG_COSIGNATURE_V1)
 
 
 def witness_vkey(name: str, public_key: Ed25519PublicKey) -> str:
-    if not name or any(c in name for c in "+ \n\t"):
-        raise WitnessError(f"witness name {name!r} must be non-empty without '+' or whitespace")
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    blob = base64.b64encode(bytes([ALG_COSIGNATURE_V1]) + raw).decode()
-    return f"{name}+{cosigner_key_id(name, public_key).hex()}+{blob}"
+    return encode_vkey(name, public_key, ALG_COSIGNATURE_V1, WitnessError, "witness name")
 
 
 def parse_witness_vkey(vkey: str) -> tuple[str, Ed25519PublicKey]:
-    parts = vkey.strip().split("+", 2)
-    if len(parts) != 3:
-        raise WitnessError(f"witness key {vkey!r} is not name+keyid+base64key")
-    name, id_hex, key_b64 = parts
-    try:
-        blob = strict_b64decode(key_b64)
-    except ValueError as exc:
-        raise WitnessError(f"witness key for {name!r}: bad base64") from exc
-    if len(blob) != 33 or blob[0] != ALG_COSIGNATURE_V1:
-        raise WitnessError(f"witness key for {name!r}: not a cosignature/v1 Ed25519 key (type 0x04)")
-    public_key = Ed25519PublicKey.from_public_bytes(blob[1:])
-    if cosigner_key_id(name, public_key).hex() != id_hex.lower():
-        raise WitnessError(f"witness key for {name!r}: key id {id_hex} does not match the key")
-    return name, public_key
-
-
-def split_note(note: str) -> tuple[str, list[str]]:
-    """(body including its final newline, signature lines) of a signed note."""
-    split = note.find("\n\n")
-    if split < 0 or not note.endswith("\n"):
-        raise CheckpointError("signed note has no blank line before its signatures")
-    return note[: split + 1], note[split + 2 : -1].split("\n")
+    return decode_vkey(vkey, ALG_COSIGNATURE_V1, WitnessError, "witness key",
+                       "a cosignature/v1 Ed25519 key (type 0x04)")
 
 
 def cosignature_line(body: str, name: str, private_key: Ed25519PrivateKey, timestamp: int) -> str:
