@@ -166,3 +166,40 @@ def test_encryptor_memory_is_one_segment_whatever_the_input() -> None:
 def test_nonce_layout_is_prefix_counter_final_flag() -> None:
     assert enc._nonce(b"P" * 7, 5, True) == b"P" * 7 + struct.pack(">I", 5) + b"\x01"
     assert len(enc._nonce(b"P" * 7, 0, False)) == 12
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(whole=st.integers(0, 4), tail=st.integers(0, SEG), per_chunk=st.integers(1, 3))
+def test_more_follows_seals_whole_segments_from_the_callers_buffer_with_the_same_layout(whole: int, tail: int, per_chunk: int) -> None:
+    """The freeze pipeline hands over chunks of whole segments and says whether bytes follow; the file it
+    gets must have exactly the segment layout of the plain write path (only the last segment final)."""
+    plaintext = (b"segment!" * ((whole * SEG + tail) // 8 + 1))[: whole * SEG + tail]
+    hinted_out = io.BytesIO()
+    writer = enc.StreamEncryptor(hinted_out, RAW, segment_size=SEG)
+    chunk = per_chunk * SEG
+    starts = list(range(0, len(plaintext), chunk))
+    for number, start in enumerate(starts):
+        writer.write(plaintext[start : start + chunk], more_follows=number < len(starts) - 1)
+    writer.close()
+    blob = hinted_out.getvalue()
+    assert len(blob) == len(seal(plaintext))  # same segment count: no empty trailing segment
+    assert enc.decrypt_bytes(blob, RAW_KEY_B64) == plaintext
+    header, parts = segments(blob)
+    cut = header + b"".join(parts[:-1])  # dropping the final segment must still be caught
+    if len(parts) > 1:
+        with pytest.raises(enc.EncryptionError):
+            enc.decrypt_bytes(cut, RAW_KEY_B64)
+
+
+def test_a_wrong_more_follows_hint_only_costs_an_empty_final_segment() -> None:
+    """A caller that says more follows and then closes: the stream ends with an empty final segment, which
+    still authenticates (and truncation before it is still detected)."""
+    out = io.BytesIO()
+    writer = enc.StreamEncryptor(out, RAW, segment_size=SEG)
+    writer.write(b"x" * (2 * SEG), more_follows=True)
+    writer.close()
+    blob = out.getvalue()
+    assert len(blob) == enc.V2_HEADER_SIZE + 2 * SEG + 3 * enc.TAG_SIZE
+    assert enc.decrypt_bytes(blob, RAW_KEY_B64) == b"x" * (2 * SEG)
+    with pytest.raises(enc.EncryptionError):
+        enc.decrypt_bytes(blob[: -enc.TAG_SIZE], RAW_KEY_B64)
