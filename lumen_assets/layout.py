@@ -9,8 +9,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, overload
 
 from lumen_assets.config import LumenConfig, PathsSettings
+
+
+class _WorkspacePath:
+    """A path property of `WorkspaceLayout`, declared in one line: the `paths:` key of the same name
+    (`_WorkspacePath()`), a fixed path under the workspace (`_WorkspacePath("logs/x.jsonl")`), or one under
+    Lumen's state folder `paths.state_dir` (`_WorkspacePath("metrics", state=True)`)."""
+
+    def __init__(self, relative: str | None = None, doc: str | None = None, *, state: bool = False) -> None:
+        self.relative = relative
+        self.state = state
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, layout: None, owner: Any = None) -> _WorkspacePath: ...
+
+    @overload
+    def __get__(self, layout: WorkspaceLayout, owner: Any = None) -> Path: ...
+
+    def __get__(self, layout: WorkspaceLayout | None, owner: Any = None) -> Path | _WorkspacePath:
+        if layout is None:
+            return self
+        if self.relative is None:
+            return layout.path(getattr(layout.paths, self.name))
+        return (layout.state_dir if self.state else layout.root) / self.relative
 
 
 @dataclass(frozen=True)
@@ -27,121 +55,55 @@ class WorkspaceLayout:
         return self.root / relative
 
     # the seed's files (config `paths:`)
-    @property
-    def metrics_csv(self) -> Path:
-        return self.path(self.paths.metrics_csv)
-
-    @property
-    def environment_csv(self) -> Path:
-        return self.path(self.paths.environment_csv)
-
-    @property
-    def rules_history(self) -> Path:
-        return self.path(self.paths.rules_history)
-
-    @property
-    def effects_csv(self) -> Path:
-        return self.path(self.paths.effects_csv)
-
-    @property
-    def gateway_yaml(self) -> Path:
-        return self.path(self.paths.gateway_yaml)
-
-    @property
-    def quarantine_dir(self) -> Path:
-        return self.path(self.paths.quarantine_dir)
-
-    @property
-    def dagster_home(self) -> Path:
-        return self.path(self.paths.dagster_home)
+    metrics_csv = _WorkspacePath()
+    environment_csv = _WorkspacePath()
+    rules_history = _WorkspacePath()
+    effects_csv = _WorkspacePath()
+    gateway_yaml = _WorkspacePath()
+    quarantine_dir = _WorkspacePath()
+    dagster_home = _WorkspacePath()
 
     # outputs with seed names
-    @property
-    def posterior_log(self) -> Path:
-        return self.path("logs/bayes_posterior.jsonl")
+    posterior_log = _WorkspacePath("logs/bayes_posterior.jsonl")
+    conjugate_posterior_log = _WorkspacePath(
+        "logs/bayes_posterior_conjugate.jsonl",
+        "The conjugate fast path's history, same seed shape as bayes_posterior.jsonl (which is PyMC's).")
+    impact_log = _WorkspacePath("logs/impact_reports.jsonl")
+    tuning_decisions = _WorkspacePath("logs/tuning_decisions.jsonl")
+    ceremony_artifacts = _WorkspacePath(
+        "custody/sim/artifacts",
+        "Rehearsal logs and completion certificates of `lumen ceremony` (seed segD §6: custody/sim/artifacts).")
 
-    @property
-    def conjugate_posterior_log(self) -> Path:
-        """The conjugate fast path's history, same seed shape as bayes_posterior.jsonl (which is PyMC's)."""
-        return self.path("logs/bayes_posterior_conjugate.jsonl")
-
-    @property
-    def impact_log(self) -> Path:
-        return self.path("logs/impact_reports.jsonl")
-
-    @property
-    def tuning_decisions(self) -> Path:
-        return self.path("logs/tuning_decisions.jsonl")
-
-    @property
-    def ceremony_artifacts(self) -> Path:
-        """Rehearsal logs and completion certificates of `lumen ceremony` (seed segD §6: custody/sim/artifacts)."""
-        return self.path("custody/sim/artifacts")
-
-    # Lumen's own derived state
-    @property
-    def state_dir(self) -> Path:
-        return self.path(self.paths.state_dir)
-
-    @property
-    def metrics_store(self) -> Path:
-        """Typed, validated metrics written by the `metrics` asset: Parquet split by UTC day, with the
-        ingest cursor (`lumen_assets.ingest.metrics_store`)."""
-        return self.state_dir / "metrics"
-
-    @property
-    def legacy_metrics_parquet(self) -> Path:
-        """The whole-history metrics file of earlier versions; the first incremental ingest removes it."""
-        return self.state_dir / "metrics.parquet"
-
-    @property
-    def environment_store(self) -> Path:
-        return self.state_dir / "environment.parquet"
-
-    @property
-    def effects_store(self) -> Path:
-        return self.state_dir / "effects.parquet"
-
-    @property
-    def posterior_cache_dir(self) -> Path:
-        return self.state_dir / "posteriors"
-
-    @property
-    def latest_posteriors(self) -> Path:
-        """The posterior set to act on (tuning): the newest converged PyMC fit, else the conjugate one."""
-        return self.posterior_cache_dir / "latest.json"
-
-    @property
-    def pymc_posteriors(self) -> Path:
-        """The newest PyMC fit (converged or not) with its diagnostics and fixed-noise twin."""
-        return self.posterior_cache_dir / "pymc_latest.json"
-
-    @property
-    def conjugate_posteriors(self) -> Path:
-        """The newest conjugate posterior set (effect_posteriors_conjugate)."""
-        return self.posterior_cache_dir / "conjugate_latest.json"
-
-    @property
-    def tuning_latest(self) -> Path:
-        return self.state_dir / "tuning" / "latest.json"
-
-    @property
-    def bandit_state(self) -> Path:
-        return self.state_dir / "tuning" / "bandit_state.json"
-
-    @property
-    def rules_cache(self) -> Path:
-        """The rules history's lines as last parsed, for an incremental read (`ingest.rules.read_rule_events`)."""
-        return self.state_dir / "rules_history.parsed.json"
-
-    @property
-    def evidence_state(self) -> Path:
-        """What the evidence assets have mapped and scanned so far (`lumen_assets.evidence.incremental`)."""
-        return self.state_dir / "evidence"
-
-    @property
-    def alert_rate_limit(self) -> Path:
-        return self.state_dir / "alerts" / "rate_limit.json"
+    # Lumen's own derived state (config `paths.state_dir`)
+    state_dir = _WorkspacePath()
+    metrics_store = _WorkspacePath(
+        "metrics", "Typed, validated metrics written by the `metrics` asset: Parquet split by UTC day, with the "
+        "ingest cursor (`lumen_assets.ingest.metrics_store`).", state=True)
+    legacy_metrics_parquet = _WorkspacePath(
+        "metrics.parquet", "The whole-history metrics file of earlier versions; the first incremental ingest "
+        "removes it.", state=True)
+    environment_store = _WorkspacePath("environment.parquet", state=True)
+    effects_store = _WorkspacePath("effects.parquet", state=True)
+    posterior_cache_dir = _WorkspacePath("posteriors", state=True)
+    latest_posteriors = _WorkspacePath(
+        "posteriors/latest.json",
+        "The posterior set to act on (tuning): the newest converged PyMC fit, else the conjugate one.", state=True)
+    pymc_posteriors = _WorkspacePath(
+        "posteriors/pymc_latest.json",
+        "The newest PyMC fit (converged or not) with its diagnostics and fixed-noise twin.", state=True)
+    conjugate_posteriors = _WorkspacePath(
+        "posteriors/conjugate_latest.json", "The newest conjugate posterior set (effect_posteriors_conjugate).",
+        state=True)
+    tuning_latest = _WorkspacePath("tuning/latest.json", state=True)
+    bandit_state = _WorkspacePath("tuning/bandit_state.json", state=True)
+    rules_cache = _WorkspacePath(
+        "rules_history.parsed.json",
+        "The rules history's lines as last parsed, for an incremental read (`ingest.rules.read_rule_events`).",
+        state=True)
+    evidence_state = _WorkspacePath(
+        "evidence", "What the evidence assets have mapped and scanned so far (`lumen_assets.evidence.incremental`).",
+        state=True)
+    alert_rate_limit = _WorkspacePath("alerts/rate_limit.json", state=True)
 
     def report_facts(self, day: str) -> Path:
         return self.state_dir / "reports" / f"report_{day}.json"
