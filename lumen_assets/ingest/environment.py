@@ -23,12 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from lumen_assets.ingest.metrics import Gaps, measure_gaps, split_same_timestamps
-from lumen_assets.ingest.timestamps import ISO_WITH_OFFSET, TimestampError, parse_timestamp
+from lumen_assets.ingest.metrics import Gaps, masked_rows, measure_gaps, split_same_timestamps
+from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 
 ENV_SIGNALS = ("light_intensity", "ambient_temp", "sound_level")
 ENV_COLUMNS = ("ts", *ENV_SIGNALS)
@@ -117,63 +115,16 @@ def _row_by_row(path: Path, ranges: Ranges) -> Rows:
 
 
 def _vectorised(path: Path, ranges: Ranges) -> Rows | None:
-    """Every line a four-field row: masks find bad rows (line = row + 2); None sends the file row by row."""
-    invalid: list[str] = []
+    """Every line a four-field row: masks find bad rows (`masked_rows`; a blank line is skipped); None sends
+    the file row by row."""
 
-    def on_invalid(row: pacsv.InvalidRow) -> str:
-        invalid.append(row.text)
-        return "skip"
+    def check(cells: list[str]) -> tuple[int, list[float]] | str | None:
+        return check_row(cells, ranges) if any(cell.strip() for cell in cells) else None
 
-    try:
-        table = pacsv.read_csv(
-            path,
-            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in ENV_COLUMNS}, strings_can_be_null=False,
-                include_columns=list(ENV_COLUMNS),
-            ),
-        )
-        if invalid:
-            return None
-        text = {c: pc.utf8_trim_whitespace(table.column(c)) for c in ENV_COLUMNS}
-        good = pc.match_substring_regex(text["ts"], ISO_WITH_OFFSET.pattern)
-        numbers = {}
-        for name in ENV_SIGNALS:
-            blank = pc.equal(text[name], "")
-            numeric = pc.match_substring_regex(text[name], _FLOAT.pattern)
-            value = pc.cast(pc.if_else(numeric, text[name], pa.scalar(None, pa.string())), pa.float64())
-            low, high = ranges[name]
-            in_range = pc.and_kleene(pc.greater_equal(value, low), pc.less_equal(value, high))
-            good = pc.and_(good, pc.or_(blank, pc.fill_null(in_range, False)))
-            numbers[name] = value
-        keep = good.to_numpy(zero_copy_only=False)
-        ts_ns = (
-            pc.cast(pc.filter(text["ts"], good), _TS_TYPE).to_numpy(zero_copy_only=False)
-            .astype("datetime64[ns]").view("int64")
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError):
+    masked = masked_rows(path, ENV_COLUMNS, ranges, check)
+    if masked is None:
         return None
-    values = np.column_stack(
-        [pc.filter(numbers[n], good).to_numpy(zero_copy_only=False).astype("float64") for n in ENV_SIGNALS]
-    ) if len(ts_ns) else np.empty((0, len(ENV_SIGNALS)))
-    quarantined: list[tuple[int, str, str]] = []
-    lines = np.nonzero(keep)[0].astype("int64") + 2
-    rescued_ts, rescued_values, rescued_lines = [], [], []
-    for row in np.nonzero(~keep)[0]:
-        cells = [table.column(c)[int(row)].as_py() for c in ENV_COLUMNS]
-        if not any(cell.strip() for cell in cells):
-            continue  # a blank line
-        checked = check_row(cells, ranges)
-        if isinstance(checked, str):
-            quarantined.append((int(row) + 2, checked, ",".join(cells)))
-        else:  # the row checker is the reference
-            rescued_ts.append(checked[0])
-            rescued_values.append(checked[1])
-            rescued_lines.append(int(row) + 2)
-    if rescued_ts:
-        ts_ns = np.concatenate([ts_ns, np.asarray(rescued_ts, dtype="int64")])
-        values = np.vstack([values, np.asarray(rescued_values, dtype="float64")])
-        lines = np.concatenate([lines, np.asarray(rescued_lines, dtype="int64")])
+    ts_ns, values, quarantined, lines = masked
     return _frame(ts_ns, values), quarantined, lines
 
 

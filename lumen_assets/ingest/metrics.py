@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from io import StringIO
@@ -185,11 +186,21 @@ def _slow_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tu
     return _frame(good_ts, good_values), quarantined, np.asarray(good_lines, dtype="int64")
 
 
-def _masked_rows(
-    path: Source, first_line: int = 2,
-) -> tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray] | None:
-    """Every line is a five-field row but some cells are bad: find the bad rows with vectorised masks (line
-    = row + 2) and give only those to the row checker for their reason. None: use the Python path."""
+RowCheck = Callable[[list[str]], tuple[int, list[float]] | str | None]
+
+
+def masked_rows(
+    source: Source, columns: Sequence[str], ranges: Mapping[str, tuple[float, float]], check_cells: RowCheck,
+    first_line: int = 2,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, str]], np.ndarray] | None:
+    """Every line is a row of `columns` (`ts`, then the signals) but some cells are bad: find the bad rows
+    with vectorised masks (a signal is blank or a number within its inclusive range; line = row +
+    `first_line`) and give only those to the row checker `check_cells` for their reason (a string), their
+    values (the checker is the reference: what it accepts is kept, after the others) or None (nothing to
+    say, e.g. a blank line). Returns (ts in ns, values, quarantined (line, reason, text), file line of each
+    kept row), or None when a line is not a row of `columns` (use the Python path). Shared by metrics.csv
+    and environment.csv."""
+    signals = list(columns[1:])
     invalid: list[str] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -198,40 +209,44 @@ def _masked_rows(
 
     try:
         table = pacsv.read_csv(
-            _csv_input(path),
+            _csv_input(source),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False,
-                include_columns=list(COLUMNS),
+                column_types={c: pa.string() for c in columns}, strings_can_be_null=False,
+                include_columns=list(columns),
             ),
         )
         if invalid:
             return None
-        columns = {c: pc.utf8_trim_whitespace(table.column(c)) for c in COLUMNS}
-        good = _matches(columns["ts"], ISO_WITH_OFFSET.pattern)
+        text = {c: pc.utf8_trim_whitespace(table.column(c)) for c in columns}
+        good = _matches(text["ts"], ISO_WITH_OFFSET.pattern)
         numbers = {}
-        for name in SIGNALS:
-            text = columns[name]
-            blank = pc.equal(text, "")
-            numeric = _matches(text, _FLOAT.pattern)
-            value = pc.cast(pc.if_else(numeric, text, pa.scalar(None, pa.string())), pa.float64())
-            in_range = pc.and_kleene(pc.greater_equal(value, 0.0), pc.less_equal(value, 1.0))
+        for name in signals:
+            blank = pc.equal(text[name], "")
+            numeric = _matches(text[name], _FLOAT.pattern)
+            value = pc.cast(pc.if_else(numeric, text[name], pa.scalar(None, pa.string())), pa.float64())
+            low, high = ranges[name]
+            in_range = pc.and_kleene(pc.greater_equal(value, low), pc.less_equal(value, high))
             good = pc.and_(good, pc.or_(blank, pc.fill_null(in_range, False)))
             numbers[name] = value
         keep = good.to_numpy(zero_copy_only=False)
-        ts_ns = pc.cast(pc.filter(columns["ts"], good), TS_TYPE).to_numpy(zero_copy_only=False).astype("datetime64[ns]").view("int64")
+        ts_ns = pc.cast(pc.filter(text["ts"], good), TS_TYPE).to_numpy(zero_copy_only=False).astype("datetime64[ns]").view("int64")
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError):
         return None
-    values = np.column_stack([pc.filter(numbers[n], good).to_numpy(zero_copy_only=False) for n in SIGNALS])
-    raw = {c: table.column(c) for c in COLUMNS}
+    values = np.column_stack(
+        [pc.filter(numbers[n], good).to_numpy(zero_copy_only=False).astype("float64") for n in signals]
+    ) if len(ts_ns) else np.empty((0, len(signals)))
+    raw = {c: table.column(c) for c in columns}
     quarantined, rescued_ts, rescued_values, rescued_lines = [], [], [], []
     lines = np.nonzero(keep)[0].astype("int64") + first_line
     for row in np.nonzero(~keep)[0]:
-        cells = [raw[c][int(row)].as_py() for c in COLUMNS]
-        checked = _check_cells(cells)
+        cells = [raw[c][int(row)].as_py() for c in columns]
+        checked = check_cells(cells)
+        if checked is None:
+            continue
         if isinstance(checked, str):
             quarantined.append((int(row) + first_line, checked, ",".join(cells)))
-        else:  # the row checker is the reference: what it accepts is kept (then sorted by time)
+        else:
             rescued_ts.append(checked[0])
             rescued_values.append(checked[1])
             rescued_lines.append(int(row) + first_line)
@@ -239,7 +254,19 @@ def _masked_rows(
         ts_ns = np.concatenate([ts_ns, np.asarray(rescued_ts, dtype="int64")])
         values = np.vstack([values, np.asarray(rescued_values, dtype="float64")])
         lines = np.concatenate([lines, np.asarray(rescued_lines, dtype="int64")])
-    return _frame(ts_ns, values.astype("float64")), quarantined, lines
+    return ts_ns, values.astype("float64"), quarantined, lines
+
+
+def _masked_rows(
+    path: Source, first_line: int = 2,
+) -> tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray] | None:
+    """Every line is a five-field row but some cells are bad (`masked_rows`, signals in [0, 1]). None: use
+    the Python path."""
+    masked = masked_rows(path, COLUMNS, dict.fromkeys(SIGNALS, (0.0, 1.0)), _check_cells, first_line)
+    if masked is None:
+        return None
+    ts_ns, values, quarantined, lines = masked
+    return _frame(ts_ns, values), quarantined, lines
 
 
 def _matches(column: pa.ChunkedArray, pattern: str) -> pa.ChunkedArray:
