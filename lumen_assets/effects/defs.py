@@ -3,6 +3,8 @@ logs/rules_effects.csv. Why days and not one partition per event: see README "A 
 
 
 import time
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -104,7 +106,10 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
     history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy(), workspace.layout.rules_cache)
     days = sorted(set(context.partition_keys))
     wanted = set(days)
-    events = [e for e in history.events if event_day(e, config.tz) in wanted]
+    if days:  # a day's run: only events inside its days' bounds are placed on a day (a year: 100,000 events)
+        low = datetime.combine(date.fromisoformat(days[0]), dt_time(), config.tz)
+        high = datetime.combine(date.fromisoformat(days[-1]) + timedelta(days=1), dt_time(), config.tz)
+    events = [e for e in history.events if days and low <= e.ts < high and event_day(e, config.tz) in wanted]
     store = workspace.layout.metrics_store
     state = load_state(store)
     if state is None:

@@ -2,6 +2,8 @@
 
 
 import time
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 
 import dagster as dg
 
@@ -57,8 +59,9 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
     if migrated:
         context.log.info(f"renamed {migrated} stored record(s) from content-hash to readable event ids")
     first_day, last_day = daily_partitions.start.date(), daily_partitions.end.date() if daily_partitions.end else None
-    outside = [e for e in parsed.events
-               if e.ts.astimezone(config.tz).date() < first_day or (last_day and e.ts.astimezone(config.tz).date() > last_day)]
+    before = datetime.combine(first_day, dt_time(), config.tz)  # the first day's start, the last day's end
+    after = datetime.combine(last_day + timedelta(days=1), dt_time(), config.tz) if last_day else None
+    outside = [e for e in parsed.events if e.ts < before or (after is not None and e.ts >= after)]
     for event in outside[:5]:
         context.log.warning(f"{workspace.rel(source)}:{event.line_no}: event {event.event_id} is outside the daily "
                             f"partitions ({first_day} ..): its effects are not computed")
