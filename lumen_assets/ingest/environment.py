@@ -25,7 +25,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lumen_assets.ingest.metrics import Gaps, masked_rows, measure_gaps, split_same_timestamps
+from lumen_assets.ingest.metrics import (
+    Gaps,
+    Rows,
+    masked_rows,
+    measure_gaps,
+    rows_one_by_one,
+    split_same_timestamps,
+)
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 
 ENV_SIGNALS = ("light_intensity", "ambient_temp", "sound_level")
@@ -84,34 +91,8 @@ def check_row(cells: list[str], ranges: Ranges) -> tuple[int, list[float]] | str
     return ts_ns, values
 
 
-def _frame(ts_ns: np.ndarray | list[int], values: np.ndarray | list[list[float]]) -> pd.DataFrame:
-    frame = pd.DataFrame(np.asarray(values, dtype="float64").reshape(-1, len(ENV_SIGNALS)), columns=list(ENV_SIGNALS))
-    frame.insert(0, "ts", pd.to_datetime(np.asarray(ts_ns, dtype="int64"), unit="ns", utc=True))
-    return frame
-
-
-Rows = tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray]  # frame, quarantined, file line of each row
-
-
 def _row_by_row(path: Path, ranges: Ranges) -> Rows:
-    good_ts: list[int] = []
-    good_values: list[list[float]] = []
-    good_lines: list[int] = []
-    quarantined: list[tuple[int, str, str]] = []
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        handle.readline()
-        for line_no, raw in enumerate(handle, start=2):
-            text = raw.rstrip("\r\n")
-            if not text.strip():
-                continue
-            checked = check_row(text.split(","), ranges)
-            if isinstance(checked, str):
-                quarantined.append((line_no, checked, text))
-            else:
-                good_ts.append(checked[0])
-                good_values.append(checked[1])
-                good_lines.append(line_no)
-    return _frame(good_ts, good_values), quarantined, np.asarray(good_lines, dtype="int64")
+    return rows_one_by_one(path, ENV_COLUMNS, lambda cells: check_row(cells, ranges))
 
 
 def _vectorised(path: Path, ranges: Ranges) -> Rows | None:
@@ -121,11 +102,7 @@ def _vectorised(path: Path, ranges: Ranges) -> Rows | None:
     def check(cells: list[str]) -> tuple[int, list[float]] | str | None:
         return check_row(cells, ranges) if any(cell.strip() for cell in cells) else None
 
-    masked = masked_rows(path, ENV_COLUMNS, ranges, check)
-    if masked is None:
-        return None
-    ts_ns, values, quarantined, lines = masked
-    return _frame(ts_ns, values), quarantined, lines
+    return masked_rows(path, ENV_COLUMNS, ranges, check)
 
 
 def read_environment_csv(

@@ -153,22 +153,30 @@ def _check_cells(cells: list[str]) -> tuple[int, list[float]] | str:
     return ts_ns, values
 
 
-def _frame(ts_ns: list[int] | np.ndarray, values: list[list[float]] | np.ndarray) -> pd.DataFrame:
-    frame = pd.DataFrame(np.asarray(values, dtype="float64").reshape(-1, len(SIGNALS)), columns=list(SIGNALS))
+Rows = tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray]  # frame, quarantined, file line of each row
+RowCheck = Callable[[list[str]], tuple[int, list[float]] | str | None]
+
+
+def signal_frame(
+    ts_ns: list[int] | np.ndarray, values: list[list[float]] | np.ndarray, signals: Sequence[str],
+) -> pd.DataFrame:
+    """`ts` (datetime64[ns, UTC]) and one float64 column per signal."""
+    frame = pd.DataFrame(np.asarray(values, dtype="float64").reshape(-1, len(signals)), columns=list(signals))
     frame.insert(0, "ts", pd.to_datetime(np.asarray(ts_ns, dtype="int64"), unit="ns", utc=True))
     return frame
 
 
-def _slow_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray]:
-    """Validate every line in Python; keep good rows, quarantine the rest with line number and reason.
-    Used when lines are not plain rows (wrong field count, blank lines), so every line number is exact."""
+def rows_one_by_one(source: Source, columns: Sequence[str], check_cells: RowCheck, first_line: int = 2) -> Rows:
+    """Validate every line in Python with the row checker; keep good rows, quarantine the rest with line
+    number and reason. Used when lines are not plain rows (wrong field count, blank lines), so every line
+    number is exact. A blank line is skipped. Shared by metrics.csv and environment.csv."""
     good_ts: list[int] = []
     good_values: list[list[float]] = []
     good_lines: list[int] = []
     quarantined: list[tuple[int, str, str]] = []
     handle = (
-        StringIO(path.decode("utf-8", errors="replace"), newline="") if isinstance(path, bytes)
-        else open(path, encoding="utf-8", errors="replace", newline="")
+        StringIO(source.decode("utf-8", errors="replace"), newline="") if isinstance(source, bytes)
+        else open(source, encoding="utf-8", errors="replace", newline="")
     )
     with handle:
         handle.readline()
@@ -176,14 +184,20 @@ def _slow_rows(path: Source, first_line: int = 2) -> tuple[pd.DataFrame, list[tu
             text = raw.rstrip("\r\n")
             if not text.strip():
                 continue
-            checked = _check_cells(text.split(","))
+            checked = check_cells(text.split(","))
+            if checked is None:
+                continue
             if isinstance(checked, str):
                 quarantined.append((line_no, checked, text))
                 continue
             good_ts.append(checked[0])
             good_values.append(checked[1])
             good_lines.append(line_no)
-    return _frame(good_ts, good_values), quarantined, np.asarray(good_lines, dtype="int64")
+    return signal_frame(good_ts, good_values, columns[1:]), quarantined, np.asarray(good_lines, dtype="int64")
+
+
+def _slow_rows(path: Source, first_line: int = 2) -> Rows:
+    return rows_one_by_one(path, COLUMNS, _check_cells, first_line)
 
 
 RowCheck = Callable[[list[str]], tuple[int, list[float]] | str | None]
@@ -192,13 +206,13 @@ RowCheck = Callable[[list[str]], tuple[int, list[float]] | str | None]
 def masked_rows(
     source: Source, columns: Sequence[str], ranges: Mapping[str, tuple[float, float]], check_cells: RowCheck,
     first_line: int = 2,
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str, str]], np.ndarray] | None:
+) -> Rows | None:
     """Every line is a row of `columns` (`ts`, then the signals) but some cells are bad: find the bad rows
     with vectorised masks (a signal is blank or a number within its inclusive range; line = row +
     `first_line`) and give only those to the row checker `check_cells` for their reason (a string), their
     values (the checker is the reference: what it accepts is kept, after the others) or None (nothing to
-    say, e.g. a blank line). Returns (ts in ns, values, quarantined (line, reason, text), file line of each
-    kept row), or None when a line is not a row of `columns` (use the Python path). Shared by metrics.csv
+    say, e.g. a blank line). Returns (frame, quarantined (line, reason, text), file line of each kept
+    row), or None when a line is not a row of `columns` (use the Python path). Shared by metrics.csv
     and environment.csv."""
     signals = list(columns[1:])
     invalid: list[str] = []
@@ -254,19 +268,13 @@ def masked_rows(
         ts_ns = np.concatenate([ts_ns, np.asarray(rescued_ts, dtype="int64")])
         values = np.vstack([values, np.asarray(rescued_values, dtype="float64")])
         lines = np.concatenate([lines, np.asarray(rescued_lines, dtype="int64")])
-    return ts_ns, values.astype("float64"), quarantined, lines
+    return signal_frame(ts_ns, values, signals), quarantined, lines
 
 
-def _masked_rows(
-    path: Source, first_line: int = 2,
-) -> tuple[pd.DataFrame, list[tuple[int, str, str]], np.ndarray] | None:
+def _masked_rows(path: Source, first_line: int = 2) -> Rows | None:
     """Every line is a five-field row but some cells are bad (`masked_rows`, signals in [0, 1]). None: use
     the Python path."""
-    masked = masked_rows(path, COLUMNS, dict.fromkeys(SIGNALS, (0.0, 1.0)), _check_cells, first_line)
-    if masked is None:
-        return None
-    ts_ns, values, quarantined, lines = masked
-    return _frame(ts_ns, values), quarantined, lines
+    return masked_rows(path, COLUMNS, dict.fromkeys(SIGNALS, (0.0, 1.0)), _check_cells, first_line)
 
 
 def _matches(column: pa.ChunkedArray, pattern: str) -> pa.ChunkedArray:
