@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +25,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lumen_assets.ingest.metrics import (
-    Gaps,
     Rows,
+    SignalIngest,
     masked_rows,
-    measure_gaps,
     rows_one_by_one,
-    split_same_timestamps,
+    settle_rows,
 )
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 
@@ -49,21 +47,7 @@ class EnvironmentFormatError(ValueError):
     """The file cannot be read as environment samples at all (missing, empty, wrong header)."""
 
 
-@dataclass
-class EnvironmentIngest:
-    """The cleaned frame plus an account of everything that was not kept as-is."""
-
-    frame: pd.DataFrame  # ts: datetime64[ns, UTC] sorted; three float64 columns, NaN = missing
-    rows_read: int
-    quarantined: list[tuple[int, str, str]] = field(default_factory=list)  # (line_no, reason, raw row)
-    duplicates_dropped: int = 0
-    out_of_order: int = 0
-    missing_cells: dict[str, int] = field(default_factory=dict)
-    gaps: Gaps = Gaps(0, 0.0, 0.0)
-
-    @property
-    def quarantine_fraction(self) -> float:
-        return len(self.quarantined) / self.rows_read if self.rows_read else 0.0
+EnvironmentIngest = SignalIngest
 
 
 def check_row(cells: list[str], ranges: Ranges) -> tuple[int, list[float]] | str:
@@ -120,25 +104,8 @@ def read_environment_csv(
     if [h.strip() for h in header.split(",")] != list(ENV_COLUMNS):
         raise EnvironmentFormatError(f"{path}:1: header must be {','.join(ENV_COLUMNS)!r}, got {header!r}")
     fast = _vectorised(path, ranges)
-    frame, quarantined, lines = fast if fast is not None else _row_by_row(path, ranges)
-    rows_read = len(frame) + len(quarantined)
-    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    out_of_order = int((np.diff(ts_ns) < 0).sum()) if len(ts_ns) > 1 else 0
-    if out_of_order or (len(lines) > 1 and (np.diff(lines) < 0).any()):  # rescued rows come last
-        order = np.lexsort((lines, ts_ns))  # by time, then in reading order (the first read is kept)
-        frame, lines = frame.iloc[order].reset_index(drop=True), lines[order]
-        ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    frame, lines, duplicates, conflicts = split_same_timestamps(frame, ts_ns, lines, ENV_SIGNALS)
-    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    return EnvironmentIngest(
-        frame=frame,
-        rows_read=rows_read,
-        quarantined=sorted([*quarantined, *conflicts], key=lambda q: q[0]),
-        duplicates_dropped=duplicates,
-        out_of_order=out_of_order,
-        missing_cells={name: int(frame[name].isna().sum()) for name in ENV_SIGNALS},
-        gaps=measure_gaps(ts_ns, sample_rate_hz, gap_factor),
-    )
+    rows = fast if fast is not None else _row_by_row(path, ranges)
+    return settle_rows(rows, ENV_SIGNALS, sample_rate_hz, gap_factor)
 
 
 def write_environment_parquet(frame: pd.DataFrame, path: Path | str) -> None:

@@ -49,8 +49,9 @@ class Gaps:
 
 
 @dataclass
-class MetricsIngest:
-    """The cleaned frame plus an account of everything that was not kept as-is."""
+class SignalIngest:
+    """The cleaned frame of a signal CSV (metrics.csv, environment.csv) plus an account of everything that
+    was not kept as-is."""
 
     frame: pd.DataFrame  # ts: datetime64[ns, UTC] sorted; signals float64 with NaN for missing
     rows_read: int
@@ -64,6 +65,9 @@ class MetricsIngest:
     @property
     def quarantine_fraction(self) -> float:
         return len(self.quarantined) / self.rows_read if self.rows_read else 0.0
+
+
+MetricsIngest = SignalIngest
 
 
 def _check_header(path: Path) -> None:
@@ -387,24 +391,33 @@ def parse_metrics(source: Source, first_line: int, sample_rate_hz: float = 5.0, 
     else:
         masked = _masked_rows(source, first_line)
         frame, quarantined, lines = masked if masked is not None else _slow_rows(source, first_line)
+    return settle_rows((frame, quarantined, lines), SIGNALS, sample_rate_hz, gap_factor)
+
+
+def settle_rows(rows: Rows, signals: tuple[str, ...], sample_rate_hz: float, gap_factor: float) -> SignalIngest:
+    """The read rows as the ingest keeps them: sorted by time, then in reading order (rescued rows come
+    last; the first reading of an instant is kept), exact repeats dropped and counted, a second reading of an
+    instant with other values quarantined; missing cells, out-of-order rows and gaps counted. Shared by
+    metrics.csv and environment.csv."""
+    frame, quarantined, lines = rows
     rows_read = len(frame) + len(quarantined)
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     out_of_order = int((np.diff(ts_ns) < 0).sum()) if len(ts_ns) > 1 else 0
-    if out_of_order or (len(lines) > 1 and (np.diff(lines) < 0).any()):  # rescued rows come last
-        order = np.lexsort((lines, ts_ns))  # by time, then in reading order
+    if out_of_order or (len(lines) > 1 and (np.diff(lines) < 0).any()):
+        order = np.lexsort((lines, ts_ns))
         frame, lines = frame.iloc[order].reset_index(drop=True), lines[order]
         ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    frame, lines, duplicates, conflicts = split_same_timestamps(frame, ts_ns, lines)
+    frame, lines, duplicates, conflicts = split_same_timestamps(frame, ts_ns, lines, signals)
     if conflicts:
         quarantined = sorted([*quarantined, *conflicts], key=lambda q: q[0])
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    return MetricsIngest(
+    return SignalIngest(
         frame=frame,
         rows_read=rows_read,
         lines=lines,
         quarantined=quarantined,
         duplicates_dropped=duplicates,
         out_of_order=out_of_order,
-        missing_cells={name: int(frame[name].isna().sum()) for name in SIGNALS},
+        missing_cells={name: int(frame[name].isna().sum()) for name in signals},
         gaps=measure_gaps(ts_ns, sample_rate_hz, gap_factor),
     )
