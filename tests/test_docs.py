@@ -240,7 +240,10 @@ def test_the_architecture_doc_lists_every_folder_and_module_and_only_those() -> 
     """docs/ARCHITECTURE.md names every top-level folder, area, shared module, resource and sensor module, and
     every module or folder it names exists."""
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
-    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    try:  # the tracked top-level folders (untracked ones, such as .venv or build output, are not the project's)
+        listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the tracked folders are unknown")
     folders = {line.split("/", 1)[0] for line in listed.splitlines() if "/" in line and not line.startswith(".")}
     problems = [f"the folder {folder}/ is not in the folder table" for folder in sorted(folders)
                 if f"`{folder}/`" not in text]
