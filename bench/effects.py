@@ -1,7 +1,10 @@
 """Benchmark: Lumen's effects computation from CSV vs the seed's per-event scan (issue 2 §7).
 
 Generates N days of 5 Hz metrics with K rule events, then, in a child process (so its peak RSS is its own),
-reads the CSV, parses the events and computes every event's window effects with Lumen's code. The seed
+reads the CSV, parses the events and computes every event's window effects with Lumen's code (the kernel).
+Then the same data goes through the path a user runs (issue 16 §1): `lumen run` on a fresh workspace with
+its own Dagster instance, materialising rule_events, metrics and rule_effects, so that neither figure hides
+the other. The seed
 algorithm (segA C21: rows loaded with csv + isoparse, then for each event and field a scan of all rows with
 IQR then EMA per window), re-implemented faithfully below, runs on a subset and is extrapolated linearly in
 rows (loading) and rows x events (scanning).
@@ -9,7 +12,10 @@ rows (loading) and rows x events (scanning).
     python bench/effects.py            # 30 days x 10,000 events (12.96 M rows, ~785 MB CSV)
     python bench/effects.py --small    # 1 day x 1,000 events
 
-Last line: effects: <rows> rows, <events> events, <seconds> s, <peak_rss_mb> MB, <ratio>x vs seed
+    python bench/effects.py --no-asset-path   # the kernel and the seed only
+
+Last line: effects: <rows> rows, <events> events, <seconds> s, <peak_rss_mb> MB, <ratio>x vs seed,
+asset path <seconds> s (<cpu> s CPU, <peak_rss_mb> MB)
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +39,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 FIELDS = ["phase_diff", "entropy_rate", "creative_band", "risk_band"]
+ROOT = Path(__file__).resolve().parent.parent
+ASSET_PATH = "key:rule_events or key:metrics or key:rule_effects"  # what a rule event's run computes first
 START = np.datetime64("2025-10-01T00:00:00", "ms")
 
 
@@ -64,6 +74,34 @@ def generate(folder: Path, days: float, events: int, seed: int = 1) -> tuple[Pat
             handle.write(json.dumps({"ts": moment.isoformat() + "+09:00", "actor": "bench", "rule": f"r{i % 20}",
                                      "old": 0.3, "new": 0.31, "note": ""}) + "\n")
     return metrics, rules, rows
+
+
+def lumen_run(workspace: Path, select: str, *extra: str) -> tuple[float, float, str, float]:
+    """(seconds, peak RSS MB, output, CPU seconds) of one `lumen run` child process (wait4's rusage)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "LUMEN_WORKSPACE", "LUMEN_CONFIG")}
+    command = [sys.executable, "-m", "lumen_assets.cli", "run", "--workspace", str(workspace), "--select", select,
+               *extra]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read() if process.stdout else ""
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"lumen run failed ({os.waitstatus_to_exitcode(status)}):\n{output[-5000:]}")
+    return seconds, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime
+
+
+def workspace_for(metrics: Path, rules: Path, workspace: Path) -> Path:
+    """A fresh workspace over the generated files (metrics hard-linked, not copied); the generator's rules
+    r0..r19 are listed as known, or every event would be quarantined as an unknown rule."""
+    shutil.rmtree(workspace, ignore_errors=True)
+    (workspace / "logs").mkdir(parents=True)
+    (workspace / "controls").mkdir()
+    os.link(metrics, workspace / "logs" / "metrics.csv")
+    shutil.copyfile(rules, workspace / "controls" / "rules_history.jsonl")
+    (workspace / "lumen.yaml").write_text("rules:\n  known: [" + ", ".join(f"r{i}" for i in range(20)) + "]\n",
+                                          encoding="utf-8")
+    return workspace
 
 
 def lumen_child(metrics: str, rules: str) -> None:
@@ -156,6 +194,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=30)
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--small", action="store_true", help="1 day x 1,000 events")
+    parser.add_argument("--no-asset-path", action="store_true", help="skip the `lumen run` figure")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -180,8 +219,19 @@ def main() -> None:
         print(f"seed baseline: {seed_rows:,} rows x {seed_events} events: load {load_s:.2f} s, scan {scan_s:.2f} s; "
               f"extrapolated to {rows:,} rows x {args.events:,} events: {seed_estimate:,.0f} s")
         ratio = seed_estimate / result["seconds"]
-        print(f"effects: {result['rows']} rows, {result['events']} events, {result['seconds']:.2f} s, "
-              f"{peak_mb:.0f} MB, {ratio:.0f}x vs seed")
+        line = (f"effects: {result['rows']} rows, {result['events']} events, {result['seconds']:.2f} s, "
+                f"{peak_mb:.0f} MB, {ratio:.0f}x vs seed")
+        if not args.no_asset_path:
+            workspace = workspace_for(metrics, rules, folder / "workspace")
+            seconds, run_mb, output, cpu = lumen_run(workspace, ASSET_PATH)
+            effects_rows = sum(1 for _ in open(workspace / "logs" / "rules_effects.csv", encoding="utf-8")) - 1
+            print(f"asset path (lumen run, Dagster instance included): {seconds:.1f} s wall, {cpu:.1f} s CPU, "
+                  f"peak RSS {run_mb:.0f} MB, {effects_rows:,} effect rows, "
+                  f"{seconds / result['seconds']:.1f}x the kernel's time")
+            if effects_rows != result["events"]:
+                print(f"warning: the asset path wrote {effects_rows} effect rows for {result['events']} events")
+            line += f", asset path {seconds:.1f} s ({cpu:.1f} s CPU, {run_mb:.0f} MB)"
+        print(line)
 
 
 if __name__ == "__main__":

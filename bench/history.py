@@ -24,15 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from effects import generate  # noqa: E402  (the same vectorised generator as bench/effects.py)
+from effects import generate, lumen_run, workspace_for  # noqa: E402  (shared with bench/effects.py)
 
 SELECT = "key:rule_events or key:metrics or key:rule_effects or key:quote_bank or key:risk_ledger"
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,21 +53,6 @@ def source_data(folder: Path, days: float, events: int) -> tuple[Path, Path, int
     return metrics, rules, rows
 
 
-def lumen_run(workspace: Path, *extra: str) -> tuple[float, float, str, float]:
-    """(seconds, peak RSS MB, output, CPU seconds) of one `lumen run` child process."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "LUMEN_WORKSPACE", "LUMEN_CONFIG")}
-    command = [sys.executable, "-m", "lumen_assets.cli", "run", "--workspace", str(workspace), "--select", SELECT,
-               *extra]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output = process.stdout.read() if process.stdout else ""
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"lumen run failed ({os.waitstatus_to_exitcode(status)}):\n{output[-5000:]}")
-    return seconds, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0,
@@ -84,19 +66,12 @@ def main() -> None:
     args.events = args.events if args.events is not None else int(round(100_000 * args.scale))
 
     metrics_src, rules_src, rows = source_data(Path(args.source), args.days, args.events)
-    workspace = Path(args.workspace)
-    shutil.rmtree(workspace, ignore_errors=True)
-    (workspace / "logs").mkdir(parents=True)
-    (workspace / "controls").mkdir()
-    metrics = workspace / "logs" / "metrics.csv"
-    os.link(metrics_src, metrics)  # same bytes, no 9.5 GB copy; rows appended below are cut off next time
-    shutil.copyfile(rules_src, workspace / "controls" / "rules_history.jsonl")
-    # the generator names its rules r0..r19: list them, or every event is quarantined as an unknown rule (the
+    # metrics hard-linked (no 9.5 GB copy; rows appended below are cut off next time); rules r0..r19 known (the
     # first figures of this bench, 2539 s, measured 100,000 quarantine warnings and no effects at all)
-    (workspace / "lumen.yaml").write_text("rules:\n  known: [" + ", ".join(f"r{i}" for i in range(20)) + "]\n",
-                                          encoding="utf-8")
+    workspace = workspace_for(metrics_src, rules_src, Path(args.workspace))
+    metrics = workspace / "logs" / "metrics.csv"
 
-    import_s, import_mb, output, import_cpu = lumen_run(workspace)
+    import_s, import_mb, output, import_cpu = lumen_run(workspace, SELECT)
     print("\n".join(line for line in output.splitlines() if line.startswith(("[lumen]", "  assets", "  checks"))), flush=True)
     print(f"[history] import: {import_s:.1f} s wall, {import_cpu:.1f} s CPU, peak RSS {import_mb:.0f} MB", flush=True)
     effects_rows = sum(1 for _ in open(workspace / "logs" / "rules_effects.csv", encoding="utf-8")) - 1
@@ -115,7 +90,7 @@ def main() -> None:
         handle.write(json.dumps({"ts": event_at.isoformat(), "actor": "bench", "rule": "risk_max", "old": 0.35,
                                  "new": 0.34, "note": "the new event"}) + "\n")
     day = event_at.date().isoformat()
-    event_s, event_mb, output, event_cpu = lumen_run(workspace, "--date", day)
+    event_s, event_mb, output, event_cpu = lumen_run(workspace, SELECT, "--date", day)
     effects = (workspace / "logs" / "rules_effects.csv").read_text().splitlines()
     if not any("the new event" in line or "risk_max" in line and event_at.isoformat()[:19] in line for line in effects[-400:]):
         print("[history] warning: the new event's row was not found near the end of the effects table", flush=True)
