@@ -38,7 +38,7 @@ def cpu_seconds(statement: str, env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=7)
-    parser.add_argument("--s3", action="store_true", help="a workspace archiving to S3 (nested S3Resource)")
+    parser.add_argument("--s3", action="store_true", help="a workspace archiving to S3 (dagster-aws S3Resource built when a store opens)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if args.s3:
