@@ -3,8 +3,6 @@ logs/rules_effects.csv. Why days and not one partition per event: see README "A 
 
 
 import time
-from datetime import date, datetime, timedelta
-from datetime import time as dt_time
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -106,10 +104,8 @@ def rule_effects(context: dg.AssetExecutionContext, workspace: LumenWorkspace) -
     history = read_rule_events(workspace.layout.rules_history, workspace.config.rule_policy(), workspace.layout.rules_cache)
     days = sorted(set(context.partition_keys))
     wanted = set(days)
-    if days:  # a day's run: only events inside its days' bounds are placed on a day (a year: 100,000 events)
-        low = datetime.combine(date.fromisoformat(days[0]), dt_time(), config.tz)
-        high = datetime.combine(date.fromisoformat(days[-1]) + timedelta(days=1), dt_time(), config.tz)
-    events = [e for e in history.events if days and low <= e.ts < high and event_day(e, config.tz) in wanted]
+    span = context.partition_time_window  # the run's days in the reporting timezone (a year: 100,000 events)
+    events = [e for e in history.events if span.start <= e.ts < span.end and event_day(e, config.tz) in wanted]
     store = workspace.layout.metrics_store
     state = load_state(store)
     if state is None:
