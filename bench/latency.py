@@ -33,7 +33,7 @@ from lumen_assets.ingest.rules import event_day, read_rule_events  # noqa: E402
 from lumen_assets.live import LiveState, append_event, append_metrics_span, current_rule_values  # noqa: E402
 from tests.e2e.dagster_dev import (  # noqa: E402
     FAST_OVERRIDES,
-    prepare_demo_workspace,
+    prepare_dagster_dev_workspace,
     start_dagster_dev,
     wait_for,
     wait_until_idle,
@@ -55,7 +55,7 @@ def main() -> int:
     overrides["sensor"] = {"interval_s": args.interval}
     with tempfile.TemporaryDirectory(prefix="lumen-latency-") as tmp:
         workspace = Path(tmp) / "workspace"
-        env = prepare_demo_workspace(workspace, overrides, hours=0.5)
+        env = prepare_dagster_dev_workspace(workspace, overrides, hours=0.5)
         config = load_config(workspace / "lumen.yaml")
         print(f"[latency] dagster dev on {workspace} (sensor interval {args.interval} s, "
               f"effects pre/post {config.effects.pre_s:g}/{config.effects.post_s:g} s)", flush=True)
