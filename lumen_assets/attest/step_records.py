@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from lumen_assets.atomic import atomic_write_text
-from lumen_assets.digests import sha256_file
+from lumen_assets.digests import file_identity, sha256_file
 
 STEPS = ("ingest", "effects", "posteriors", "evidence", "report", "archive")
 UPSTREAM_STEPS = ("ingest", "effects", "posteriors", "evidence")  # frozen into a day by its report
@@ -151,8 +151,7 @@ def byte_range_sha256(path: Path, start: int, end: int) -> str:
 def _cached_sha256(path: Path, rel: str, cache: dict[str, list[Any]] | None) -> str:
     if cache is None:
         return sha256_file(path)
-    stat = path.stat()
-    key = [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    key = file_identity(path)
     hit = cache.get(rel)
     if isinstance(hit, list) and len(hit) == 5 and hit[:4] == key:
         return str(hit[4])

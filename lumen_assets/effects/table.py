@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lumen_assets.atomic import atomic_open, atomic_write_text, file_lock
+from lumen_assets.digests import file_identity
 from lumen_assets.effects.window import EFFECT_COLUMNS
 
 CSV_DTYPES = {
@@ -72,11 +73,6 @@ def _stamp_path(store: Path) -> Path:
     return store.with_name(f"{store.stem}.csv-stamp.json")
 
 
-def _file_identity(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
-
-
 def _types(frame: pd.DataFrame) -> list[str]:
     return [str(frame[c].dtype) for c in EFFECT_COLUMNS]
 
@@ -104,7 +100,7 @@ def _unchanged_bytes(csv_path: Path, stamp: Path, previous: pd.DataFrame, frame:
     the last write left it, with `previous` as its rows and the same column types as `frame`."""
     try:
         recorded = json.loads(stamp.read_text(encoding="utf-8"))
-        if recorded["file"] != _file_identity(csv_path) or recorded["rows"] != len(previous) \
+        if recorded["file"] != file_identity(csv_path) or recorded["rows"] != len(previous) \
                 or recorded["types"] != _types(frame) or _types(previous) != _types(frame):
             return 0, b""
         data = csv_path.read_bytes()
@@ -130,7 +126,7 @@ def write_effects_csv(frame: pd.DataFrame, path: Path | str, stamp: Path | None 
         frame.iloc[keep_rows:][list(EFFECT_COLUMNS)].round(6).to_csv(
             handle, index=False, header=not kept, lineterminator="\n", encoding="utf-8")
     if stamp is not None:
-        atomic_write_text(stamp, json.dumps({"file": _file_identity(path), "rows": len(frame), "types": _types(frame)}))
+        atomic_write_text(stamp, json.dumps({"file": file_identity(path), "rows": len(frame), "types": _types(frame)}))
 
 
 def read_effects_csv(path: Path | str | IO[bytes]) -> pd.DataFrame:
@@ -163,7 +159,7 @@ def read_effects_table(store: Path | str, csv_path: Path | str) -> tuple[pd.Data
     stored = read_effects_store(store)
     try:
         recorded = json.loads(_stamp_path(store).read_text(encoding="utf-8"))
-        if recorded["file"] == _file_identity(csv_path) and recorded["rows"] == len(stored):
+        if recorded["file"] == file_identity(csv_path) and recorded["rows"] == len(stored):
             return stored[list(EFFECT_COLUMNS)], stored
     except (OSError, ValueError, KeyError, TypeError):
         pass

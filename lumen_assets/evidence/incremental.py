@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lumen_assets.atomic import atomic_write_text
+from lumen_assets.digests import prefix_unchanged
 from lumen_assets.evidence.ledger import LedgerScan, scan_ledger, upsert_ledger
 from lumen_assets.evidence.mapper import Evidence, map_evidence, rows_from_records
 from lumen_assets.evidence.settings import EvidenceSettings
@@ -72,7 +73,7 @@ def update_ledger(effects_csv: Path, ledger: Path, kind: str, settings: Evidence
         state = json.loads(state_path.read_text(encoding="utf-8"))
         length = int(state["effects"]["length"])
         incremental = (state["version"] == STATE_VERSION and state["settings"] == settings_digest(settings, tz)
-                       and length <= len(data) and _sha256(memoryview(data)[:length]) == state["effects"]["sha256"]
+                       and prefix_unchanged(data, length, state["effects"]["sha256"])
                        and state["ledger"] == _file_digest(ledger))
     except (OSError, ValueError, KeyError, TypeError):
         incremental = False

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lumen_assets.atomic import append_jsonl, atomic_write_text, file_lock
+from lumen_assets.digests import prefix_unchanged
 from lumen_assets.jsonl import iter_jsonl, parse_jsonl_line
 
 QUOTE_KEYS = ("ts", "event_id", "by", "rule", "delta", "confidence", "quote")
@@ -166,8 +167,7 @@ def scan_ledger(path: Path | str, kind: str, cache: Path | None = None) -> Ledge
     path = Path(path)
     data = path.read_bytes() if path.exists() else b""
     scan = _load_scan(cache, kind) if cache is not None else None
-    if scan is None or scan.length > len(data) or \
-            hashlib.sha256(memoryview(data)[: scan.length]).hexdigest() != scan.sha256:
+    if scan is None or not prefix_unchanged(data, scan.length, scan.sha256):
         scan = LedgerScan(kind=kind)
     tail = data[scan.length:]
     complete = tail.rfind(b"\n") + 1  # the scanned part ends after a newline

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lumen_assets.digests import prefix_unchanged
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 
 REQUIRED_FIELDS = ("ts", "rule", "new")
@@ -300,8 +301,7 @@ def _load_cache(cache: Path, complete: bytes) -> tuple[list[_Line], int, int]:
         header_end = raw.index(b"\n") + 1
         saved = json.loads(raw[:header_end])
         length = int(saved["length"])
-        if saved["version"] != CACHE_VERSION or length > len(complete) or \
-                hashlib.sha256(memoryview(complete)[:length]).hexdigest() != saved["sha256"]:
+        if saved["version"] != CACHE_VERSION or not prefix_unchanged(complete, length, saved["sha256"]):
             return [], 0, 0
         rows = json.loads(b"[" + raw[header_end:].rstrip(b",\n") + b"]")
         if len(rows) != saved["rows"]:
