@@ -160,13 +160,13 @@ def test_a_real_daemon_starts_a_run_of_the_named_job_from_lumens_automation_sens
     (which claims the conditioned jobs) and submits a run of `resonance_scores_job`, not an `__ASSET_JOB` run.
     The workspace sets the resonance cron to every minute, so a tick passes within about a minute."""
     import os
-    import signal
     import subprocess
     import sys
     import time
     from pathlib import Path
 
     from lumen_assets.runner import instance_yaml
+    from tests.support.processes import stop_process_group
 
     workspace, home = tmp_path / "ws", tmp_path / "home"
     workspace.mkdir()
@@ -194,10 +194,4 @@ def test_a_real_daemon_starts_a_run_of_the_named_job_from_lumens_automation_sens
             assert "resonance_scores_job" in {run.job_name for run in runs}
             assert "__ASSET_JOB" not in {run.job_name for run in runs}
         finally:
-            if daemon.poll() is None:
-                os.killpg(daemon.pid, signal.SIGTERM)
-                try:
-                    daemon.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(daemon.pid, signal.SIGKILL)
-                    daemon.wait(timeout=10)
+            stop_process_group(daemon)

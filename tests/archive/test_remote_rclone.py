@@ -68,12 +68,17 @@ def webdav(tmp_path: Path) -> Iterator[RcloneServer]:
     try:
         yield RcloneServer(url, root)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        process.stderr.close()
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop an rclone server the test started (terminate, then kill after 10 s) and close its stderr pipe."""
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    process.stderr.close()
 
 
 def _obscure(secret: str) -> str:
@@ -249,12 +254,7 @@ def sftp(tmp_path: Path) -> Iterator[RcloneServer]:
     try:
         yield RcloneServer(f"127.0.0.1:{port}", root)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        process.stderr.close()
+        _stop(process)
 
 
 def test_the_same_handshake_over_an_sftp_remote(workspace: Path, sftp: RcloneServer, monkeypatch: pytest.MonkeyPatch) -> None:
