@@ -122,6 +122,42 @@ def _expand_and_fit(page) -> None:
     page.wait_for_timeout(2500)
 
 
+def _select_one_partition(page, key: str) -> None:
+    """Type one partition key into the launch dialog's Custom field until the dialog has taken it.
+
+    The dialog loads its partitions after it opens and then may narrow itself to the last 90 days ("Show all
+    partitions"), so a key typed early can be refused ("Could not find partition") or dropped by a re-render;
+    typing the same text again into a field that already shows it changes nothing React sees, so each attempt
+    dismisses the error, widens the range, empties the field and types again."""
+    show_all = page.get_by_text("Show all partitions")
+    not_found = page.get_by_text("Could not find partition")
+    custom = page.get_by_role("button", name="Custom", exact=True)
+    field = page.locator('[role=dialog] input[placeholder^="ex:"], .bp5-dialog input[placeholder^="ex:"]').last
+    one = page.get_by_text("1 partition", exact=True)
+    page.get_by_text(re.compile(r"^\d+ partitions?$")).first.wait_for()
+    page.wait_for_timeout(1_000)  # the 90-day banner, if any, comes with the partition data
+    for _ in range(6):
+        if not_found.is_visible():
+            page.get_by_role("button", name="OK", exact=True).click()
+        if show_all.is_visible():
+            show_all.click()
+        custom.click()
+        field.wait_for()
+        field.fill("")
+        field.press_sequentially(key, delay=20)
+        field.press("Enter")
+        try:
+            one.wait_for(timeout=5_000)
+            page.wait_for_timeout(500)  # a late re-render may still reset the selection
+            if one.is_visible() and field.input_value() == key and not not_found.is_visible():
+                return
+        except PlaywrightTimeout:
+            pass
+    dialog = page.locator("[role=dialog], .bp5-dialog").last
+    text = dialog.inner_text() if dialog.count() else page.inner_text("body")
+    raise AssertionError(f"the launch dialog never selected partition {key}; it shows:\n{text}")
+
+
 def _launch_materialize_all(page, partitions: str | None) -> None:
     """Click "Materialize all…" on the current lineage selection and launch what it opens."""
     _materialize_button(page).click()
@@ -138,21 +174,7 @@ def _launch_materialize_all(page, partitions: str | None) -> None:
     if partitions == "all":
         page.get_by_role("button", name="All", exact=True).click()
     elif partitions:
-        show_all = page.get_by_text("Show all partitions")
-        if show_all.count() and show_all.is_visible():
-            show_all.click()
-        page.get_by_role("button", name="Custom", exact=True).click()
-        one = page.get_by_text("1 partition", exact=True)
-        for attempt in range(4):  # the dialog re-renders while its partition data loads: type again
-            field = page.locator(".bp5-dialog input[type=text], [role=dialog] input[type=text]").last
-            field.fill(partitions)
-            field.press("Enter")
-            try:
-                one.wait_for(timeout=5_000)
-                break
-            except PlaywrightTimeout:
-                if attempt == 3:
-                    raise
+        _select_one_partition(page, partitions)
     # "Launch backfill", or "Launch 1 run" when the selection is a single partition
     page.get_by_role("button", name=re.compile(r"^Launch (backfill|\d+ runs?)$")).click()
     page.get_by_text("Launch runs to materialize").wait_for(state="hidden")
@@ -201,6 +223,8 @@ def test_02_materialize_everything_from_the_ui(dagster_ui: DagsterDev, page) -> 
 
     never = [n for n in plan["first"] + plan["daily"] + plan["after"] if dagster_ui.latest_materialization(n) is None]
     assert not never, f"never materialised: {never}"
+    other_day = [n for n in plan["daily"] if DEMO_DAY not in dagster_ui.materialized_partitions(n)]
+    assert not other_day, f"the dialog launched another partition than {DEMO_DAY} for {other_day}"
     page.goto(f"{dagster_ui.url}/asset-groups")
     _expand_and_fit(page)
     page.wait_for_timeout(2000)
