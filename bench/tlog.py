@@ -82,7 +82,7 @@ def bench_pymerkle(leaves: int, batch: int, probes: int, queue: mp.Queue) -> Non
         tree.prove_consistency(rng.randrange(1, leaves), leaves)
     consistency_ms = (time.perf_counter() - t0) * 1000 / probes
     queue.put({"appends_per_s": leaves / append_s, "inclusion_ms": inclusion_ms, "consistency_ms": consistency_ms,
-               "root": tree.get_state().hex(), "peak_rss_mb": peak_rss_mb()})
+               "root": tree.get_root().hex(), "peak_rss_mb": peak_rss_mb()})
 
 
 def wait_for_child(child: mp.process.BaseProcess, queue: mp.Queue, poll_s: float = 1.0) -> dict | None:

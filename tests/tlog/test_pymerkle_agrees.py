@@ -16,9 +16,9 @@ def test_roots_and_proofs_match_pymerkle(size: int) -> None:
     for entry in entries:
         tree.append_entry(entry)
     ours = MemoryTree([leaf_hash(e) for e in entries])
-    assert ours.root() == tree.get_state()
+    assert ours.root() == tree.get_root()
     for old in range(1, size + 1):
-        assert ours.root(old) == tree.get_state(old)
+        assert ours.root(old) == tree.get_root(old)
         index = old - 1
-        assert verify_inclusion(leaf_hash(entries[index]), index, size, ours.inclusion_proof(index), tree.get_state())
-        assert verify_consistency(old, size, ours.consistency_proof(old), tree.get_state(old), tree.get_state())
+        assert verify_inclusion(leaf_hash(entries[index]), index, size, ours.inclusion_proof(index), tree.get_root())
+        assert verify_consistency(old, size, ours.consistency_proof(old), tree.get_root(old), tree.get_root())
