@@ -82,7 +82,13 @@ class WorkspaceLayout:
     legacy_metrics_parquet = _WorkspacePath(
         "metrics.parquet", "The whole-history metrics file of earlier versions; the first incremental ingest "
         "removes it.", state=True)
-    environment_store = _WorkspacePath("environment.parquet", state=True)
+    environment_store = _WorkspacePath(
+        "environment", "Typed, validated rhythm-sensor samples written by the `environment` asset: Parquet split "
+        "by UTC day, with the ingest cursor (the metrics store's implementation, `lumen_assets.ingest.environment`).",
+        state=True)
+    legacy_environment_parquet = _WorkspacePath(
+        "environment.parquet", "The whole-history environment file of earlier versions; the first incremental "
+        "ingest rebuilds the store from the CSV and removes it.", state=True)
     effects_store = _WorkspacePath("effects.parquet", state=True)
     posterior_cache_dir = _WorkspacePath("posteriors", state=True)
     latest_posteriors = _WorkspacePath(

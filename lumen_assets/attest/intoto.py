@@ -185,7 +185,7 @@ def _rules(paths: ChainPaths) -> dict[str, tuple[list[list[str]], list[list[str]
         "effects": ([match(paths.rules_history, "ingest"), match(store, "ingest"), ["DISALLOW", "*"]],
                     allow(paths.effects_csv, paths.effects_store)),
         "posteriors": ([match(paths.effects_csv, "effects"), ["DISALLOW", "*"]], allow(paths.posterior_jsonl)),
-        "evidence": ([match(paths.effects_csv, "effects"), match(store, "ingest"), ["ALLOW", paths.environment_store],
+        "evidence": ([match(paths.effects_csv, "effects"), match(store, "ingest"), ["ALLOW", f"{paths.environment_store}/*"],
                       ["DISALLOW", "*"]],
                      allow(paths.quotes_bank, paths.risk_ledger, paths.rhythm_output, paths.rhythm_effects)),
         # the conjugate posterior log (the report's fallback) and resonance scores are read, not chained

@@ -112,7 +112,8 @@ class ChainPaths:
             "effect_posteriors": ([self.effects_csv], [self.posterior_jsonl]),
             "quote_bank": ([self.effects_csv], [self.quotes_bank]),
             "risk_ledger": ([self.effects_csv], [self.risk_ledger]),
-            "rhythm_sync": ([self.environment_store, *store], [self.rhythm_output, self.rhythm_effects, self.quotes_bank]),
+            "rhythm_sync": ([f"{self.environment_store}/_ingest_state.json", f"{self.environment_store}/date=*/*.parquet",
+                             *store], [self.rhythm_output, self.rhythm_effects, self.quotes_bank]),
             "daily_report": ([], self.report_files(day or "*")),
             "archive_bundle": ([], [f"{self.archive_dir}/{day or '*'}/*"]),
         }
@@ -126,7 +127,7 @@ def chain_paths(config: Any) -> ChainPaths:
     state = config.paths.state_dir.rstrip("/")
     return ChainPaths(
         metrics_csv=config.paths.metrics_csv, rules_history=config.paths.rules_history,
-        metrics_store=f"{state}/metrics", environment_store=f"{state}/environment.parquet", effects_csv=config.paths.effects_csv,
+        metrics_store=f"{state}/metrics", environment_store=f"{state}/environment", effects_csv=config.paths.effects_csv,
         effects_store=f"{state}/effects.parquet", posterior_jsonl=config.reports.posterior_jsonl,
         conjugate_jsonl="logs/bayes_posterior_conjugate.jsonl", resonance_json=config.reports.resonance_json,
         quotes_bank=config.evidence.quotes_bank, risk_ledger=config.evidence.risk_ledger,

@@ -8,11 +8,10 @@ from datetime import time as dt_time
 import dagster as dg
 
 from lumen.resources.workspace import LumenWorkspace
-from lumen_assets.atomic import upsert_jsonl
 from lumen_assets.attest.step_records import byte_range_sha256, chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
-from lumen_assets.ingest.quarantine import write_quarantine
+from lumen_assets.ingest.quarantine import record_quarantine, write_quarantine
 from lumen_assets.ingest.rules import read_rule_events
 from lumen_assets.partitions import daily_partitions
 from lumen_assets.tables import metadata_table
@@ -106,7 +105,6 @@ def rule_events(context: dg.AssetExecutionContext, workspace: LumenWorkspace) ->
     ),
 )
 def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
-    import pandas as pd
 
     from lumen_assets.ingest.metrics import MetricsFormatError
     from lumen_assets.ingest.metrics_store import ingest_metrics, stored_days
@@ -125,20 +123,12 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         raise dg.Failure(description=workspace.scrub(str(exc))) from None
     state = run.state
     quarantine = workspace.layout.quarantine_dir / "metrics.jsonl"
+    record_quarantine(quarantine, workspace.rel(source), run.quarantined, bool(run.reset_reason))
     if run.reset_reason:
-        write_quarantine(quarantine, workspace.rel(source), run.quarantined)
         if run.reset_reason not in ("new", "migrated"):
             context.log.warning(f"{workspace.rel(source)} was {run.reset_reason}: the metrics store was rebuilt from its first line")
-    elif run.quarantined:
-        upsert_jsonl(
-            quarantine,
-            ({"source": workspace.rel(source), "line": n, "reason": reason, "text": text} for n, reason, text in run.quarantined),
-            key=lambda r: f"{r['line']}:{r['text']}",
-        )
     for line_no, reason, _ in run.quarantined[:20]:
         context.log.warning(f"{workspace.rel(source)}:{line_no}: quarantined: {reason}")
-    first = pd.Timestamp(state.first_ts_ns, tz="UTC") if state.first_ts_ns is not None else None
-    last = pd.Timestamp(state.last_ts_ns, tz="UTC") if state.last_ts_ns is not None else None
     days = stored_days(store)
     read_from = state.offset - run.bytes_read  # the in-toto ingest step: the bytes of metrics.csv read this run
     record_step(workspace.root_path, chain_paths(config), "metrics", environment={
@@ -147,24 +137,7 @@ def metrics(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
                  "sha256": byte_range_sha256(source, read_from, state.offset)}})
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": state.rows_stored,
-            "rows_added": run.rows_added,
-            "rows_read": run.rows_read,
-            "bytes_read": run.bytes_read,
-            "read_from": run.reset_reason or "saved offset",
-            "incomplete_last_line": run.incomplete_last_line,
-            "quarantined_rows": len(run.quarantined),
-            "duplicates_dropped": run.duplicates_dropped,
-            "out_of_order_rows": run.out_of_order,
-            "total_rows_read": state.rows_read,
-            "total_quarantined_rows": state.quarantined,
-            "total_duplicates_dropped": state.duplicates_dropped,
-            "missing_cells": sum(state.missing_cells.values()),
-            "gaps": state.gap_count,
-            "gap_longest_s": state.gap_longest_s,
-            "gap_total_s": state.gap_total_s,
-            "first_ts": str(first),
-            "last_ts": str(last),
+            **run.figures(),
             "days": len(days),
             "days_written": ", ".join(run.days_written[-10:]) + (" ..." if len(run.days_written) > 10 else ""),
             "store": dg.MetadataValue.path(workspace.rel(store)),

@@ -10,7 +10,12 @@ kept, as for metrics: `split_same_timestamps` is shared). Ranges are physical li
 
 Two paths, one grammar: when every line has four fields, pyarrow reads the cells as text and vectorised masks
 find the bad rows, which alone go to the row checker for their reason; otherwise every line goes through the
-row checker, so every line number is exact. Pure module: no dagster import.
+row checker, so every line number is exact.
+
+The file is ingested incrementally into a day-split Parquet store by the same implementation as metrics
+(`lumen_assets.ingest.metrics_store`, with `environment_spec(ranges)`): a durable cursor, only the appended
+lines parsed, truncation/rotation/rewrite rebuilds, late rows merged into their day; readers load a time range
+(`read_environment`). Pure module: no dagster import.
 """
 
 from __future__ import annotations
@@ -19,17 +24,24 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from lumen_assets.ingest.metrics import (
     Rows,
     SignalIngest,
+    Source,
     masked_rows,
     rows_one_by_one,
     settle_rows,
+)
+from lumen_assets.ingest.metrics_store import (
+    BLOCK_BYTES,
+    IngestRun,
+    StoreSpec,
+    ingest_signal,
+    range_problems,
+    read_store,
+    write_store,
 )
 from lumen_assets.ingest.timestamps import TimestampError, parse_timestamp
 
@@ -37,7 +49,6 @@ ENV_SIGNALS = ("light_intensity", "ambient_temp", "sound_level")
 ENV_COLUMNS = ("ts", *ENV_SIGNALS)
 ENV_UNITS = {"light_intensity": "lux", "ambient_temp": "°C", "sound_level": "dB"}
 _FLOAT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_TS_TYPE = pa.timestamp("ns", tz="UTC")
 
 Ranges = dict[str, tuple[float, float]]
 DEFAULT_RANGES: Ranges = {"light_intensity": (0.0, 200_000.0), "ambient_temp": (-60.0, 70.0), "sound_level": (0.0, 194.0)}
@@ -75,18 +86,37 @@ def check_row(cells: list[str], ranges: Ranges) -> tuple[int, list[float]] | str
     return ts_ns, values
 
 
-def _row_by_row(path: Path, ranges: Ranges) -> Rows:
-    return rows_one_by_one(path, ENV_COLUMNS, lambda cells: check_row(cells, ranges))
+def _row_by_row(source: Source, ranges: Ranges, first_line: int = 2) -> Rows:
+    return rows_one_by_one(source, ENV_COLUMNS, lambda cells: check_row(cells, ranges), first_line)
 
 
-def _vectorised(path: Path, ranges: Ranges) -> Rows | None:
+def _vectorised(source: Source, ranges: Ranges, first_line: int = 2) -> Rows | None:
     """Every line a four-field row: masks find bad rows (`masked_rows`; a blank line is skipped); None sends
     the file row by row."""
 
     def check(cells: list[str]) -> tuple[int, list[float]] | str | None:
         return check_row(cells, ranges) if any(cell.strip() for cell in cells) else None
 
-    return masked_rows(path, ENV_COLUMNS, ranges, check)
+    return masked_rows(source, ENV_COLUMNS, ranges, check, first_line)
+
+
+def parse_environment(
+    source: Source, first_line: int, ranges: Ranges | None = None, sample_rate_hz: float = 1.0,
+    gap_factor: float = 2.5,
+) -> EnvironmentIngest:
+    """Validate and clean rows: a whole file (first_line 2) or a block of appended lines given as bytes that
+    start with the header line, whose first row is line `first_line` of the file."""
+    ranges = ranges or DEFAULT_RANGES
+    fast = _vectorised(source, ranges, first_line)
+    rows = fast if fast is not None else _row_by_row(source, ranges, first_line)
+    return settle_rows(rows, ENV_SIGNALS, sample_rate_hz, gap_factor)
+
+
+def check_header(path: Path) -> None:
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = handle.readline().strip().lstrip("\ufeff")
+    if [h.strip() for h in header.split(",")] != list(ENV_COLUMNS):
+        raise EnvironmentFormatError(f"{path}:1: header must be {','.join(ENV_COLUMNS)!r}, got {header!r}")
 
 
 def read_environment_csv(
@@ -99,42 +129,45 @@ def read_environment_csv(
         raise EnvironmentFormatError(f"{path}: environment file not found")
     if path.stat().st_size == 0:
         raise EnvironmentFormatError(f"{path}:1: empty file (expected the header {','.join(ENV_COLUMNS)!r})")
-    with open(path, encoding="utf-8", newline="") as handle:
-        header = handle.readline().strip().lstrip("\ufeff")
-    if [h.strip() for h in header.split(",")] != list(ENV_COLUMNS):
-        raise EnvironmentFormatError(f"{path}:1: header must be {','.join(ENV_COLUMNS)!r}, got {header!r}")
-    fast = _vectorised(path, ranges)
-    rows = fast if fast is not None else _row_by_row(path, ranges)
-    return settle_rows(rows, ENV_SIGNALS, sample_rate_hz, gap_factor)
+    check_header(path)
+    return parse_environment(path, 2, ranges, sample_rate_hz, gap_factor)
 
 
-def write_environment_parquet(frame: pd.DataFrame, path: Path | str) -> None:
-    """Atomically write the cleaned frame (temp file + rename)."""
-    from lumen_assets.atomic import atomic_open
+def environment_spec(ranges: Ranges | None = None) -> StoreSpec:
+    """The store spec of environment.csv with the configured physical ranges (readers need none)."""
+    ranges = dict(ranges or DEFAULT_RANGES)
+    return StoreSpec(
+        "environment", ENV_COLUMNS,
+        lambda source, first_line, rate, gap: parse_environment(source, first_line, ranges, rate, gap),
+        check_header, lambda frame: schema_problems(frame, ranges), EnvironmentFormatError,
+    )
 
-    with atomic_open(path, "wb") as handle:
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle)
+
+ENVIRONMENT = environment_spec()
 
 
-def read_environment_parquet(path: Path | str) -> pd.DataFrame:
-    frame = pq.read_table(path).to_pandas()
-    frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
-    return frame
+def ingest_environment(
+    csv_path: Path | str, store: Path | str, ranges: Ranges | None = None, sample_rate_hz: float = 1.0,
+    gap_factor: float = 2.5, block_bytes: int = BLOCK_BYTES, legacy: Path | None = None,
+) -> IngestRun:
+    """Add the complete lines appended to environment.csv since the saved cursor to its day-split store
+    (`legacy`: the whole-history Parquet of earlier versions, removed once the store is rebuilt from the CSV)."""
+    return ingest_signal(environment_spec(ranges), csv_path, store, sample_rate_hz, gap_factor, block_bytes,
+                         legacy=legacy)
+
+
+def read_environment(
+    store: Path | str, start: object | None = None, end: object | None = None, columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Stored samples with start <= ts < end (either bound optional), sorted; only the days in range are read."""
+    return read_store(store, start, end, columns, ENVIRONMENT)
+
+
+def write_environment_store(frame: pd.DataFrame, store: Path | str) -> None:
+    """Replace the store's rows with a cleaned frame (fixtures); the next ingest rebuilds it from the CSV."""
+    write_store(frame, store, ENVIRONMENT)
 
 
 def schema_problems(frame: pd.DataFrame, ranges: Ranges) -> list[str]:
     """What the schema/range/order check reports: columns, values within the configured ranges, sorted ts."""
-    problems = []
-    if list(frame.columns) != list(ENV_COLUMNS):
-        problems.append(f"columns {list(frame.columns)}")
-        return problems
-    for name in ENV_SIGNALS:
-        values = frame[name].to_numpy(dtype="float64")
-        low, high = ranges[name]
-        bad = ~np.isnan(values) & ((values < low) | (values > high))
-        if bad.any():
-            problems.append(f"{name}: {int(bad.sum())} values outside [{low:g}, {high:g}]")
-    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    if len(ts_ns) > 1 and (np.diff(ts_ns) < 0).any():
-        problems.append("timestamps not sorted")
-    return problems
+    return range_problems(frame, ENV_COLUMNS, ranges)

@@ -1,12 +1,14 @@
-"""The metrics store: logs/metrics.csv made columnar incrementally, one Parquet folder per UTC day.
+"""The signal stores: an appended CSV made columnar incrementally, one Parquet folder per UTC day.
 
-The loop appends rows to logs/metrics.csv; re-reading a year of it (158 M rows, ~9.5 GB) on every run is
-impossible on one machine. So ingest keeps a durable cursor (byte offset, line number and file identity,
+One implementation serves both signal streams, parameterised by a `StoreSpec` (columns, block parser, header
+check, schema check): `METRICS` here for logs/metrics.csv (5 Hz) and `lumen_assets.ingest.environment`'s spec
+for logs/environment.csv (1 Hz). The loop appends rows to logs/metrics.csv; re-reading a year of it (158 M
+rows, ~9.5 GB) on every run is impossible on one machine. So ingest keeps a durable cursor (byte offset, line number and file identity,
 the same truncation/rotation/rewrite detection as the rule-event sensor, `ingest.tail`) and parses only the
 complete lines appended since, in bounded blocks, into
 
-    STATE_DIR/metrics/date=YYYY-MM-DD/part-<first byte offset>.parquet     (hive layout, UTC days)
-    STATE_DIR/metrics/_ingest_state.json                                   (cursor and running counts)
+    STATE_DIR/<store>/date=YYYY-MM-DD/part-<first byte offset>.parquet     (hive layout, UTC days)
+    STATE_DIR/<store>/_ingest_state.json                                   (cursor and running counts)
 
 A part is named by the byte offset its rows came from, so a run that dies before saving the cursor
 rewrites the same files when it runs again (nothing doubled). Rows older than the newest stored sample
@@ -15,7 +17,7 @@ truncated, rotated or rewritten in place, the store is rebuilt from the new file
 truth, as when every run re-read it). A half-written last line waits for its newline.
 
 Readers load only what they need through pyarrow dataset filters (the day folders prune the files, the
-`ts` filter the rows): `read_metrics(store, start, end)`, `event_window_frames(...)` for rule-event
+`ts` filter the rows): `read_store(store, start, end, spec=...)` (`read_metrics` for metrics), `event_window_frames(...)` for rule-event
 windows, `stored_days(store)` for the days covered.
 """
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +43,9 @@ from lumen_assets.ingest.metrics import (
     SIGNALS,
     TS_TYPE,
     MetricsFormatError,
+    SignalIngest,
     _check_header,
+    measure_gaps,
     parse_metrics,
     split_same_timestamps,
 )
@@ -50,13 +54,66 @@ from lumen_assets.ingest.tail import HEAD_BYTES, TailCursor, _head_hash, reset_r
 STATE_FILE = "_ingest_state.json"
 BLOCK_BYTES = 128 * 1024 * 1024  # one parse at a time: bounds memory whatever the backlog
 COMPACT_PARTS = 48  # a day with more part files than this is rewritten as one
-SCHEMA = pa.schema([("ts", TS_TYPE), *[(name, pa.float64()) for name in SIGNALS]])
 NS_PER_DAY = 86_400 * 10**9
+
+
+def signal_schema(signals: tuple[str, ...]) -> pa.Schema:
+    return pa.schema([("ts", TS_TYPE), *[(name, pa.float64()) for name in signals]])
+
+
+SCHEMA = signal_schema(SIGNALS)
+
+
+def range_problems(frame: pd.DataFrame, columns: tuple[str, ...], ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """What the schema/range/order check reports: the columns, values within their inclusive ranges or
+    missing, sorted ts."""
+    if list(frame.columns) != list(columns):
+        return [f"columns {list(frame.columns)}"]
+    problems = []
+    for name in columns[1:]:
+        values = frame[name].to_numpy(dtype="float64")
+        low, high = ranges[name]
+        bad = ~np.isnan(values) & ((values < low) | (values > high))
+        if bad.any():
+            problems.append(f"{name}: {int(bad.sum())} values outside [{low:g}, {high:g}]")
+    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
+    if len(ts_ns) > 1 and (np.diff(ts_ns) < 0).any():
+        problems.append("timestamps not sorted")
+    return problems
+
+
+def metrics_schema_problems(frame: pd.DataFrame) -> list[str]:
+    return range_problems(frame, COLUMNS, dict.fromkeys(SIGNALS, (0.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class StoreSpec:
+    """What one signal CSV is: its columns (`ts` first), how a block of its lines is parsed and validated
+    (`parse(block bytes starting with the header line, first line number, sample rate, gap factor)`), how its
+    header is checked (raises `error` naming file and line), and the schema/range/order check of cleaned rows."""
+
+    name: str
+    columns: tuple[str, ...]
+    parse: Callable[[bytes, int, float, float], SignalIngest]
+    check_header: Callable[[Path], None]
+    problems: Callable[[pd.DataFrame], list[str]]
+    error: type[ValueError] = ValueError
+
+    @property
+    def signals(self) -> tuple[str, ...]:
+        return self.columns[1:]
+
+    @property
+    def schema(self) -> pa.Schema:
+        return signal_schema(self.signals)
+
+
+METRICS = StoreSpec("metrics", COLUMNS, parse_metrics, _check_header, metrics_schema_problems, MetricsFormatError)
 
 
 @dataclass
 class StoreState:
-    """The cursor into metrics.csv and running counts over everything ingested since the last rebuild."""
+    """The cursor into the CSV and running counts over everything ingested since the last rebuild."""
 
     offset: int = 0
     line_no: int = 1  # lines consumed, the header included
@@ -69,7 +126,7 @@ class StoreState:
     quarantined: int = 0
     duplicates_dropped: int = 0
     out_of_order: int = 0
-    missing_cells: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SIGNALS, 0))
+    missing_cells: dict[str, int] = field(default_factory=dict)  # per signal, filled as rows arrive
     gap_count: int = 0
     gap_longest_s: float = 0.0
     gap_total_s: float = 0.0
@@ -100,6 +157,31 @@ class IngestRun:
     incomplete_last_line: bool = False
     problems: list[str] = field(default_factory=list)  # schema/range/order problems in what was written
 
+    def figures(self) -> dict[str, object]:
+        """This run's figures beside the store's totals, as the ingest assets show them."""
+        state = self.state
+        first, last = (None if ns is None else pd.Timestamp(ns, tz="UTC") for ns in (state.first_ts_ns, state.last_ts_ns))
+        return {
+            "dagster/row_count": state.rows_stored,
+            "rows_added": self.rows_added,
+            "rows_read": self.rows_read,
+            "bytes_read": self.bytes_read,
+            "read_from": self.reset_reason or "saved offset",
+            "incomplete_last_line": self.incomplete_last_line,
+            "quarantined_rows": len(self.quarantined),
+            "duplicates_dropped": self.duplicates_dropped,
+            "out_of_order_rows": self.out_of_order,
+            "total_rows_read": state.rows_read,
+            "total_quarantined_rows": state.quarantined,
+            "total_duplicates_dropped": state.duplicates_dropped,
+            "missing_cells": sum(state.missing_cells.values()),
+            "gaps": state.gap_count,
+            "gap_longest_s": state.gap_longest_s,
+            "gap_total_s": state.gap_total_s,
+            "first_ts": str(first),
+            "last_ts": str(last),
+        }
+
 
 def load_state(store: Path) -> StoreState | None:
     path = store / STATE_FILE
@@ -124,26 +206,15 @@ def _write_table(path: Path, table: pa.Table) -> None:
         pq.write_table(table, handle, row_group_size=256 * 1024)
 
 
-def _frame_table(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False)
+def _frame_table(frame: pd.DataFrame, spec: StoreSpec) -> pa.Table:
+    return pa.Table.from_pandas(frame, schema=spec.schema, preserve_index=False)
 
 
-def schema_problems(frame: pd.DataFrame) -> list[str]:
-    problems = []
-    if list(frame.columns) != list(COLUMNS):
-        problems.append(f"columns {list(frame.columns)}")
-    for signal in SIGNALS:
-        values = frame[signal].to_numpy(dtype="float64")
-        bad = ~np.isnan(values) & ((values < 0) | (values > 1))
-        if bad.any():
-            problems.append(f"{signal}: {int(bad.sum())} values outside [0, 1]")
-    ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
-    if len(ts_ns) > 1 and (np.diff(ts_ns) < 0).any():
-        problems.append("timestamps not sorted")
-    return problems
+schema_problems = metrics_schema_problems
 
 
-def _merge_late(store: Path, late: pd.DataFrame, late_lines: np.ndarray, part_name: str, run: IngestRun) -> int:
+def _merge_late(store: Path, late: pd.DataFrame, late_lines: np.ndarray, part_name: str, run: IngestRun,
+                spec: StoreSpec) -> int:
     """Rows at or before the newest stored sample: merge each affected day, sort, drop exact duplicates and
     quarantine rows whose timestamp a stored row already has with other values (the stored row stays).
     Returns how many rows were quarantined."""
@@ -154,7 +225,7 @@ def _merge_late(store: Path, late: pd.DataFrame, late_lines: np.ndarray, part_na
         day = _day_of(int(day_number) * NS_PER_DAY)
         folder = store / f"date={day}"
         old_parts = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
-        pieces = [read_parquet_frame(p) for p in old_parts]
+        pieces = [read_parquet_frame(p, spec) for p in old_parts]
         stored_rows = sum(len(piece) for piece in pieces)
         in_day = day_index == day_number
         pieces.append(late[in_day])
@@ -164,13 +235,13 @@ def _merge_late(store: Path, late: pd.DataFrame, late_lines: np.ndarray, part_na
         order = np.argsort(merged_ns, kind="stable")  # stored rows first within a timestamp: they stay
         merged, lines = merged.iloc[order].reset_index(drop=True), lines[order]
         merged_ns = merged_ns[order]
-        merged, _, dropped, conflicts = split_same_timestamps(merged, merged_ns, lines)
+        merged, _, dropped, conflicts = split_same_timestamps(merged, merged_ns, lines, spec.signals)
         run.quarantined.extend(conflicts)
         quarantined += len(conflicts)
         run.duplicates_dropped += dropped
         run.rows_added += int(in_day.sum()) - dropped - len(conflicts)
         target = folder / part_name.replace(".parquet", "-merged.parquet")  # beside this block's own part
-        _write_table(target, _frame_table(merged))
+        _write_table(target, _frame_table(merged, spec))
         for part in old_parts:
             if part != target:
                 part.unlink()
@@ -178,12 +249,12 @@ def _merge_late(store: Path, late: pd.DataFrame, late_lines: np.ndarray, part_na
     return quarantined
 
 
-def _append(store: Path, frame: pd.DataFrame, part_name: str, run: IngestRun) -> None:
+def _append(store: Path, frame: pd.DataFrame, part_name: str, run: IngestRun, spec: StoreSpec) -> None:
     """Rows after the newest stored sample: one new part file per UTC day they fall on."""
     ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
     day_index = ts_ns // NS_PER_DAY
     bounds = np.r_[0, np.nonzero(np.diff(day_index))[0] + 1, len(ts_ns)]
-    table = _frame_table(frame)
+    table = _frame_table(frame, spec)
     for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
         day = _day_of(int(ts_ns[start]))
         folder = store / f"date={day}"
@@ -192,15 +263,15 @@ def _append(store: Path, frame: pd.DataFrame, part_name: str, run: IngestRun) ->
         run.rows_added += int(stop - start)
         parts = list(folder.glob("part-*.parquet"))
         if len(parts) > COMPACT_PARTS:
-            compact_day(folder)
+            compact_day(folder, spec)
 
 
-def compact_day(folder: Path) -> None:
+def compact_day(folder: Path, spec: StoreSpec = METRICS) -> None:
     """Rewrite a day's many small parts (one per sensor run) as one file named after the first part."""
     parts = sorted(folder.glob("part-*.parquet"))
     if len(parts) < 2:
         return
-    table = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in parts])
+    table = pa.concat_tables([pq.read_table(p, schema=spec.schema) for p in parts])
     _write_table(parts[0], table.sort_by("ts"))
     for part in parts[1:]:
         part.unlink()
@@ -226,14 +297,28 @@ def ingest_metrics(
     progress=None,
     legacy: Path | None = None,
 ) -> IngestRun:
+    """logs/metrics.csv into its store (`ingest_signal` with the metrics spec)."""
+    return ingest_signal(METRICS, csv_path, store, sample_rate_hz, gap_factor, block_bytes, progress, legacy)
+
+
+def ingest_signal(
+    spec: StoreSpec,
+    csv_path: Path | str,
+    store: Path | str,
+    sample_rate_hz: float,
+    gap_factor: float,
+    block_bytes: int = BLOCK_BYTES,
+    progress=None,
+    legacy: Path | None = None,
+) -> IngestRun:
     """Add the complete lines appended to `csv_path` since the saved cursor to the day-split store.
     `legacy`: the whole-history Parquet of earlier versions, removed once the store holds its rows."""
     csv_path, store = Path(csv_path), Path(store)
     if not csv_path.exists():
-        raise MetricsFormatError(f"{csv_path}: metrics file not found")
+        raise spec.error(f"{csv_path}: {spec.name} file not found")
     stat = csv_path.stat()
     if stat.st_size == 0:
-        raise MetricsFormatError(f"{csv_path}:1: empty file (expected the header {','.join(COLUMNS)!r})")
+        raise spec.error(f"{csv_path}:1: empty file (expected the header {','.join(spec.columns)!r})")
     state = load_state(store)
     with open(csv_path, "rb") as handle:
         reason = None
@@ -242,13 +327,13 @@ def ingest_metrics(
         else:
             reason = reset_reason(handle, stat, state.cursor())
         if reason:
-            _check_header(csv_path)
+            spec.check_header(csv_path)
             _rebuild(store)
             header_end = len(handle.readline())
-            state = StoreState(offset=header_end, line_no=1)
+            state = StoreState(offset=header_end, line_no=1, missing_cells=dict.fromkeys(spec.signals, 0))
         run = IngestRun(state=state, reset_reason=reason)
         state.inode, state.device = stat.st_ino, stat.st_dev
-        header = b",".join(c.encode() for c in COLUMNS) + b"\n"
+        header = b",".join(c.encode() for c in spec.columns) + b"\n"
         while True:
             handle.seek(state.offset)
             chunk = handle.read(block_bytes)
@@ -257,14 +342,15 @@ def ingest_metrics(
             end = chunk.rfind(b"\n") + 1
             if end == 0:
                 if len(chunk) == block_bytes:
-                    raise MetricsFormatError(
+                    raise spec.error(
                         f"{csv_path}:{state.line_no + 1}: a line longer than {block_bytes} bytes")
                 run.incomplete_last_line = True  # being written: its newline comes with a later run
                 break
             block = chunk[:end]
             lines = block.count(b"\n")
-            parsed = parse_metrics(header + block, state.line_no + 1, sample_rate_hz, gap_factor)
-            _add_block(store, state, run, parsed, f"part-{state.offset:015d}.parquet", sample_rate_hz, gap_factor)
+            parsed = spec.parse(header + block, state.line_no + 1, sample_rate_hz, gap_factor)
+            _add_block(store, state, run, parsed, f"part-{state.offset:015d}.parquet", sample_rate_hz, gap_factor,
+                       spec)
             run.bytes_read += end
             state.offset += end
             state.line_no += lines
@@ -286,16 +372,14 @@ def ingest_metrics(
     return run
 
 
-def _add_block(store: Path, state: StoreState, run: IngestRun, parsed, part_name: str,
-               sample_rate_hz: float, gap_factor: float) -> None:
-    from lumen_assets.ingest.metrics import measure_gaps
-
+def _add_block(store: Path, state: StoreState, run: IngestRun, parsed: SignalIngest, part_name: str,
+               sample_rate_hz: float, gap_factor: float, spec: StoreSpec) -> None:
     frame = parsed.frame
     run.rows_read += parsed.rows_read
     run.quarantined.extend(parsed.quarantined)
     run.duplicates_dropped += parsed.duplicates_dropped
     run.out_of_order += parsed.out_of_order
-    run.problems.extend(schema_problems(frame))
+    run.problems.extend(spec.problems(frame))
     state.rows_read += parsed.rows_read
     state.quarantined += len(parsed.quarantined)
     if not len(frame):
@@ -307,10 +391,10 @@ def _add_block(store: Path, state: StoreState, run: IngestRun, parsed, part_name
         run.out_of_order += int(late_mask.sum())
         lines = parsed.lines if parsed.lines is not None else np.full(len(frame), -1, dtype="int64")
         state.quarantined += _merge_late(store, frame[late_mask].reset_index(drop=True), lines[late_mask],
-                                         part_name, run)
+                                         part_name, run, spec)
     fresh = frame[~late_mask].reset_index(drop=True)
     if len(fresh):
-        _append(store, fresh, part_name, run)
+        _append(store, fresh, part_name, run, spec)
         fresh_ns = ts_ns[~late_mask]
         joined = fresh_ns if state.last_ts_ns is None else np.r_[state.last_ts_ns, fresh_ns]
         gaps = measure_gaps(joined, sample_rate_hz, gap_factor)
@@ -322,25 +406,29 @@ def _add_block(store: Path, state: StoreState, run: IngestRun, parsed, part_name
     state.rows_stored += run.rows_added - added_before
     state.duplicates_dropped += parsed.duplicates_dropped + (run.duplicates_dropped - dropped_before)
     state.out_of_order += parsed.out_of_order + int(late_mask.sum())
-    for name in SIGNALS:
+    for name in spec.signals:
         state.missing_cells[name] = state.missing_cells.get(name, 0) + int(frame[name].isna().sum())
 
 
 def write_metrics_store(frame: pd.DataFrame, store: Path | str) -> StoreState:
-    """Replace the store's rows with a cleaned frame (fixtures, benchmarks). Its state has no CSV cursor,
-    so the next `ingest_metrics` rebuilds it from the CSV."""
+    return write_store(frame, store, METRICS)
+
+
+def write_store(frame: pd.DataFrame, store: Path | str, spec: StoreSpec) -> StoreState:
+    """Replace the store's rows with a cleaned frame (fixtures, benchmarks, a legacy file). Its state has no
+    CSV cursor, so the next ingest rebuilds it from the CSV."""
     store = Path(store)
     _rebuild(store)
-    frame = frame.loc[:, list(COLUMNS)].sort_values("ts", kind="stable").reset_index(drop=True)
+    frame = frame.loc[:, list(spec.columns)].sort_values("ts", kind="stable").reset_index(drop=True)
     frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
     state = StoreState(offset=0, line_no=0)
     run = IngestRun(state=state)
     if len(frame):
-        _append(store, frame, "part-000000000000000.parquet", run)
+        _append(store, frame, "part-000000000000000.parquet", run, spec)
         ts_ns = frame["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
         state.first_ts_ns, state.last_ts_ns = int(ts_ns[0]), int(ts_ns[-1])
     state.rows_read = state.rows_stored = len(frame)
-    state.missing_cells = {name: int(frame[name].isna().sum()) for name in SIGNALS}
+    state.missing_cells = {name: int(frame[name].isna().sum()) for name in spec.signals}
     _save_state(store, state)
     return state
 
@@ -348,18 +436,18 @@ def write_metrics_store(frame: pd.DataFrame, store: Path | str) -> StoreState:
 # ---- readers -------------------------------------------------------------------------------------------
 
 
-def read_parquet_frame(path: Path) -> pd.DataFrame:
-    return _to_frame(pq.read_table(path, schema=SCHEMA))
+def read_parquet_frame(path: Path, spec: StoreSpec = METRICS) -> pd.DataFrame:
+    return _to_frame(pq.read_table(path, schema=spec.schema), spec)
 
 
-def _to_frame(table: pa.Table) -> pd.DataFrame:
-    frame = table.select(list(COLUMNS)).to_pandas()
+def _to_frame(table: pa.Table, spec: StoreSpec) -> pd.DataFrame:
+    frame = table.select(list(spec.columns)).to_pandas()
     frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
     return frame
 
 
-def _empty_frame(columns: list[str]) -> pd.DataFrame:
-    return _to_frame(SCHEMA.empty_table()).loc[:, columns]
+def _empty_frame(columns: list[str], spec: StoreSpec) -> pd.DataFrame:
+    return _to_frame(spec.schema.empty_table(), spec).loc[:, columns]
 
 
 def stored_days(store: Path | str) -> list[str]:
@@ -393,10 +481,20 @@ def read_metrics(
     end: object | None = None,
     columns: list[str] | None = None,
 ) -> pd.DataFrame:
+    return read_store(store, start, end, columns, METRICS)
+
+
+def read_store(
+    store: Path | str,
+    start: object | None = None,
+    end: object | None = None,
+    columns: list[str] | None = None,
+    spec: StoreSpec = METRICS,
+) -> pd.DataFrame:
     """Rows with start <= ts < end (either bound optional), sorted by ts; only the days in range are
     opened and only the rows in range are materialised."""
     store = Path(store)
-    columns = list(columns or COLUMNS)
+    columns = list(columns or spec.columns)
     if "ts" not in columns:
         columns = ["ts", *columns]
     days = stored_days(store)
@@ -408,8 +506,8 @@ def read_metrics(
         days = [d for d in days if d <= _day_of(hi)]
     files = [str(p) for d in days for p in sorted((store / f"date={d}").glob("part-*.parquet"))]
     if not files:
-        return _empty_frame(columns)
-    dataset = pads.dataset(files, schema=SCHEMA, format="parquet")
+        return _empty_frame(columns, spec)
+    dataset = pads.dataset(files, schema=spec.schema, format="parquet")
     condition = None
     if lo is not None:
         condition = pads.field("ts") >= pa.scalar(lo, TS_TYPE)

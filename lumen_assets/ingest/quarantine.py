@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from lumen_assets.atomic import atomic_write_jsonl
+from lumen_assets.atomic import atomic_write_jsonl, upsert_jsonl
 
 
 def write_quarantine(path: Path, source: Path | str, entries: Iterable[tuple[int, str, str]]) -> int:
@@ -15,3 +15,16 @@ def write_quarantine(path: Path, source: Path | str, entries: Iterable[tuple[int
         path,
         ({"source": str(source), "line": line_no, "reason": reason, "text": text} for line_no, reason, text in entries),
     )
+
+
+def record_quarantine(path: Path, source: Path | str, entries: list[tuple[int, str, str]], rebuilt: bool) -> None:
+    """An incremental ingest's bad lines: a rebuilt store rewrites the file, otherwise this run's lines are
+    added to the earlier runs' (nothing lost; a line met again replaces its record)."""
+    if rebuilt:
+        write_quarantine(path, source, entries)
+    elif entries:
+        upsert_jsonl(
+            path,
+            ({"source": str(source), "line": n, "reason": reason, "text": text} for n, reason, text in entries),
+            key=lambda r: f"{r['line']}:{r['text']}",
+        )

@@ -15,7 +15,7 @@ from lumen.resources.workspace import LumenWorkspace
 from lumen_assets.attest.step_records import chain_paths, record_step
 from lumen_assets.check_words import described, nothing_to_compare
 from lumen_assets.humanize import duration
-from lumen_assets.ingest.quarantine import write_quarantine
+from lumen_assets.ingest.quarantine import record_quarantine, write_quarantine
 from lumen_assets.tables import metadata_table
 
 if TYPE_CHECKING:
@@ -45,7 +45,9 @@ def ranges_of(workspace: LumenWorkspace) -> dict[str, tuple[float, float]]:
     owners=["team:lumen"],
     check_specs=ENVIRONMENT_CHECKS,
     description="The rhythm sensors' 1 Hz stream from logs/environment.csv (lux, °C, dB): typed, validated, "
-    "sorted, bad rows quarantined by line, stored as Parquet.",
+    "sorted, bad rows quarantined by line, stored as Parquet split by UTC day. Incremental like metrics: each "
+    "run parses only the lines appended since the saved offset (a truncated, rotated or rewritten file is read "
+    "again from the start).",
 )
 def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     import pandas as pd
@@ -54,22 +56,26 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         ENV_COLUMNS,
         ENV_SIGNALS,
         EnvironmentFormatError,
-        read_environment_csv,
-        schema_problems,
-        write_environment_parquet,
+        ingest_environment,
+        read_environment,
+        write_environment_store,
     )
+    from lumen_assets.ingest.metrics_store import stored_days
 
     config = workspace.config
     settings = config.rhythm.environment
     source = workspace.layout.environment_csv
-    target = workspace.layout.environment_store
+    store = workspace.layout.environment_store
+    legacy = workspace.layout.legacy_environment_parquet
     quarantine = workspace.layout.quarantine_dir / "environment.jsonl"
     ranges = ranges_of(workspace)
     if not source.exists():  # a workspace without rhythm sensors: nothing to read, said plainly
         context.log.info(f"{workspace.rel(source)}: no environment file; the rhythm assets have no input")
         frame = pd.DataFrame({c: pd.Series(dtype="float64") for c in ENV_COLUMNS})
         frame["ts"] = pd.Series(dtype="datetime64[ns, UTC]")
-        write_environment_parquet(frame, target)
+        write_environment_store(frame, store)
+        if legacy.exists():
+            legacy.unlink()
         write_quarantine(quarantine, workspace.rel(source), [])
         yield dg.MaterializeResult(metadata={"dagster/row_count": 0, "source": "missing: " + workspace.rel(source)})
         nothing = nothing_to_compare(f"{config.paths.environment_csv} does not exist (no rhythm sensors)")
@@ -85,62 +91,62 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
                                   "otherwise ignore this warning"))
         return
     try:
-        ingest = read_environment_csv(source, ranges, settings.sample_rate_hz, settings.gap_factor)
+        run = ingest_environment(source, store, ranges, settings.sample_rate_hz, settings.gap_factor, legacy=legacy)
     except EnvironmentFormatError as exc:
         raise dg.Failure(description=workspace.scrub(str(exc))) from None
-    frame = ingest.frame
-    write_environment_parquet(frame, target)
-    write_quarantine(quarantine, workspace.rel(source), ingest.quarantined)
-    for line_no, reason, _ in ingest.quarantined[:20]:
+    state = run.state
+    record_quarantine(quarantine, workspace.rel(source), run.quarantined, bool(run.reset_reason))
+    if run.reset_reason:
+        if run.reset_reason not in ("new", "migrated"):
+            context.log.warning(f"{workspace.rel(source)} was {run.reset_reason}: the environment store was rebuilt "
+                                "from its first line")
+    for line_no, reason, _ in run.quarantined[:20]:
         context.log.warning(f"{workspace.rel(source)}:{line_no}: quarantined: {reason}")
-    span = (frame["ts"].min(), frame["ts"].max()) if len(frame) else (None, None)
+    days = stored_days(store)
+    newest_day = read_environment(store, f"{days[-1]}T00:00:00Z") if days else None  # the signals table: one day
     summary = [
-        (s, *(float(getattr(frame[s], f)()) if frame[s].notna().any() else None for f in ("mean", "min", "max")),
-         ingest.missing_cells[s])
+        (s, *(float(getattr(newest_day[s], f)()) if newest_day is not None and newest_day[s].notna().any() else None
+              for f in ("mean", "min", "max")),
+         state.missing_cells.get(s, 0))
         for s in ENV_SIGNALS
     ]
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(frame),
-            "rows_read": ingest.rows_read,
-            "quarantined_rows": len(ingest.quarantined),
-            "duplicates_dropped": ingest.duplicates_dropped,
-            "out_of_order_rows": ingest.out_of_order,
-            "missing_cells": sum(ingest.missing_cells.values()),
-            "gaps": ingest.gaps.count,
-            "gap_longest_s": ingest.gaps.longest_s,
-            "first_ts": str(span[0]),
-            "last_ts": str(span[1]),
-            "parquet": dg.MetadataValue.path(workspace.rel(target)),
+            **run.figures(),
+            "days": len(days),
+            "store": dg.MetadataValue.path(workspace.rel(store)),
             "quarantine_file": dg.MetadataValue.path(workspace.rel(quarantine)),
-            "signals": metadata_table([("signal", "string"), ("mean", "float"), ("min", "float"), ("max", "float"),
-                                       ("missing", "int", "blank cells")], summary),
+            "signals": metadata_table([("signal", "string"), ("mean", "float", "newest stored day"),
+                                       ("min", "float", "newest stored day"), ("max", "float", "newest stored day"),
+                                       ("missing", "int", "blank cells, whole store")], summary),
         }
     )
-    problems = schema_problems(frame, ranges)
+    problems = run.problems
     yield dg.AssetCheckResult(
         check_name="environment_schema_range_order", passed=not problems, severity=dg.AssetCheckSeverity.ERROR,
-        description=described(not problems, f"{len(frame)} rows: columns, ranges and time order as configured",
-                              "the cleaned environment data breaks the schema: " + "; ".join(problems),
-                              "this is a bug in the environment reader (bad rows should have been quarantined): "
-                              "report it with the run id"),
-        metadata={"problems": "; ".join(problems) or "none", "rows": len(frame)},
+        description=nothing_to_compare("no new environment rows were read") if not run.rows_added else described(
+            not problems, f"{run.rows_added} new rows: columns, ranges and time order as configured",
+            "the cleaned environment data breaks the schema: " + "; ".join(problems),
+            "this is a bug in the environment reader (bad rows should have been quarantined): "
+            "report it with the run id"),
+        metadata={"problems": "; ".join(problems) or "none", "rows": run.rows_added},
     )
-    quarantine_ok = ingest.quarantine_fraction <= settings.quarantine_max_fraction
+    fraction = state.quarantine_fraction
+    quarantine_ok = fraction <= settings.quarantine_max_fraction
     yield dg.AssetCheckResult(
         check_name="environment_quarantine_rate",
         passed=quarantine_ok,
         severity=dg.AssetCheckSeverity.WARN,
         description=described(
-            quarantine_ok, f"{len(ingest.quarantined)} of {ingest.rows_read} rows quarantined",
-            f"{ingest.quarantine_fraction:.2%} of {config.paths.environment_csv} rows were quarantined (bound "
+            quarantine_ok, f"{state.quarantined} of {state.rows_read} rows quarantined",
+            f"{fraction:.2%} of {config.paths.environment_csv} rows were quarantined (bound "
             f"{settings.quarantine_max_fraction:.2%})",
             f"read the reasons in {config.paths.quarantine_dir}/environment.jsonl, fix what writes the bad rows, "
             "then re-materialise environment"),
-        metadata={"quarantined_fraction": ingest.quarantine_fraction, "bound": settings.quarantine_max_fraction,
-                  "quarantined_rows": len(ingest.quarantined)},
+        metadata={"quarantined_fraction": fraction, "bound": settings.quarantine_max_fraction,
+                  "quarantined_rows": state.quarantined},
     )
-    age_s = (time.time_ns() - int(span[1].value)) / 1e9 if len(frame) else float("inf")
+    age_s = (time.time_ns() - state.last_ts_ns) / 1e9 if state.last_ts_ns is not None else float("inf")
     fresh = age_s <= settings.freshness_max_age_s
     yield dg.AssetCheckResult(
         check_name="environment_freshness", passed=fresh,
@@ -194,16 +200,14 @@ def read_metrics_if_any(workspace: LumenWorkspace, env: "pd.DataFrame | None" = 
 def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]:
     """Run the synchronizer over the workspace's cleaned inputs; write logs/rhythm_sync.jsonl and the day
     messages into the quote bank. Returns (sync, figures)."""
-    import pandas as pd
 
     from lumen_assets.atomic import atomic_write_jsonl
-    from lumen_assets.ingest.environment import ENV_COLUMNS, read_environment_parquet
+    from lumen_assets.ingest.environment import read_environment
     from lumen_assets.rhythm.messages import upsert_rhythm_quotes
     from lumen_assets.rhythm.sync import synchronize
 
     config = workspace.config
-    env_path = workspace.layout.environment_store
-    env = read_environment_parquet(env_path) if env_path.exists() else pd.DataFrame(columns=list(ENV_COLUMNS))
+    env = read_environment(workspace.layout.environment_store)
     sync = synchronize(env, config.rhythm, config.tz, read_metrics_if_any(workspace, env))
     output = workspace.path(config.rhythm.output)
     atomic_write_jsonl(output, sync.records)

@@ -1,6 +1,6 @@
 """Prometheus gauges of the rhythm synchronizer (seed segC §C1: the exporter's `/rhythm_metrics`, which the seed
-named but never defined). Read from `logs/rhythm_sync.jsonl` (its last record) and the cleaned environment
-Parquet (its newest row) on every scrape; a missing or unreadable file is `lumen_exporter_source_ok{source} 0`,
+named but never defined). Read from `logs/rhythm_sync.jsonl` (its last record) and the environment store (its
+newest row, from its newest day) on every scrape; a missing or unreadable file is `lumen_exporter_source_ok{source} 0`,
 never a failed scrape. Pure module: no dagster import (runs inside `lumen exporter`).
 
 Gauges: `lumen_rhythm_blend`, `lumen_rhythm_delta{input,band}`, `lumen_rhythm_coverage{signal}`,
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -46,18 +45,19 @@ def read_last_jsonl_record(path: Path, max_bytes: int = 65536) -> dict[str, Any]
     return None
 
 
-def read_last_environment(path: Path) -> tuple[float, dict[str, float]]:
-    import pyarrow.parquet as pq
+def read_last_environment(store: Path) -> tuple[float, dict[str, float]]:
+    """The newest sample of the environment store (only its newest day is read)."""
+    from lumen_assets.ingest.environment import read_environment
+    from lumen_assets.ingest.metrics_store import stored_days
 
-    parquet = pq.ParquetFile(path)
-    for group in range(parquet.num_row_groups - 1, -1, -1):
-        table = parquet.read_row_group(group)
-        if table.num_rows:
-            row = table.slice(table.num_rows - 1).to_pylist()[0]
-            ts = row["ts"]
-            epoch = (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp()
-            return epoch, {k: math.nan if row[k] is None else float(row[k]) for k, _, _ in ENV_GAUGES}
-    raise ValueError("no rows")
+    days = stored_days(store)
+    if not days:
+        raise ValueError("no rows")
+    frame = read_environment(store, f"{days[-1]}T00:00:00Z")
+    if not len(frame):
+        raise ValueError("no rows")
+    row = frame.iloc[-1]
+    return row["ts"].timestamp(), {k: math.nan if row[k] is None else float(row[k]) for k, _, _ in ENV_GAUGES}
 
 
 def _nan(value: Any) -> float:

@@ -21,6 +21,7 @@ from lumen_assets.ingest.metrics_store import (
     stored_days,
     stored_spans,
 )
+from tests.support.signal_csv import write_signal_csv
 
 KST = timezone(timedelta(hours=9))
 T0 = datetime(2025, 10, 23, 8, 59, 0, tzinfo=KST)  # 23:59 UTC on the 22nd: rows cross a UTC day
@@ -35,12 +36,7 @@ def _rows(start_s: float, count: int, step_s: float = 0.2, value: str = "0.300")
 
 
 def _write(path: Path, rows: list[str], mode: str = "w", header: bool = True) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, mode, encoding="utf-8") as handle:
-        if header:
-            handle.write(",".join(COLUMNS) + "\n")
-        handle.write("".join(r + "\n" for r in rows))
-    return path
+    return write_signal_csv(path, COLUMNS, rows, mode, header)
 
 
 def test_a_run_reads_only_the_lines_appended_since_the_saved_offset(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from lumen_assets.demo import (
     demo_sound_bursts,
 )
 from lumen_assets.ingest.defs import metrics
-from lumen_assets.ingest.environment import read_environment_parquet
+from lumen_assets.ingest.environment import read_environment
 from lumen_assets.rhythm.defs import environment, rhythm_sync
 from tests.effects.graph_support import check_evaluations, demo_graph
 
@@ -78,7 +78,7 @@ def test_demo_environment_relation_is_recovered(tmp_path: Path) -> None:
     """The demo's temperature = base + drift·h + gain·lux_norm + noise; bursts lift the sound Δ by 2.4."""
     demo = demo_graph(tmp_path, hours=4.0, add_partitions=False)
     assert _run(demo, [environment, rhythm_sync]).success
-    frame = read_environment_parquet(demo.root / ".lumen" / "environment.parquet").dropna()
+    frame = read_environment(demo.root / ".lumen" / "environment").dropna()
     hours = (frame["ts"] - frame["ts"].iloc[0]).dt.total_seconds().to_numpy() / 3600
     lux_norm = np.log10(1 + frame["light_intensity"].to_numpy()) / np.log10(1 + 100_000)
     design = np.column_stack([np.ones(len(frame)), hours, lux_norm])
@@ -154,3 +154,26 @@ def test_rule_effects_are_written_with_and_without_the_rhythm(tmp_path: Path) ->
     assert (across["rhythm_corr_d_creative"].abs() > 0.5).any()
     [materialisation] = result.asset_materializations_for_node("rhythm_sync")
     assert materialisation.metadata["rhythm_effects"].value == "logs/rhythm_effects.csv"
+
+
+def test_environment_is_incremental_and_keeps_earlier_quarantined_lines(tmp_path: Path) -> None:
+    demo = demo_graph(tmp_path, hours=0.2, add_partitions=False)
+    (demo.root / ".lumen").mkdir(exist_ok=True)
+    (demo.root / ".lumen" / "environment.parquet").write_bytes(b"old whole-history file")  # an earlier version's
+    first = _run(demo, [environment])
+    assert first.success
+    meta = first.asset_materializations_for_node("environment")[0].metadata
+    assert meta["read_from"].value == "migrated" and not (demo.root / ".lumen" / "environment.parquet").exists()
+    rows = meta["dagster/row_count"].value
+    earlier = [q["line"] for q in _jsonl(demo.root / "logs" / "quarantine" / "environment.jsonl")]
+    path = demo.root / "logs" / "environment.csv"
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("2025-10-23T10:00:00+09:00,100,20,40\n2025-10-23T10:00:01+09:00,100,999,40\n")
+    second = _run(demo, [environment])
+    meta = second.asset_materializations_for_node("environment")[0].metadata
+    assert (meta["rows_read"].value, meta["rows_added"].value, meta["quarantined_rows"].value) == (2, 1, 1)
+    assert meta["dagster/row_count"].value == rows + 1
+    assert meta["total_quarantined_rows"].value == len(earlier) + 1
+    quarantine = _jsonl(demo.root / "logs" / "quarantine" / "environment.jsonl")
+    assert [q["line"] for q in quarantine] == [*earlier, len(path.read_text().splitlines())]
+    assert "999" in quarantine[-1]["reason"]

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from lumen_assets.atomic import atomic_write_jsonl
 from lumen_assets.config import LumenConfig
 from lumen_assets.demo import write_demo_environment
-from lumen_assets.ingest.environment import read_environment_csv, write_environment_parquet
+from lumen_assets.ingest.environment import read_environment_csv, write_environment_store
 from lumen_assets.resonance.exporter import ExporterSources, serve
 from lumen_assets.rhythm.sync import synchronize
 from tests.support.servers import free_port
@@ -35,7 +35,7 @@ def test_rhythm_metrics_serves_the_last_step_and_the_newest_readings(tmp_path: P
     config = LumenConfig()
     write_demo_environment(tmp_path / "logs" / "environment.csv", hours=0.1)
     ingest = read_environment_csv(tmp_path / "logs" / "environment.csv")
-    write_environment_parquet(ingest.frame, tmp_path / ".lumen" / "environment.parquet")
+    write_environment_store(ingest.frame, tmp_path / ".lumen" / "environment")
     records = synchronize(ingest.frame, config.rhythm, config.tz).records
     atomic_write_jsonl(tmp_path / "logs" / "rhythm_sync.jsonl", records)
     sources = ExporterSources.for_workspace(tmp_path, config)
@@ -74,7 +74,7 @@ def test_the_rhythm_dashboard_queries_only_served_rhythm_gauges(tmp_path: Path) 
     config = LumenConfig()
     write_demo_environment(tmp_path / "logs" / "environment.csv", hours=0.05)
     ingest = read_environment_csv(tmp_path / "logs" / "environment.csv")
-    write_environment_parquet(ingest.frame, tmp_path / ".lumen" / "environment.parquet")
+    write_environment_store(ingest.frame, tmp_path / ".lumen" / "environment")
     atomic_write_jsonl(tmp_path / "logs" / "rhythm_sync.jsonl", synchronize(ingest.frame, config.rhythm, config.tz).records)
     served = {m.name for m in build_registry(ExporterSources.for_workspace(tmp_path, config)).collect()}
     served.add("lumen_phase_diff")  # from metrics; tests/resonance covers it
