@@ -89,6 +89,9 @@ class WorkspaceLayout:
     legacy_environment_parquet = _WorkspacePath(
         "environment.parquet", "The whole-history environment file of earlier versions; the first incremental "
         "ingest rebuilds the store from the CSV and removes it.", state=True)
+    rhythm_sync_state = _WorkspacePath(
+        "rhythm_sync_state.json", "What `rhythm_sync` computed: per local day the store files it read and where "
+        "its records sit in the output, so a run recomputes only the days whose inputs changed.", state=True)
     effects_store = _WorkspacePath("effects.parquet", state=True)
     posterior_cache_dir = _WorkspacePath("posteriors", state=True)
     latest_posteriors = _WorkspacePath(

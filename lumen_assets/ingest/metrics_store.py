@@ -459,15 +459,23 @@ def stored_days(store: Path | str) -> list[str]:
 
 
 def stored_spans(store: Path | str) -> list[tuple[int, int]]:
-    """(first, last) ts in ns of every stored part, from the Parquet footers' statistics (no rows read)."""
+    """(first, last) ts in ns of every stored part's row groups, from the Parquet footers' statistics (no rows
+    read)."""
     spans = []
     for day in stored_days(store):
         for part in sorted((Path(store) / f"date={day}").glob("part-*.parquet")):
-            meta = pq.ParquetFile(part).metadata
-            for group in range(meta.num_row_groups):
-                stats = meta.row_group(group).column(0).statistics
-                if stats is not None and stats.has_min_max and meta.row_group(group).num_rows:
-                    spans.append((pd.Timestamp(stats.min).value, pd.Timestamp(stats.max).value))
+            spans.extend(row_group_spans(part))
+    return spans
+
+
+def row_group_spans(part: Path) -> list[tuple[int, int]]:
+    """(first, last) ts in ns of each non-empty row group of one part file, from its footer."""
+    meta = pq.ParquetFile(part).metadata
+    spans = []
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(0).statistics
+        if stats is not None and stats.has_min_max and meta.row_group(group).num_rows:
+            spans.append((pd.Timestamp(stats.min).value, pd.Timestamp(stats.max).value))
     return spans
 
 

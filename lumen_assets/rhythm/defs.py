@@ -161,18 +161,19 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     )
 
 
-def _rhythm_across_events(workspace: LumenWorkspace, records: list[dict[str, Any]]) -> "pd.DataFrame":
-    """Each complete rule effect with and without the rhythm (pure: `rhythm_across_events`), written to
-    `rhythm.effects_output` (atomically, rewritten whole each run like rules_effects.csv)."""
+def _rhythm_across_events(workspace: LumenWorkspace) -> "pd.DataFrame":
+    """Each complete rule effect with and without the rhythm (pure: `rhythm_across_events`) over the whole
+    synchronised output, written to `rhythm.effects_output` (atomically, rewritten whole each run like
+    rules_effects.csv)."""
     from lumen_assets.atomic import atomic_open
     from lumen_assets.effects.table import read_effects_csv
-    from lumen_assets.rhythm.sync import read_sync_records, rhythm_across_events, rhythm_gains
+    from lumen_assets.rhythm.sync import read_sync_file, rhythm_across_events, rhythm_gains
 
     config = workspace.config
     effects = read_effects_csv(workspace.layout.effects_csv)
     if len(effects):
         effects = effects[effects["status"] == "complete"]
-    sync = read_sync_records(records)
+    sync = read_sync_file(workspace.path(config.rhythm.output))
     across = rhythm_across_events(effects, sync, config.effects.pre_s, config.effects.post_s, config.effects.guard_s,
                                   gains=rhythm_gains(sync, config.rhythm.gain_min_steps))
     with atomic_open(workspace.path(config.rhythm.effects_output), "w") as handle:
@@ -180,42 +181,23 @@ def _rhythm_across_events(workspace: LumenWorkspace, records: list[dict[str, Any
     return across
 
 
-def read_metrics_if_any(workspace: LumenWorkspace, env: "pd.DataFrame | None" = None) -> "pd.DataFrame | None":
-    """The metrics over the environment's time span (one day more either side), never the whole history."""
-    import pandas as pd
-
-    from lumen_assets.ingest.metrics_store import load_state, read_metrics
-
-    store = workspace.layout.metrics_store
-    state = load_state(store)
-    if state is None:
-        return None
-    if env is None or not len(env):
-        newest = pd.Timestamp(state.last_ts_ns or 0, tz="UTC")
-        return read_metrics(store, newest - pd.Timedelta(days=1))
-    ts = pd.to_datetime(env["ts"], utc=True)
-    return read_metrics(store, ts.min() - pd.Timedelta(days=1), ts.max() + pd.Timedelta(days=1))
-
-
 def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]:
-    """Run the synchronizer over the workspace's cleaned inputs; write logs/rhythm_sync.jsonl and the day
-    messages into the quote bank. Returns (sync, figures)."""
-
-    from lumen_assets.atomic import atomic_write_jsonl
-    from lumen_assets.ingest.environment import read_environment
-    from lumen_assets.rhythm.messages import upsert_rhythm_quotes
-    from lumen_assets.rhythm.sync import synchronize
+    """Bring logs/rhythm_sync.jsonl up to date a local day at a time, recomputing only the days whose
+    environment or metrics changed (`lumen_assets.rhythm.incremental`), and put the recomputed days' messages
+    into the quote bank. Returns (run, figures)."""
+    from lumen_assets.rhythm.incremental import synchronize_incrementally
+    from lumen_assets.rhythm.messages import rhythm_quotes, upsert_quotes
 
     config = workspace.config
-    env = read_environment(workspace.layout.environment_store)
-    sync = synchronize(env, config.rhythm, config.tz, read_metrics_if_any(workspace, env))
+    layout = workspace.layout
     output = workspace.path(config.rhythm.output)
-    atomic_write_jsonl(output, sync.records)
-    quotes = upsert_rhythm_quotes(
-        workspace.path(config.evidence.quotes_bank), sync.records, config.tz, config.evidence.language
+    quotes: list[dict[str, Any]] = []
+    run = synchronize_incrementally(
+        layout.environment_store, layout.metrics_store, output, layout.rhythm_sync_state, config.rhythm, config.tz,
+        on_chunk=lambda records: quotes.extend(rhythm_quotes(records, config.tz, config.evidence.language)),
     )
-    figures = {"steps": sync.steps, "output": output, "rhythm_quotes": quotes}
-    return sync, figures
+    upsert_quotes(workspace.path(config.evidence.quotes_bank), quotes)
+    return run, {"steps": run.steps, "output": output, "rhythm_quotes": len(quotes)}
 
 
 @dg.asset(
@@ -232,27 +214,35 @@ def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]
     "weighted blend, each input's coverage and the metrics' means in the same step -> logs/rhythm_sync.jsonl.",
 )
 def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
+    import pandas as pd
+
     from lumen_assets.rhythm.sync import bands_of
 
     config = workspace.config
     sync, figures = compute_rhythm_sync(workspace)
     record_step(workspace.root_path, chain_paths(config), "rhythm_sync",  # the in-toto evidence step
                 environment={"run_id": context.run.run_id, "steps": sync.steps})
-    frame = sync.frame
-    with_blend = int(frame["blend"].notna().sum()) if len(frame) else 0
-    share = with_blend / len(frame) if len(frame) else 0.0
-    latest = sync.records[-10:]
-    across = _rhythm_across_events(workspace, sync.records)
-    context.log.info(f"rhythm_sync: {sync.steps} steps -> {workspace.rel(figures['output'])}")
+    steps, with_blend = sync.steps, sync.steps_with_blend
+    share = with_blend / steps if steps else 0.0
+    latest = sync.latest
+    across = _rhythm_across_events(workspace)
+    recomputed = sync.recomputed
+    context.log.info(f"rhythm_sync: {sum(c.steps for c in recomputed)} steps of {len(recomputed)} day(s) recomputed, "
+                     f"{steps} in all -> {workspace.rel(figures['output'])}")
     yield dg.MaterializeResult(
         metadata={
-            "steps": sync.steps,
+            "steps": steps,
             "steps_with_blend": with_blend,
+            "steps_recomputed": sum(c.steps for c in recomputed),
+            "days_recomputed": len(recomputed),
+            "recomputed_from": str(pd.Timestamp(recomputed[0].start_ns, tz="UTC").tz_convert(config.tz))
+            if recomputed else "nothing changed",
+            "rebuilt": sync.rebuilt or "no",
             "step_s": config.rhythm.step_s,
             "bands": dg.MetadataValue.json(bands_of(config.rhythm)),
             "weights": dg.MetadataValue.json(config.rhythm.weights.model_dump()),
-            "blend_mean": float(frame["blend"].mean()) if with_blend else None,
-            "rhythm_messages": figures["rhythm_quotes"],
+            "blend_mean": sync.blend_mean,
+            "rhythm_messages_updated": figures["rhythm_quotes"],
             "output": dg.MetadataValue.path(workspace.rel(figures["output"])),
             "rhythm_effects": dg.MetadataValue.path(workspace.rel(workspace.path(config.rhythm.effects_output))),
             "rule_events_with_rhythm": metadata_table(
@@ -272,12 +262,12 @@ def rhythm_sync(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     )
     yield dg.AssetCheckResult(
         check_name="rhythm_blend_coverage",
-        passed=share >= 0.9 or not len(frame),
+        passed=share >= 0.9 or not steps,
         severity=dg.AssetCheckSeverity.WARN,
-        description=nothing_to_compare("no rhythm steps (no environment data)") if not len(frame) else described(
-            share >= 0.9, f"{share:.0%} of {len(frame)} steps have a blend",
-            f"only {share:.0%} of {len(frame)} steps have a blend (at least 90 % expected)",
+        description=nothing_to_compare("no rhythm steps (no environment data)") if not steps else described(
+            share >= 0.9, f"{share:.0%} of {steps} steps have a blend",
+            f"only {share:.0%} of {steps} steps have a blend (at least 90 % expected)",
             "look for gaps in the environment and metrics data over the same minutes (their gaps figures) "
             "and for sensors that stopped"),
-        metadata={"steps": len(frame), "with_blend": with_blend, "share": share},
+        metadata={"steps": steps, "with_blend": with_blend, "share": share},
     )

@@ -51,7 +51,11 @@ def rhythm_quotes(records: list[dict[str, Any]], tz: ZoneInfo, language: str) ->
 def upsert_rhythm_quotes(path: Path, records: list[dict[str, Any]], tz: ZoneInfo, language: str) -> int:
     """Replace (or add) each day's rhythm quote in the quote bank; other quotes are left exactly as they are.
     Returns how many day messages the bank now holds from these records."""
-    quotes = rhythm_quotes(records, tz, language)
+    return upsert_quotes(path, rhythm_quotes(records, tz, language))
+
+
+def upsert_quotes(path: Path, quotes: list[dict[str, Any]]) -> int:
+    """Replace (or add) these day quotes in the quote bank, leaving every other quote as it is."""
     if not quotes:
         return 0
     by_id = {q["event_id"]: q for q in quotes}

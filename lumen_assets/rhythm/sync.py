@@ -140,7 +140,7 @@ def synchronize(
     steps["blend"] = blend
     steps["blend_weight_present"] = weight_present
     steps["step_start"] = pd.to_datetime(step_start_ns, unit="ns", utc=True)
-    if metrics is not None and len(metrics):
+    if metrics is not None:  # known metrics, even none in these steps: every record says n
         m_ns = metrics["ts"].to_numpy(dtype="datetime64[ns]").view("int64")
         by_step = metrics[list(METRIC_SIGNALS)].assign(step=m_ns // step_ns).groupby("step")
         means = by_step.mean()

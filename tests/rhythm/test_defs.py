@@ -49,7 +49,10 @@ def test_environment_and_rhythm_sync_on_the_demo(tmp_path: Path) -> None:
     quotes = [q for q in _jsonl(demo.root / "controls" / "quotes_bank.jsonl") if q.get("kind") == "rhythm"]
     assert [q["event_id"] for q in quotes] == ["rhythm:2025-10-23"]
     assert quotes[0]["quote"].startswith("오늘의 리듬(2025-10-23)")
-    assert _run(demo, [rhythm_sync]).success  # again: replaced, not duplicated
+    again_run = _run(demo, [rhythm_sync])  # again: replaced, not duplicated
+    assert again_run.success
+    meta = again_run.asset_materializations_for_node("rhythm_sync")[0].metadata
+    assert (meta["days_recomputed"].value, meta["steps"].value) == (0, 60)  # nothing new: nothing recomputed
     again = [q for q in _jsonl(demo.root / "controls" / "quotes_bank.jsonl") if q.get("kind") == "rhythm"]
     assert len(again) == 1
 
