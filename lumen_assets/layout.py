@@ -86,7 +86,7 @@ class WorkspaceLayout:
         "environment", "Typed, validated rhythm-sensor samples written by the `environment` asset: Parquet split "
         "by UTC day, with the ingest cursor (the metrics store's implementation, `lumen_assets.ingest.environment`).",
         state=True)
-    legacy_environment_parquet = _WorkspacePath(
+    legacy_environment_store = _WorkspacePath(
         "environment.parquet", "The whole-history environment file of earlier versions; the first incremental "
         "ingest rebuilds the store from the CSV and removes it.", state=True)
     rhythm_sync_state = _WorkspacePath(

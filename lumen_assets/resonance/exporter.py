@@ -47,7 +47,7 @@ class ExporterSources:
     effects_csv: Path
     resonance_json: Path
     rhythm_jsonl: Path | None = None  # rhythm_sync output (seed `/rhythm_metrics`)
-    environment_parquet: Path | None = None
+    environment_store: Path | None = None
     rhythm_bands: dict[str, str] | None = None
 
     @classmethod
@@ -59,7 +59,7 @@ class ExporterSources:
             effects_csv=layout.effects_csv,
             resonance_json=root / config.resonance.output,
             rhythm_jsonl=root / config.rhythm.output,
-            environment_parquet=layout.environment_store,
+            environment_store=layout.environment_store,
             rhythm_bands=config.rhythm.bands(),
         )
 
@@ -67,7 +67,7 @@ class ExporterSources:
         from lumen_assets.rhythm.exporter import RhythmCollector
 
         return RhythmCollector(
-            self.rhythm_jsonl or Path("/nonexistent"), self.environment_parquet or Path("/nonexistent"), self.rhythm_bands
+            self.rhythm_jsonl or Path("/nonexistent"), self.environment_store or Path("/nonexistent"), self.rhythm_bands
         )
 
 

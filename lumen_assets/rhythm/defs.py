@@ -66,7 +66,7 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     settings = config.rhythm.environment
     source = workspace.layout.environment_csv
     store = workspace.layout.environment_store
-    legacy = workspace.layout.legacy_environment_parquet
+    legacy = workspace.layout.legacy_environment_store
     quarantine = workspace.layout.quarantine_dir / "environment.jsonl"
     ranges = ranges_of(workspace)
     if not source.exists():  # a workspace without rhythm sensors: nothing to read, said plainly

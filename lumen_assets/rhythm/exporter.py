@@ -67,9 +67,9 @@ def _nan(value: Any) -> float:
 class RhythmCollector(Collector):
     """The rhythm gauges; `ok` (lumen_exporter_source_ok) is filled by the caller's family when given."""
 
-    def __init__(self, sync_jsonl: Path, environment_parquet: Path, bands: dict[str, str] | None = None) -> None:
+    def __init__(self, sync_jsonl: Path, environment_store: Path, bands: dict[str, str] | None = None) -> None:
         self.sync_jsonl = sync_jsonl
-        self.environment_parquet = environment_parquet
+        self.environment_store = environment_store
         self.bands = bands or {"light": "phase_diff", "temperature": "entropy_rate", "sound": "creative_band",
                                "time_cycle": "risk_band"}
 
@@ -115,7 +115,7 @@ class RhythmCollector(Collector):
 
     def _environment(self, ok: GaugeMetricFamily) -> Iterator[GaugeMetricFamily]:
         try:
-            ts, values = read_last_environment(self.environment_parquet)
+            ts, values = read_last_environment(self.environment_store)
         except Exception:
             ok.add_metric(["environment"], 0)
             return
