@@ -42,10 +42,15 @@ def report_paths(workspace: LumenWorkspace, day: str) -> tuple[Path, Path, Path]
     return folder / f"report_{day}.md", folder / f"report_{day}.pdf", facts
 
 
-def _rhythm_sync(workspace: LumenWorkspace):
-    from lumen_assets.rhythm.sync import read_sync_file
+def _rhythm_sync(workspace: LumenWorkspace, start: datetime, end: datetime):
+    """The rhythm steps of the report's day (a step before it too: its last minutes), never the whole output."""
+    import pandas as pd
 
-    return read_sync_file(workspace.path(workspace.config.rhythm.output))
+    from lumen_assets.rhythm.incremental import read_sync_span
+
+    step_ns = int(workspace.config.rhythm.step_s * 1e9)
+    return read_sync_span(workspace.path(workspace.config.rhythm.output), workspace.layout.rhythm_sync_state,
+                          pd.Timestamp(start).value - step_ns, pd.Timestamp(end).value)
 
 
 PREVIEW_CHARS = 30_000  # the inline Markdown preview; the whole report is behind the link / in the file
@@ -175,7 +180,7 @@ def daily_report(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
         posterior_newest=posterior_newest,
         resonance=resonance,
         sources=sources,
-        rhythm_sync=_rhythm_sync(workspace) if settings.rhythm_overlay else None,
+        rhythm_sync=_rhythm_sync(workspace, start, end) if settings.rhythm_overlay else None,
     )
     md_path, pdf_path, facts_path = report_paths(workspace, window.key)
     atomic_write_text(md_path, built.markdown)

@@ -36,7 +36,7 @@ from lumen_assets.atomic import atomic_open, atomic_write_text
 from lumen_assets.ingest.environment import read_environment
 from lumen_assets.ingest.metrics_store import load_state, read_metrics, row_group_spans
 from lumen_assets.rhythm.settings import RhythmSettings
-from lumen_assets.rhythm.sync import synchronize
+from lumen_assets.rhythm.sync import read_sync_file, read_sync_records, synchronize
 
 SYNC_VERSION = 1  # bump when the records' formulas change: every chunk is recomputed
 
@@ -263,3 +263,20 @@ def synchronize_incrementally(
 def _save(path: Path, state: SyncState) -> None:
     atomic_write_text(path, json.dumps(asdict(state), separators=(",", ":")))
 
+
+
+def read_sync_span(output: Path, state_path: Path, start_ns: int, end_ns: int) -> pd.DataFrame:
+    """The steps starting in [start, end) of `output` as a frame (`read_sync_records`): only the days holding
+    them are read when the state describes the output, else the whole file (then filtered)."""
+    state = load_sync_state(state_path)
+    stat = output.stat() if output.exists() else None
+    if stat is not None and state is not None and (stat.st_size, stat.st_mtime_ns) == (state.output_size,
+                                                                                        state.output_mtime_ns):
+        chunks = [c for c in state.chunks if c.length and c.start_ns < end_ns and c.end_ns > start_ns]
+        frame = read_sync_records(r for c in chunks for r in _read_chunk_records(output, c))
+    else:
+        frame = read_sync_file(output)
+    if not len(frame):
+        return frame
+    starts = frame["step_start"].to_numpy(dtype="datetime64[ns]").view("int64")
+    return frame[(starts >= start_ns) & (starts < end_ns)].reset_index(drop=True)

@@ -20,6 +20,7 @@ rhythm. Pure module: no dagster import.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -177,25 +178,29 @@ def synchronize(
     return RhythmSync(records, steps)
 
 
-def read_sync_records(lines: list[dict[str, Any]]) -> pd.DataFrame:
-    """rhythm_sync.jsonl records back to a frame: step_start (UTC), d_*, blend, and per band `corr_<band>` (the
-    correction) and `metrics_<band>` (the metrics' step mean); NaN = missing."""
-    def number(value: Any) -> float:
-        return np.nan if value is None else float(value)
+SYNC_COLUMNS = ("step_s", "blend", *DELTA_KEYS.values(), *(f"corr_{b}" for b in METRIC_SIGNALS),
+                *(f"metrics_{b}" for b in METRIC_SIGNALS))
 
-    if not lines:
-        return pd.DataFrame(columns=["step_start", "step_s", "blend", *DELTA_KEYS.values(),
-                                     *(f"corr_{b}" for b in METRIC_SIGNALS), *(f"metrics_{b}" for b in METRIC_SIGNALS)])
-    frame = pd.DataFrame(
-        {
-            "step_start": pd.to_datetime([r["ts"] for r in lines], utc=True, format="ISO8601"),
-            "step_s": [float(r.get("step_s", 60.0)) for r in lines],
-            "blend": [number(r.get("blend")) for r in lines],
-            **{k: [number(r.get(k)) for r in lines] for k in DELTA_KEYS.values()},
-            **{f"corr_{b}": [number((r.get("corrections") or {}).get(b)) for r in lines] for b in METRIC_SIGNALS},
-            **{f"metrics_{b}": [number((r.get("metrics") or {}).get(b)) for r in lines] for b in METRIC_SIGNALS},
-        }
-    )
+
+def read_sync_records(lines: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """rhythm_sync.jsonl records back to a frame: step_start (UTC), d_*, blend, and per band `corr_<band>` (the
+    correction) and `metrics_<band>` (the metrics' step mean); NaN = missing. The records are consumed one at a
+    time into float columns (a year of minute steps never sits in memory as dicts)."""
+    stamps: list[str] = []
+    columns: dict[str, list[float]] = {name: [] for name in SYNC_COLUMNS}
+    nan = np.nan
+    for r in lines:
+        stamps.append(r["ts"])
+        corrections, metrics = r.get("corrections") or {}, r.get("metrics") or {}
+        values = {"step_s": r.get("step_s", 60.0), "blend": r.get("blend"), **{k: r.get(k) for k in DELTA_KEYS.values()},
+                  **{f"corr_{b}": corrections.get(b) for b in METRIC_SIGNALS},
+                  **{f"metrics_{b}": metrics.get(b) for b in METRIC_SIGNALS}}
+        for name, value in values.items():
+            columns[name].append(nan if value is None else float(value))
+    if not stamps:
+        return pd.DataFrame(columns=["step_start", *SYNC_COLUMNS])
+    frame = pd.DataFrame({"step_start": pd.to_datetime(stamps, utc=True, format="ISO8601"),
+                          **{name: np.asarray(values, dtype="float64") for name, values in columns.items()}})
     return frame.sort_values("step_start").reset_index(drop=True)
 
 
@@ -203,13 +208,13 @@ def read_sync_file(path: Path) -> pd.DataFrame:
     """logs/rhythm_sync.jsonl as a frame (empty when the file is missing); a bad line names its number."""
     from lumen_assets.jsonl import iter_jsonl
 
-    records = []
-    if path.exists():
+    def records() -> Iterator[dict[str, Any]]:
         for line in iter_jsonl(path):
             if line.record is None:
                 raise ValueError(f"{path}:{line.line_no}: {line.problem}")
-            records.append(line.record)
-    return read_sync_records(records)
+            yield line.record
+
+    return read_sync_records(records())
 
 
 def blend_over(sync: pd.DataFrame, end_ns: int, span_s: float) -> float | None:

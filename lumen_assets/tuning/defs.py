@@ -78,10 +78,13 @@ def tuning_proposals(context: dg.AssetExecutionContext, workspace: LumenWorkspac
     now = datetime.now(tz=lumen.tz)
     rhythm_blend = None
     if settings.rhythm_weight and len(ts_ns):  # seed segC §C1: off unless tuning.rhythm_weight > 0
-        from lumen_assets.rhythm.sync import blend_over, read_sync_file
+        from lumen_assets.rhythm.incremental import read_sync_span
+        from lumen_assets.rhythm.sync import blend_over
 
-        rhythm_blend = blend_over(read_sync_file(workspace.path(lumen.rhythm.output)), int(ts_ns[-1]),
-                                  settings.observe_window_s)
+        last_ns = int(ts_ns[-1])  # only the steps that can overlap the observation window are read
+        sync = read_sync_span(workspace.path(lumen.rhythm.output), workspace.layout.rhythm_sync_state,
+                              last_ns - int((settings.observe_window_s + lumen.rhythm.step_s) * 1e9), last_ns + 1)
+        rhythm_blend = blend_over(sync, last_ns, settings.observe_window_s)
     evaluation = evaluate(settings, events, effects, ts_ns, series, posteriors, state, now, rhythm_blend)
     if evaluation.bandit_state is not None:
         atomic_write_text(state_path, json.dumps(_clean(evaluation.bandit_state.to_json())))

@@ -9,6 +9,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from lumen.resources.workspace import LumenWorkspace
 from lumen.sensors.environment import environment_sensor
 from lumen_assets.demo import (
     SOUND_BURST_DB,
@@ -18,6 +19,7 @@ from lumen_assets.demo import (
 )
 from lumen_assets.ingest.defs import metrics
 from lumen_assets.ingest.environment import read_environment
+from lumen_assets.reports.defs import _rhythm_sync
 from lumen_assets.rhythm.defs import environment, rhythm_sync
 from tests.effects.graph_support import check_evaluations, demo_graph
 
@@ -53,6 +55,9 @@ def test_environment_and_rhythm_sync_on_the_demo(tmp_path: Path) -> None:
     assert again_run.success
     meta = again_run.asset_materializations_for_node("rhythm_sync")[0].metadata
     assert (meta["days_recomputed"].value, meta["steps"].value) == (0, 60)  # nothing new: nothing recomputed
+    day = pd.Timestamp("2025-10-23T00:00:00+09:00")  # the report's overlay reads its day's steps only
+    overlay = _rhythm_sync(LumenWorkspace(root=str(demo.root)), day, day + pd.Timedelta(days=1))
+    assert len(overlay) == 60 and overlay["blend"].notna().all()
     again = [q for q in _jsonl(demo.root / "controls" / "quotes_bank.jsonl") if q.get("kind") == "rhythm"]
     assert len(again) == 1
 

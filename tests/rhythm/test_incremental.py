@@ -15,8 +15,8 @@ from lumen_assets.config import LumenConfig
 from lumen_assets.ingest.environment import ENV_COLUMNS, ingest_environment, read_environment
 from lumen_assets.ingest.metrics import COLUMNS
 from lumen_assets.ingest.metrics_store import ingest_metrics, read_metrics
-from lumen_assets.rhythm.incremental import chunk_bounds, synchronize_incrementally
-from lumen_assets.rhythm.sync import synchronize
+from lumen_assets.rhythm.incremental import chunk_bounds, read_sync_span, synchronize_incrementally
+from lumen_assets.rhythm.sync import read_sync_file, synchronize
 
 CONFIG = LumenConfig()
 START = pd.Timestamp("2025-10-22T18:00:00+09:00")  # 30 h of data: three local days (Asia/Seoul)
@@ -132,3 +132,20 @@ def test_chunks_are_local_days_on_the_step_grid(step_s: int) -> None:
     assert len(bounds) == 3 and bounds[0][0] <= first < bounds[-1][1] and last < bounds[-1][1]
     assert all(a % step_ns == 0 and b % step_ns == 0 for a, b in bounds)
     assert all(b == a2 for (_, b), (a2, _) in zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def test_a_span_of_the_output_is_read_from_the_days_holding_it(tmp_path: Path) -> None:
+    _append(tmp_path / "environment.csv", ENV_COLUMNS, _env_rows(0, 10 * 3600))
+    _append(tmp_path / "metrics.csv", COLUMNS, _metrics_rows(0, 10 * 3600))
+    _sync(tmp_path)
+    output, state = tmp_path / "rhythm_sync.jsonl", tmp_path / "state.json"
+    whole = read_sync_file(output)
+    lo, hi = pd.Timestamp("2025-10-22T23:30:00+09:00").value, pd.Timestamp("2025-10-23T00:30:00+09:00").value
+    starts = whole["step_start"].to_numpy(dtype="datetime64[ns]").view("int64")
+    expected = whole[(starts >= lo) & (starts < hi)].reset_index(drop=True)
+    assert len(expected) == 60  # across local midnight: two days' chunks
+    pd.testing.assert_frame_equal(read_sync_span(output, state, lo, hi), expected)
+    with open(output, "a", encoding="utf-8") as handle:  # no longer the output the state describes: read whole
+        handle.write(whole.iloc[:0].to_json(orient="records", lines=True))
+    state.write_text("{}")
+    pd.testing.assert_frame_equal(read_sync_span(output, state, lo, hi), expected)
