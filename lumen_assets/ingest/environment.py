@@ -35,7 +35,6 @@ from lumen_assets.ingest.metrics import (
     settle_rows,
 )
 from lumen_assets.ingest.metrics_store import (
-    BLOCK_BYTES,
     IngestRun,
     StoreSpec,
     ingest_signal,
@@ -50,6 +49,9 @@ ENV_COLUMNS = ("ts", *ENV_SIGNALS)
 ENV_UNITS = {"light_intensity": "lux", "ambient_temp": "°C", "sound_level": "dB"}
 _FLOAT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
+# one parse at a time; the environment's cells are all read as text (no fast numeric path), so smaller blocks:
+# 30 days (111 MB) took 2.7 s and 1.13 GB peak in 128 MiB blocks, 1.4 s and 383 MB in 16 MiB blocks
+ENV_BLOCK_BYTES = 16 * 1024 * 1024
 Ranges = dict[str, tuple[float, float]]
 DEFAULT_RANGES: Ranges = {"light_intensity": (0.0, 200_000.0), "ambient_temp": (-60.0, 70.0), "sound_level": (0.0, 194.0)}
 
@@ -148,7 +150,7 @@ ENVIRONMENT = environment_spec()
 
 def ingest_environment(
     csv_path: Path | str, store: Path | str, ranges: Ranges | None = None, sample_rate_hz: float = 1.0,
-    gap_factor: float = 2.5, block_bytes: int = BLOCK_BYTES, legacy: Path | None = None,
+    gap_factor: float = 2.5, block_bytes: int = ENV_BLOCK_BYTES, legacy: Path | None = None,
 ) -> IngestRun:
     """Add the complete lines appended to environment.csv since the saved cursor to its day-split store
     (`legacy`: the whole-history Parquet of earlier versions, removed once the store is rebuilt from the CSV)."""
