@@ -191,12 +191,19 @@ def compute_rhythm_sync(workspace: LumenWorkspace) -> tuple[Any, dict[str, Any]]
     config = workspace.config
     layout = workspace.layout
     output = workspace.path(config.rhythm.output)
-    quotes: list[dict[str, Any]] = []
-    run = synchronize_incrementally(
-        layout.environment_store, layout.metrics_store, output, layout.rhythm_sync_state, config.rhythm, config.tz,
-        on_chunk=lambda records: quotes.extend(rhythm_quotes(records, config.tz, config.evidence.language)),
-    )
-    upsert_quotes(workspace.path(config.evidence.quotes_bank), quotes)
+    quotes: dict[str, dict[str, Any]] = {}
+
+    def day_messages(records: list[dict[str, Any]]) -> None:
+        # a chunk is a local day; with a step_s that does not divide the day, its first step may belong to the
+        # day before: the message of that day keeps the chunk that had most of its steps
+        for quote in rhythm_quotes(records, config.tz, config.evidence.language):
+            known = quotes.get(quote["event_id"])
+            if known is None or quote["summary"]["steps"] >= known["summary"]["steps"]:
+                quotes[quote["event_id"]] = quote
+
+    run = synchronize_incrementally(layout.environment_store, layout.metrics_store, output,
+                                    layout.rhythm_sync_state, config.rhythm, config.tz, on_chunk=day_messages)
+    upsert_quotes(workspace.path(config.evidence.quotes_bank), list(quotes.values()))
     return run, {"steps": run.steps, "output": output, "rhythm_quotes": len(quotes)}
 
 

@@ -185,3 +185,25 @@ def test_environment_is_incremental_and_keeps_earlier_quarantined_lines(tmp_path
     quarantine = _jsonl(demo.root / "logs" / "quarantine" / "environment.jsonl")
     assert [q["line"] for q in quarantine] == [*earlier, len(path.read_text().splitlines())]
     assert "999" in quarantine[-1]["reason"]
+
+
+def test_day_messages_come_from_the_day_not_the_step_that_straddles_midnight(tmp_path: Path) -> None:
+    """With 7 s steps a local day is not a whole number of steps: the chunk after midnight starts with the
+    previous day's last step, and that day's message must still describe the day, not that one step."""
+    from lumen_assets.ingest.environment import ingest_environment
+    from lumen_assets.rhythm.defs import compute_rhythm_sync
+
+    (tmp_path / "lumen.yaml").write_text("rhythm:\n  step_s: 7\n", encoding="utf-8")
+    start = pd.Timestamp("2025-10-22T23:00:00+09:00")
+    stamps = (start + pd.to_timedelta(np.arange(7200), unit="s")).strftime("%Y-%m-%dT%H:%M:%S+09:00")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "environment.csv").write_text(
+        "ts,light_intensity,ambient_temp,sound_level\n" + "".join(f"{s},100,20,45\n" for s in stamps), encoding="utf-8")
+    workspace = LumenWorkspace(root=str(tmp_path))
+    ingest_environment(workspace.layout.environment_csv, workspace.layout.environment_store)
+    run, figures = compute_rhythm_sync(workspace)
+    assert len(run.chunks) == 2 and figures["rhythm_quotes"] == 2
+    quotes = {q["event_id"]: q for q in _jsonl(tmp_path / "controls" / "quotes_bank.jsonl")}
+    records = _jsonl(tmp_path / "logs" / "rhythm_sync.jsonl")
+    first_day = [r for r in records if r["ts"].startswith("2025-10-22")]
+    assert quotes["rhythm:2025-10-22"]["summary"]["steps"] >= len(first_day) - 1 > 500
