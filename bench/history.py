@@ -72,7 +72,7 @@ def main() -> None:
     metrics = workspace / "logs" / "metrics.csv"
 
     import_s, import_mb, output, import_cpu = lumen_run(workspace, SELECT)
-    print("\n".join(line for line in output.splitlines() if line.startswith(("[lumen]", "  assets", "  checks"))), flush=True)
+    print("\n".join(line for line in output.splitlines() if line.startswith(("[lumen]", "  assets", "  checks", "    FAILED"))), flush=True)
     print(f"[history] import: {import_s:.1f} s wall, {import_cpu:.1f} s CPU, peak RSS {import_mb:.0f} MB", flush=True)
     effects_rows = sum(1 for _ in open(workspace / "logs" / "rules_effects.csv", encoding="utf-8")) - 1
     if effects_rows < args.events:
