@@ -60,9 +60,6 @@ class EnvironmentFormatError(ValueError):
     """The file cannot be read as environment samples at all (missing, empty, wrong header)."""
 
 
-EnvironmentIngest = SignalIngest
-
-
 def check_row(cells: list[str], ranges: Ranges) -> tuple[int, list[float]] | str:
     """One row's cells -> (ts in ns, values), or the reason it is quarantined."""
     if len(cells) != len(ENV_COLUMNS):
@@ -105,7 +102,7 @@ def _vectorised(source: Source, ranges: Ranges, first_line: int = 2) -> Rows | N
 def parse_environment(
     source: Source, first_line: int, ranges: Ranges | None = None, sample_rate_hz: float = 1.0,
     gap_factor: float = 2.5,
-) -> EnvironmentIngest:
+) -> SignalIngest:
     """Validate and clean rows: a whole file (first_line 2) or a block of appended lines given as bytes that
     start with the header line, whose first row is line `first_line` of the file."""
     ranges = ranges or DEFAULT_RANGES
@@ -123,7 +120,7 @@ def check_header(path: Path) -> None:
 
 def read_environment_csv(
     path: Path | str, ranges: Ranges | None = None, sample_rate_hz: float = 1.0, gap_factor: float = 2.5
-) -> EnvironmentIngest:
+) -> SignalIngest:
     """Read, validate and clean logs/environment.csv (see the module docstring)."""
     path = Path(path)
     ranges = ranges or DEFAULT_RANGES

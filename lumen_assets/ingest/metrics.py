@@ -33,6 +33,7 @@ from lumen_assets.ingest.timestamps import ISO_WITH_OFFSET, TimestampError, pars
 from lumen_assets.signals import SIGNALS
 
 COLUMNS = ("ts", *SIGNALS)
+SIGNAL_RANGES = dict.fromkeys(SIGNALS, (0.0, 1.0))  # every metric is a fraction: blank, or within [0, 1]
 TS_TYPE = pa.timestamp("ns", tz="UTC")
 _FLOAT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -65,9 +66,6 @@ class SignalIngest:
     @property
     def quarantine_fraction(self) -> float:
         return len(self.quarantined) / self.rows_read if self.rows_read else 0.0
-
-
-MetricsIngest = SignalIngest
 
 
 def _check_header(path: Path) -> None:
@@ -204,9 +202,6 @@ def _slow_rows(path: Source, first_line: int = 2) -> Rows:
     return rows_one_by_one(path, COLUMNS, _check_cells, first_line)
 
 
-RowCheck = Callable[[list[str]], tuple[int, list[float]] | str | None]
-
-
 def masked_rows(
     source: Source, columns: Sequence[str], ranges: Mapping[str, tuple[float, float]], check_cells: RowCheck,
     first_line: int = 2,
@@ -278,7 +273,7 @@ def masked_rows(
 def _masked_rows(path: Source, first_line: int = 2) -> Rows | None:
     """Every line is a five-field row but some cells are bad (`masked_rows`, signals in [0, 1]). None: use
     the Python path."""
-    return masked_rows(path, COLUMNS, dict.fromkeys(SIGNALS, (0.0, 1.0)), _check_cells, first_line)
+    return masked_rows(path, COLUMNS, SIGNAL_RANGES, _check_cells, first_line)
 
 
 def _matches(column: pa.ChunkedArray, pattern: str) -> pa.ChunkedArray:
@@ -367,7 +362,7 @@ def split_same_timestamps(
     return frame[keep].reset_index(drop=True), lines[keep], int(duplicate.sum()), quarantined
 
 
-def read_metrics_csv(path: Path | str, sample_rate_hz: float = 5.0, gap_factor: float = 2.5) -> MetricsIngest:
+def read_metrics_csv(path: Path | str, sample_rate_hz: float = 5.0, gap_factor: float = 2.5) -> SignalIngest:
     """Read, validate and clean logs/metrics.csv (see module docstring for what cleaning means)."""
     path = Path(path)
     if not path.exists():
@@ -378,7 +373,7 @@ def read_metrics_csv(path: Path | str, sample_rate_hz: float = 5.0, gap_factor: 
     return parse_metrics(path, 2, sample_rate_hz, gap_factor)
 
 
-def parse_metrics(source: Source, first_line: int, sample_rate_hz: float = 5.0, gap_factor: float = 2.5) -> MetricsIngest:
+def parse_metrics(source: Source, first_line: int, sample_rate_hz: float = 5.0, gap_factor: float = 2.5) -> SignalIngest:
     """Validate and clean CSV rows: a whole file (first_line 2) or a block of appended lines, given as bytes
     that start with the header line, whose first row is line `first_line` of the file."""
     fast = _fast_table(source)

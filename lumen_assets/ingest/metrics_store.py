@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from lumen_assets.atomic import atomic_open, atomic_write_text
 from lumen_assets.ingest.metrics import (
     COLUMNS,
+    SIGNAL_RANGES,
     SIGNALS,
     TS_TYPE,
     MetricsFormatError,
@@ -83,7 +84,7 @@ def range_problems(frame: pd.DataFrame, columns: tuple[str, ...], ranges: dict[s
 
 
 def metrics_schema_problems(frame: pd.DataFrame) -> list[str]:
-    return range_problems(frame, COLUMNS, dict.fromkeys(SIGNALS, (0.0, 1.0)))
+    return range_problems(frame, COLUMNS, SIGNAL_RANGES)
 
 
 @dataclass(frozen=True)
@@ -209,8 +210,6 @@ def _write_table(path: Path, table: pa.Table) -> None:
 def _frame_table(frame: pd.DataFrame, spec: StoreSpec) -> pa.Table:
     return pa.Table.from_pandas(frame, schema=spec.schema, preserve_index=False)
 
-
-schema_problems = metrics_schema_problems
 
 
 def _merge_late(store: Path, late: pd.DataFrame, late_lines: np.ndarray, part_name: str, run: IngestRun,
@@ -527,6 +526,15 @@ def read_store(
     frame = table.take(ts_order).to_pandas()
     frame["ts"] = frame["ts"].astype("datetime64[ns, UTC]")
     return frame
+
+
+def read_newest_day(store: Path | str, spec: StoreSpec = METRICS) -> pd.DataFrame:
+    """The rows of the newest stored UTC day (empty when the store holds none): the newest sample and a
+    recent summary without reading the history."""
+    days = stored_days(store)
+    if not days:
+        return _empty_frame(list(spec.columns), spec)
+    return read_store(store, f"{days[-1]}T00:00:00Z", spec=spec)
 
 
 def newest_sample(store: Path | str) -> datetime | None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from lumen_assets.atomic import atomic_write_jsonl, upsert_jsonl
 
 
+def _records(source: Path | str, entries: Iterable[tuple[int, str, str]]) -> Iterator[dict[str, object]]:
+    for line_no, reason, text in entries:
+        yield {"source": str(source), "line": line_no, "reason": reason, "text": text}
+
+
 def write_quarantine(path: Path, source: Path | str, entries: Iterable[tuple[int, str, str]]) -> int:
     """Rewrite `path` with one JSON record per bad line of `source` (as the caller names it: workspace-relative
     in what Lumen writes); returns how many."""
-    return atomic_write_jsonl(
-        path,
-        ({"source": str(source), "line": line_no, "reason": reason, "text": text} for line_no, reason, text in entries),
-    )
+    return atomic_write_jsonl(path, _records(source, entries))
 
 
 def record_quarantine(path: Path, source: Path | str, entries: list[tuple[int, str, str]], rebuilt: bool) -> None:
@@ -23,8 +25,4 @@ def record_quarantine(path: Path, source: Path | str, entries: list[tuple[int, s
     if rebuilt:
         write_quarantine(path, source, entries)
     elif entries:
-        upsert_jsonl(
-            path,
-            ({"source": str(source), "line": n, "reason": reason, "text": text} for n, reason, text in entries),
-            key=lambda r: f"{r['line']}:{r['text']}",
-        )
+        upsert_jsonl(path, _records(source, entries), key=lambda r: f"{r['line']}:{r['text']}")

@@ -55,12 +55,12 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     from lumen_assets.ingest.environment import (
         ENV_COLUMNS,
         ENV_SIGNALS,
+        ENVIRONMENT,
         EnvironmentFormatError,
         ingest_environment,
-        read_environment,
         write_environment_store,
     )
-    from lumen_assets.ingest.metrics_store import stored_days
+    from lumen_assets.ingest.metrics_store import read_newest_day, stored_days
 
     config = workspace.config
     settings = config.rhythm.environment
@@ -103,9 +103,9 @@ def environment(context: dg.AssetExecutionContext, workspace: LumenWorkspace):
     for line_no, reason, _ in run.quarantined[:20]:
         context.log.warning(f"{workspace.rel(source)}:{line_no}: quarantined: {reason}")
     days = stored_days(store)
-    newest_day = read_environment(store, f"{days[-1]}T00:00:00Z") if days else None  # the signals table: one day
+    newest_day = read_newest_day(store, ENVIRONMENT)  # the signals table: one day
     summary = [
-        (s, *(float(getattr(newest_day[s], f)()) if newest_day is not None and newest_day[s].notna().any() else None
+        (s, *(float(getattr(newest_day[s], f)()) if newest_day[s].notna().any() else None
               for f in ("mean", "min", "max")),
          state.missing_cells.get(s, 0))
         for s in ENV_SIGNALS

@@ -47,13 +47,10 @@ def read_last_jsonl_record(path: Path, max_bytes: int = 65536) -> dict[str, Any]
 
 def read_last_environment(store: Path) -> tuple[float, dict[str, float]]:
     """The newest sample of the environment store (only its newest day is read)."""
-    from lumen_assets.ingest.environment import read_environment
-    from lumen_assets.ingest.metrics_store import stored_days
+    from lumen_assets.ingest.environment import ENVIRONMENT
+    from lumen_assets.ingest.metrics_store import read_newest_day
 
-    days = stored_days(store)
-    if not days:
-        raise ValueError("no rows")
-    frame = read_environment(store, f"{days[-1]}T00:00:00Z")
+    frame = read_newest_day(store, ENVIRONMENT)
     if not len(frame):
         raise ValueError("no rows")
     row = frame.iloc[-1]

@@ -9,7 +9,7 @@ steps that start inside it. Its output is a function of those store files alone,
 chunk) and any sequence of incremental runs write the same bytes.
 
 `STATE_DIR/rhythm_sync_state.json` remembers, per chunk, a digest of the store files it read (the parts, named
-by day, name, size, mtime and inode, whose rows fall in its range: the time span of each part comes from its
+by day, name and `digests.file_identity`, whose rows fall in its range: the time span of each part comes from its
 Parquet footer, read once per part and remembered) and where its records sit in `logs/rhythm_sync.jsonl`. A run finds the first
 chunk whose inputs differ (new rows land in the newest day; a late row or a rebuilt store changes an older
 one), keeps the output's bytes before it, and recomputes from there: the new file is the kept prefix (a byte
@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from lumen_assets.atomic import atomic_open, atomic_write_text
+from lumen_assets.digests import file_identity
 from lumen_assets.ingest.environment import read_environment
 from lumen_assets.ingest.metrics_store import load_state, read_metrics, row_group_spans
 from lumen_assets.rhythm.settings import RhythmSettings
@@ -109,7 +110,7 @@ def chunk_bounds(first_ns: int, last_ns: int, tz: ZoneInfo, step_ns: int) -> lis
     return [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
-Span = tuple[str, int, int]  # a part file's identity (day/name:size:mtime:inode), its first and last ts in ns
+Span = tuple[str, int, int]  # a part file's identity (day/name:inode:size:mtime:ctime), its first and last ts in ns
 
 
 def part_spans(store: Path, known: dict[str, list[int]]) -> dict[str, list[Span]]:
@@ -122,8 +123,7 @@ def part_spans(store: Path, known: dict[str, list[int]]) -> dict[str, list[Span]
     for folder in store.glob("date=*"):
         spans = []
         for part in sorted(folder.glob("part-*.parquet")):
-            stat = part.stat()
-            key = f"{folder.name}/{part.name}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+            key = ":".join([f"{folder.name}/{part.name}", *map(str, file_identity(part))])
             if key not in known:
                 groups = row_group_spans(part)
                 known[key] = [min(g[0] for g in groups), max(g[1] for g in groups)] if groups else [0, 2**62]

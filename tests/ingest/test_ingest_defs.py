@@ -62,15 +62,15 @@ def test_schema_check_is_blocking_error() -> None:
 
 
 def test_schema_problems_name_an_unsorted_or_out_of_range_frame() -> None:
-    from lumen_assets.ingest.metrics_store import schema_problems
+    from lumen_assets.ingest.metrics_store import metrics_schema_problems
 
     frame = pd.DataFrame({"ts": pd.to_datetime([2, 1], unit="s", utc=True).astype("datetime64[ns, UTC]"),
                           "phase_diff": [0.1, 1.5], "entropy_rate": [0.1, 0.1],
                           "creative_band": [0.1, None], "risk_band": [0.1, 0.1]})
-    problems = "; ".join(schema_problems(frame))
+    problems = "; ".join(metrics_schema_problems(frame))
     assert "phase_diff: 1 values outside [0, 1]" in problems
     assert "not sorted" in problems
-    assert schema_problems(frame.iloc[:1]) == []
+    assert metrics_schema_problems(frame.iloc[:1]) == []
 
 
 def test_rule_events_quarantines_bad_lines_and_counts_them(tmp_path: Path) -> None:
