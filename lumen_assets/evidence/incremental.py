@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lumen_assets.atomic import atomic_write_text
-from lumen_assets.digests import prefix_unchanged
+from lumen_assets.digests import prefix_unchanged, sha256_file
 from lumen_assets.evidence.ledger import LedgerScan, scan_ledger, upsert_ledger
 from lumen_assets.evidence.mapper import Evidence, map_evidence, rows_from_records
 from lumen_assets.evidence.settings import EvidenceSettings
@@ -46,7 +46,7 @@ def _sha256(data: bytes | memoryview) -> str:
 
 
 def _file_digest(path: Path) -> list[Any] | None:
-    return [path.stat().st_size, _sha256(path.read_bytes())] if path.exists() else None
+    return [path.stat().st_size, sha256_file(path)] if path.exists() else None
 
 
 def settings_digest(settings: EvidenceSettings, tz: Any) -> str:

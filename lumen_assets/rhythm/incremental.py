@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from lumen_assets.atomic import atomic_open, atomic_write_text
+from lumen_assets.atomic import atomic_open, atomic_write_text, copy_prefix
 from lumen_assets.digests import file_identity
 from lumen_assets.ingest.environment import read_environment
 from lumen_assets.ingest.metrics_store import load_state, read_metrics, row_group_spans
@@ -231,14 +231,7 @@ def synchronize_incrementally(
     latest: list[dict[str, Any]] = []
     with atomic_open(output, "wb") as handle:
         if prefix:
-            with open(output, "rb") as source:
-                remaining = prefix
-                while remaining:
-                    block = source.read(min(remaining, 1 << 20))
-                    if not block:
-                        break
-                    handle.write(block)
-                    remaining -= len(block)
+            copy_prefix(output, handle, prefix)
         position = prefix
         for chunk in chunks[first:]:
             records = sync_chunk(env_store, metrics_store, chunk.start_ns, chunk.end_ns, settings, tz)
